@@ -1,0 +1,202 @@
+//! Data protection: authenticated encryption of secrets at rest (private signing keys, tickets)
+//! under a ring of AES-256-GCM keys.
+//!
+//! Envelope (version 1): `0x01 || key id (16 bytes) || nonce (12 bytes) || ciphertext || tag`.
+//! The purpose string and the envelope prefix are the AEAD's associated data, so a value
+//! protected for one purpose cannot be replayed as another, and the key id cannot be swapped.
+//! Which key protects is decided by the caller (oxidp-core's key-ring policy); this module only
+//! needs the current key and every key that may still have to decrypt.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use std::fmt;
+use uuid::Uuid;
+
+const VERSION: u8 = 1;
+const HEADER_LEN: usize = 1 + 16 + NONCE_LEN;
+
+/// Errors of protect/unprotect.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DataProtectionError {
+    /// The key ring holds no key to encrypt with.
+    #[error("the data-protection key ring is empty")]
+    NoKey,
+    /// The data names a key the ring does not hold (retired or foreign).
+    #[error("unknown data-protection key {0}")]
+    UnknownKey(Uuid),
+    /// The data is truncated, of an unknown version, tampered with, or bound to another purpose.
+    #[error("protected data is malformed or was tampered with")]
+    Invalid,
+}
+
+/// One AES-256-GCM key of the ring.
+pub struct DataProtectionKey {
+    id: Uuid,
+    key: RandomizedNonceKey,
+}
+
+impl fmt::Debug for DataProtectionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataProtectionKey")
+            .field("id", &self.id)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl DataProtectionKey {
+    /// Builds a key from 32 bytes of key material.
+    pub fn new(id: Uuid, material: &[u8; 32]) -> Self {
+        let key = RandomizedNonceKey::new(&AES_256_GCM, material)
+            .expect("32 bytes is a valid AES-256 key");
+        Self { id, key }
+    }
+
+    /// The key id written into every envelope it seals.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// The keys that can decrypt, and the one that encrypts.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    current: Option<Uuid>,
+    keys: Vec<DataProtectionKey>,
+}
+
+impl KeyRing {
+    /// A ring whose `current` key encrypts and whose every key decrypts.
+    pub fn new(current: Uuid, keys: Vec<DataProtectionKey>) -> Self {
+        Self {
+            current: Some(current),
+            keys,
+        }
+    }
+
+    /// The id of the key that encrypts.
+    pub fn current_key_id(&self) -> Option<Uuid> {
+        self.current
+    }
+
+    /// Encrypts `plaintext` for `purpose`.
+    pub fn protect(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, DataProtectionError> {
+        let id = self.current.ok_or(DataProtectionError::NoKey)?;
+        let key = self.key(id)?;
+        let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + AES_256_GCM.tag_len());
+        out.push(VERSION);
+        out.extend_from_slice(id.as_bytes());
+        let mut sealed = plaintext.to_vec();
+        let aad = associated_data(purpose, &out);
+        let nonce = key
+            .key
+            .seal_in_place_append_tag(Aad::from(aad), &mut sealed)
+            .map_err(|_| DataProtectionError::Invalid)?;
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Decrypts data produced by [`KeyRing::protect`] with the same purpose.
+    pub fn unprotect(&self, purpose: &str, data: &[u8]) -> Result<Vec<u8>, DataProtectionError> {
+        if data.len() < HEADER_LEN + AES_256_GCM.tag_len() || data[0] != VERSION {
+            return Err(DataProtectionError::Invalid);
+        }
+        let id = Uuid::from_slice(&data[1..17]).map_err(|_| DataProtectionError::Invalid)?;
+        let key = self.key(id)?;
+        let nonce = Nonce::try_assume_unique_for_key(&data[17..HEADER_LEN])
+            .map_err(|_| DataProtectionError::Invalid)?;
+        let aad = associated_data(purpose, &data[..17]);
+        let mut sealed = data[HEADER_LEN..].to_vec();
+        let plaintext = key
+            .key
+            .open_in_place(nonce, Aad::from(aad), &mut sealed)
+            .map_err(|_| DataProtectionError::Invalid)?;
+        Ok(plaintext.to_vec())
+    }
+
+    fn key(&self, id: Uuid) -> Result<&DataProtectionKey, DataProtectionError> {
+        self.keys
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or(DataProtectionError::UnknownKey(id))
+    }
+}
+
+fn associated_data(purpose: &str, prefix: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(purpose.len() + prefix.len() + 1);
+    aad.extend_from_slice(purpose.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(prefix);
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_with(ids: &[Uuid], current: Uuid) -> KeyRing {
+        KeyRing::new(
+            current,
+            ids.iter()
+                .map(|id| DataProtectionKey::new(*id, &[id.as_bytes()[0]; 32]))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn protect_then_unprotect_round_trips() {
+        let id = Uuid::new_v4();
+        let ring = ring_with(&[id], id);
+        let sealed = ring.protect("signing-key", b"secret").unwrap();
+        assert_ne!(&sealed[HEADER_LEN..HEADER_LEN + 6], b"secret");
+        assert_eq!(ring.unprotect("signing-key", &sealed).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn another_purpose_cannot_decrypt() {
+        let id = Uuid::new_v4();
+        let ring = ring_with(&[id], id);
+        let sealed = ring.protect("signing-key", b"secret").unwrap();
+        assert_eq!(
+            ring.unprotect("ticket", &sealed),
+            Err(DataProtectionError::Invalid)
+        );
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let id = Uuid::new_v4();
+        let ring = ring_with(&[id], id);
+        let mut sealed = ring.protect("p", b"secret").unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert_eq!(
+            ring.unprotect("p", &sealed),
+            Err(DataProtectionError::Invalid)
+        );
+        assert_eq!(
+            ring.unprotect("p", &sealed[..10]),
+            Err(DataProtectionError::Invalid)
+        );
+    }
+
+    #[test]
+    fn older_keys_keep_decrypting_after_the_current_key_changes() {
+        let (old, new) = (Uuid::new_v4(), Uuid::new_v4());
+        let sealed = ring_with(&[old], old).protect("p", b"secret").unwrap();
+        let ring = ring_with(&[old, new], new);
+        assert_eq!(ring.unprotect("p", &sealed).unwrap(), b"secret");
+        assert_eq!(
+            ring_with(&[new], new).unprotect("p", &sealed),
+            Err(DataProtectionError::UnknownKey(old))
+        );
+    }
+
+    #[test]
+    fn an_empty_ring_cannot_protect() {
+        assert_eq!(
+            KeyRing::default().protect("p", b"x"),
+            Err(DataProtectionError::NoKey)
+        );
+    }
+}

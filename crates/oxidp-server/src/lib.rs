@@ -1,0 +1,1 @@
+//! oxidp-server
