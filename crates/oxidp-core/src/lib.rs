@@ -1,1 +1,12 @@
-//! oxidp-core
+//! The oxidp domain: model, options, store traits, services and the protocol rules.
+//!
+//! Nothing here speaks HTTP or SQL. The server crate turns requests into calls on the services
+//! ([`services`]) and renders their [`error::OAuthError`]s; the store crate implements the
+//! traits of [`store`]. Time comes from an injected [`clock::Clock`].
+
+pub mod clock;
+pub mod model;
+pub mod store;
+
+#[cfg(feature = "test-kit")]
+pub mod test_kit;

@@ -1,0 +1,139 @@
+//! Storage traits, one per aggregate, and the in-memory implementations beside them.
+//!
+//! Every implementation (memory here, SQLite and PostgreSQL in `oxidp-store`) must pass the
+//! conformance kit in [`crate::test_kit`] (feature `test-kit`).
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::model::{
+    ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
+    SigningKeyRecord,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Errors every store reports in these terms, whatever the backend.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A record with the same key already exists.
+    #[error("a record with this key already exists")]
+    Conflict,
+    /// The filter selects nothing; refused so that it is never read as "everything".
+    #[error("the filter is empty")]
+    EmptyFilter,
+    /// A stored value could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The backend failed or cannot be reached.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// The client with this id, enabled or not.
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Creates or replaces a client.
+    async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
+    /// Every client, ordered by id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes a client; returns whether it existed.
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+}
+
+/// API resources.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// The resource with this name.
+    async fn find_api_resource(&self, name: &str) -> StoreResult<Option<ApiResource>>;
+    /// Creates or replaces a resource.
+    async fn upsert_api_resource(&self, resource: &ApiResource) -> StoreResult<()>;
+    /// Every resource, ordered by name.
+    async fn list_api_resources(&self) -> StoreResult<Vec<ApiResource>>;
+    /// Deletes a resource; returns whether it existed.
+    async fn delete_api_resource(&self, name: &str) -> StoreResult<bool>;
+}
+
+/// Persisted grants (reference tokens, codes, refresh tokens, consents, replay records).
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Creates or replaces the grant with this key.
+    async fn store_grant(&self, grant: &PersistedGrant) -> StoreResult<()>;
+    /// Creates the grant only if its key is unused; [`StoreError::Conflict`] otherwise.
+    /// This is the atomic primitive behind one-time values (assertion ids, codes).
+    async fn create_grant(&self, grant: &PersistedGrant) -> StoreResult<()>;
+    /// The grant with this key, expired or not (callers decide with their clock).
+    async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>>;
+    /// Every grant matching the filter, ordered by creation then key.
+    async fn get_grants(&self, filter: &PersistedGrantFilter) -> StoreResult<Vec<PersistedGrant>>;
+    /// Deletes the grant with this key; returns whether it existed.
+    async fn remove_grant(&self, key: &str) -> StoreResult<bool>;
+    /// Deletes every grant matching the filter; returns how many.
+    async fn remove_grants(&self, filter: &PersistedGrantFilter) -> StoreResult<u64>;
+    /// Deletes up to `batch` grants that expired before `now`; returns how many.
+    async fn remove_expired_grants(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64>;
+}
+
+/// Signing keys and data-protection keys, shared by every instance on one database.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Every signing key, ordered by activation then id.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds a signing key; [`StoreError::Conflict`] if its id exists.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Deletes a signing key; returns whether it existed.
+    async fn delete_signing_key(&self, id: &str) -> StoreResult<bool>;
+    /// Every data-protection key, ordered by activation then id.
+    async fn list_data_protection_keys(&self) -> StoreResult<Vec<DataProtectionKeyRecord>>;
+    /// Adds a data-protection key; [`StoreError::Conflict`] if its id exists.
+    async fn insert_data_protection_key(&self, key: &DataProtectionKeyRecord) -> StoreResult<()>;
+    /// Deletes a data-protection key; returns whether it existed.
+    async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool>;
+}
+
+/// The set of stores a server runs on.
+#[derive(Clone)]
+pub struct Stores {
+    /// Clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// API resources.
+    pub resources: Arc<dyn ResourceStore>,
+    /// Persisted grants.
+    pub grants: Arc<dyn GrantStore>,
+    /// Keys.
+    pub keys: Arc<dyn KeyStore>,
+}
+
+impl Stores {
+    /// Every store backed by one value that implements them all (as each backend does).
+    pub fn from_backend<S>(backend: Arc<S>) -> Self
+    where
+        S: ClientStore + ResourceStore + GrantStore + KeyStore + 'static,
+    {
+        Self {
+            clients: backend.clone(),
+            resources: backend.clone(),
+            grants: backend.clone(),
+            keys: backend,
+        }
+    }
+
+    /// Every store in memory (the library default; nothing survives a restart).
+    pub fn in_memory() -> Self {
+        Self::from_backend(Arc::new(MemoryStore::default()))
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,168 @@
+//! In-memory stores: the library default and the reference semantics for the SQL stores.
+
+use super::{ClientStore, GrantStore, KeyStore, ResourceStore, StoreError, StoreResult};
+use crate::model::{
+    ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
+    SigningKeyRecord,
+};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Every store in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    clients: BTreeMap<String, Client>,
+    resources: BTreeMap<String, ApiResource>,
+    grants: BTreeMap<String, PersistedGrant>,
+    signing_keys: BTreeMap<String, SigningKeyRecord>,
+    data_protection_keys: BTreeMap<Uuid, DataProtectionKeyRecord>,
+}
+
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave these maps half-updated (each operation is
+        // a single insert or remove), so a poisoned lock is still safe to use.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        Ok(self.lock().clients.get(client_id).cloned())
+    }
+    async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
+        self.lock()
+            .clients
+            .insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        Ok(self.lock().clients.values().cloned().collect())
+    }
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self.lock().clients.remove(client_id).is_some())
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
+    async fn find_api_resource(&self, name: &str) -> StoreResult<Option<ApiResource>> {
+        Ok(self.lock().resources.get(name).cloned())
+    }
+    async fn upsert_api_resource(&self, resource: &ApiResource) -> StoreResult<()> {
+        self.lock()
+            .resources
+            .insert(resource.name.clone(), resource.clone());
+        Ok(())
+    }
+    async fn list_api_resources(&self) -> StoreResult<Vec<ApiResource>> {
+        Ok(self.lock().resources.values().cloned().collect())
+    }
+    async fn delete_api_resource(&self, name: &str) -> StoreResult<bool> {
+        Ok(self.lock().resources.remove(name).is_some())
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn store_grant(&self, grant: &PersistedGrant) -> StoreResult<()> {
+        self.lock().grants.insert(grant.key.clone(), grant.clone());
+        Ok(())
+    }
+    async fn create_grant(&self, grant: &PersistedGrant) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.grants.contains_key(&grant.key) {
+            return Err(StoreError::Conflict);
+        }
+        inner.grants.insert(grant.key.clone(), grant.clone());
+        Ok(())
+    }
+    async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>> {
+        Ok(self.lock().grants.get(key).cloned())
+    }
+    async fn get_grants(&self, filter: &PersistedGrantFilter) -> StoreResult<Vec<PersistedGrant>> {
+        if filter.is_empty() {
+            return Err(StoreError::EmptyFilter);
+        }
+        let mut grants: Vec<_> = self
+            .lock()
+            .grants
+            .values()
+            .filter(|g| filter.matches(g))
+            .cloned()
+            .collect();
+        grants.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+        Ok(grants)
+    }
+    async fn remove_grant(&self, key: &str) -> StoreResult<bool> {
+        Ok(self.lock().grants.remove(key).is_some())
+    }
+    async fn remove_grants(&self, filter: &PersistedGrantFilter) -> StoreResult<u64> {
+        if filter.is_empty() {
+            return Err(StoreError::EmptyFilter);
+        }
+        let mut inner = self.lock();
+        let before = inner.grants.len();
+        inner.grants.retain(|_, g| !filter.matches(g));
+        Ok((before - inner.grants.len()) as u64)
+    }
+    async fn remove_expired_grants(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64> {
+        let mut inner = self.lock();
+        let expired: Vec<String> = inner
+            .grants
+            .values()
+            .filter(|g| g.expires.is_some_and(|e| e < now))
+            .take(batch as usize)
+            .map(|g| g.key.clone())
+            .collect();
+        for key in &expired {
+            inner.grants.remove(key);
+        }
+        Ok(expired.len() as u64)
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let mut keys: Vec<_> = self.lock().signing_keys.values().cloned().collect();
+        keys.sort_by(|a, b| (a.activates, &a.id).cmp(&(b.activates, &b.id)));
+        Ok(keys)
+    }
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.signing_keys.contains_key(&key.id) {
+            return Err(StoreError::Conflict);
+        }
+        inner.signing_keys.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+    async fn delete_signing_key(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.lock().signing_keys.remove(id).is_some())
+    }
+    async fn list_data_protection_keys(&self) -> StoreResult<Vec<DataProtectionKeyRecord>> {
+        let mut keys: Vec<_> = self.lock().data_protection_keys.values().cloned().collect();
+        keys.sort_by(|a, b| (a.activates, a.id).cmp(&(b.activates, b.id)));
+        Ok(keys)
+    }
+    async fn insert_data_protection_key(&self, key: &DataProtectionKeyRecord) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.data_protection_keys.contains_key(&key.id) {
+            return Err(StoreError::Conflict);
+        }
+        inner.data_protection_keys.insert(key.id, key.clone());
+        Ok(())
+    }
+    async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool> {
+        Ok(self.lock().data_protection_keys.remove(&id).is_some())
+    }
+}

@@ -1,0 +1,1 @@
+//! The store conformance kit: one suite every store implementation must pass.
