@@ -5,7 +5,12 @@
 //! traits of [`store`]. Time comes from an injected [`clock::Clock`].
 
 pub mod clock;
+pub mod error;
+pub mod keys;
 pub mod model;
+pub mod options;
+pub mod params;
+pub mod services;
 pub mod store;
 
 #[cfg(feature = "test-kit")]

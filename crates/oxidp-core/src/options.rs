@@ -1,0 +1,98 @@
+//! Options of the identity server that the domain logic depends on. The server crate builds
+//! them from its configuration tree; library users build them directly.
+
+use oxidp_jose::SigningAlgorithm;
+use std::time::Duration;
+use url::Url;
+
+/// The paths of the protocol endpoints, relative to the issuer.
+pub mod paths {
+    /// OpenID Provider configuration (OIDC Discovery 1.0, RFC 8414).
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    /// The published signing keys.
+    pub const JWKS: &str = "/.well-known/openid-configuration/jwks";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/connect/token";
+    /// Token introspection (RFC 7662).
+    pub const INTROSPECTION: &str = "/connect/introspect";
+    /// Token revocation (RFC 7009).
+    pub const REVOCATION: &str = "/connect/revocation";
+}
+
+/// Everything the core services need to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct IdentityServerOptions {
+    /// The issuer identifier (`iss`), without a trailing slash.
+    pub issuer: String,
+    /// Signing-key management.
+    pub keys: KeyManagementOptions,
+    /// Clock skew tolerated when checking `exp`/`nbf`/`iat` of incoming JWTs.
+    pub clock_skew: Duration,
+}
+
+impl IdentityServerOptions {
+    /// Options with defaults for the given issuer. The issuer must be an absolute http(s) URL
+    /// without query or fragment; a trailing slash is dropped.
+    pub fn new(issuer: &str) -> Result<Self, String> {
+        let url = Url::parse(issuer).map_err(|e| format!("issuer `{issuer}` is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.query().is_some()
+            || url.fragment().is_some()
+        {
+            return Err(format!(
+                "issuer `{issuer}` must be an http(s) URL without query or fragment"
+            ));
+        }
+        Ok(Self {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            keys: KeyManagementOptions::default(),
+            clock_skew: Duration::from_secs(60),
+        })
+    }
+
+    /// The absolute URL of an endpoint path.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+/// How signing and data-protection keys are created, announced, rotated and retired.
+#[derive(Debug, Clone)]
+pub struct KeyManagementOptions {
+    /// Algorithms to keep a signing key for; the first signs access tokens.
+    pub algorithms: Vec<SigningAlgorithm>,
+    /// How long a key signs before its successor takes over.
+    pub rotation_interval: Duration,
+    /// How long a new key is published in JWKS before it signs, so that caches pick it up.
+    pub announcement_period: Duration,
+    /// How long a retired key stays published; must cover the longest token lifetime.
+    pub retention_period: Duration,
+    /// How long an instance trusts its in-memory view of the keys before re-reading the store.
+    pub cache_duration: Duration,
+    /// How long a data-protection key encrypts before a new one takes over.
+    pub data_protection_key_lifetime: Duration,
+}
+
+impl Default for KeyManagementOptions {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 3600;
+        Self {
+            algorithms: vec![SigningAlgorithm::ES256],
+            rotation_interval: Duration::from_secs(90 * DAY),
+            announcement_period: Duration::from_secs(14 * DAY),
+            retention_period: Duration::from_secs(14 * DAY),
+            cache_duration: Duration::from_secs(300),
+            data_protection_key_lifetime: Duration::from_secs(90 * DAY),
+        }
+    }
+}
+
+impl KeyManagementOptions {
+    /// The algorithm that signs access tokens.
+    pub fn default_algorithm(&self) -> SigningAlgorithm {
+        self.algorithms
+            .first()
+            .copied()
+            .unwrap_or(SigningAlgorithm::ES256)
+    }
+}
