@@ -10,9 +10,10 @@
 //! Timestamps are whole seconds in UTC, as the stores keep seconds.
 //!
 //! The one caveat is [`remove_expired_grants_respects_batch_size`] and
-//! [`remove_expired_grants_removes_only_expired`]: they expire grants decades in the past so that
-//! nothing another kit function writes is ever a candidate, but two runs of them on the same
-//! database at the same moment could remove each other's grants.
+//! [`remove_expired_grants_removes_only_expired`]: they expire grants decades in the past (so
+//! that nothing another kit function writes is ever a candidate) and remove their grants when
+//! they finish, but two runs of them on the same database *at the same moment* could remove
+//! each other's grants. Give each concurrent run its own database or schema.
 
 use crate::model::{
     AccessTokenType, ApiResource, Client, DataProtectionKeyRecord, GrantType, HashedSecret,
@@ -966,6 +967,12 @@ pub async fn remove_expired_grants_removes_only_expired<S: GrantStore + ?Sized>(
             grant.key
         );
     }
+    // Leave nothing that a later expiry check on the same database could count as expired.
+    let ours = PersistedGrantFilter {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    store.remove_grants(&ours).await.expect("remove_grants");
 }
 
 /// `remove_expired_grants` removes at most `batch` grants per call (none for a batch of 0).
@@ -1030,6 +1037,7 @@ pub async fn remove_expired_grants_respects_batch_size<S: GrantStore + ?Sized>(s
             .is_some(),
         "a grant without expiry was removed"
     );
+    store.remove_grants(&filter).await.expect("remove_grants");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,1 +1,14 @@
-//! oxidp-server
+//! The oxidp HTTP server: configuration, routes, error rendering, metrics and background jobs.
+//!
+//! Use [`Server::build`] with a [`config::Config`] to run the ready server, or [`router`] to
+//! nest the identity server's routes into your own axum application.
+
+pub mod config;
+mod error;
+mod form;
+mod routes;
+mod server;
+mod telemetry;
+
+pub use routes::{AppState, HttpLimits, router};
+pub use server::{Server, open_stores, redact_url, shutdown_signal};

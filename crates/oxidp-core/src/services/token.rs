@@ -186,7 +186,7 @@ impl TokenService {
                 handle
             }
         };
-        tracing::info!(client_id = %client.client_id, jti = %claims.jti, "issued access token");
+        tracing::debug!(client_id = %client.client_id, jti = %claims.jti, "issued access token");
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -1,0 +1,257 @@
+//! The configuration tree, loaded once at start-up: defaults, then the TOML file(s), then
+//! `OXIDP_` environment variables (`__` between levels, e.g. `OXIDP_SERVER__LISTEN`), then
+//! `OXIDP_..._FILE` variables whose file content becomes the value of the key without `_FILE`
+//! (for secrets kept in files, e.g. `OXIDP_STORE__URL_FILE=/run/secrets/db-url`).
+//!
+//! Unknown keys and invalid values stop start-up with an error that names the key and where it
+//! came from. `docs/configuration.md` documents every key.
+
+mod seed;
+
+pub use seed::{ApiResourceConfig, ClientConfig, SecretConfig};
+
+use anyhow::{Context as _, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use oxidp_core::options::{IdentityServerOptions, KeyManagementOptions};
+use oxidp_jose::SigningAlgorithm;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The committed demo configuration (`config/demo.toml`), loaded by `oxidp serve --demo`.
+pub const DEMO_CONFIG: &str = include_str!("../../../config/demo.toml");
+
+/// Environment variables with this prefix belong to the test suite, not to the server.
+const RESERVED_ENV_PREFIX: &str = "OXIDP_TEST_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP listener and issuer.
+    pub server: ServerConfig,
+    /// Database.
+    pub store: StoreConfig,
+    /// Signing and data-protection keys.
+    pub keys: KeysConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Clients seeded into the store at start-up.
+    pub clients: Vec<ClientConfig>,
+    /// API resources seeded into the store at start-up.
+    pub api_resources: Vec<ApiResourceConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Public issuer URL; defaults to `http://<listen address>`.
+    pub issuer: Option<String>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_size: usize,
+    /// Time limit for one request.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            issuer: None,
+            max_body_size: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    pub url: String,
+    /// Largest number of pooled database connections.
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://data/oxidp.db".into(), max_connections: 10 }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Algorithms to keep signing keys for; the first signs access tokens.
+    pub algorithms: Vec<SigningAlgorithm>,
+    /// How long a signing key signs before its successor takes over.
+    #[serde(with = "humantime_serde")]
+    pub rotation_interval: Duration,
+    /// How long a new key is published before it signs.
+    #[serde(with = "humantime_serde")]
+    pub announcement_period: Duration,
+    /// How long a retired key stays published; at least the longest access-token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub retention_period: Duration,
+    /// How long an instance caches the keys before re-reading the database.
+    #[serde(with = "humantime_serde")]
+    pub cache_duration: Duration,
+    /// How long a data-protection key encrypts before the next one takes over.
+    #[serde(with = "humantime_serde")]
+    pub data_protection_key_lifetime: Duration,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        let defaults = KeyManagementOptions::default();
+        Self {
+            algorithms: defaults.algorithms,
+            rotation_interval: defaults.rotation_interval,
+            announcement_period: defaults.announcement_period,
+            retention_period: defaults.retention_period,
+            cache_duration: defaults.cache_duration,
+            data_protection_key_lifetime: defaults.data_protection_key_lifetime,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter (`info`, `oxidp=debug,sqlx=warn`, ...); `RUST_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Loads the configuration: defaults, the demo file when `demo`, then `file`, then the
+    /// environment. Fails with a message naming the offending key.
+    pub fn load(demo: bool, file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if demo {
+            figment = figment.merge(Toml::string(DEMO_CONFIG));
+        }
+        if let Some(file) = file {
+            if !file.is_file() {
+                bail!("configuration file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            !key.ends_with("_file") && !key.starts_with(&RESERVED_ENV_PREFIX["OXIDP_".len()..].to_ascii_lowercase())
+        }));
+        for (key, value) in file_variables()? {
+            figment = figment.merge(Serialized::global(&key, value));
+        }
+        let config: Config = figment.extract().map_err(|error| anyhow::anyhow!(describe(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads from a TOML string only (tests and embedding).
+    pub fn from_toml(toml: &str) -> anyhow::Result<Self> {
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+        let config: Config = figment.extract().map_err(|error| anyhow::anyhow!(describe(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.keys.algorithms.is_empty() {
+            bail!("invalid value for key `keys.algorithms`: at least one algorithm is required");
+        }
+        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://")) {
+            bail!("invalid value for key `store.url`: expected sqlite://PATH or postgres://...");
+        }
+        if self.store.max_connections == 0 {
+            bail!("invalid value for key `store.max_connections`: must be at least 1");
+        }
+        if self.keys.announcement_period >= self.keys.rotation_interval {
+            bail!("invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`");
+        }
+        if let Some(issuer) = &self.server.issuer {
+            IdentityServerOptions::new(issuer).map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
+        }
+        for (index, client) in self.clients.iter().enumerate() {
+            client.validate().with_context(|| format!("invalid value for key `clients[{index}]` ({})", client.client_id))?;
+            if client.access_token_lifetime > self.keys.retention_period {
+                bail!(
+                    "invalid value for key `keys.retention_period`: shorter than the access-token lifetime of client `{}`; \
+                     tokens would outlive the key that verifies them",
+                    client.client_id
+                );
+            }
+        }
+        for (index, resource) in self.api_resources.iter().enumerate() {
+            resource.validate().with_context(|| format!("invalid value for key `api_resources[{index}]` ({})", resource.name))?;
+        }
+        Ok(())
+    }
+
+    /// The core options for a server whose listener is bound to `bound`.
+    pub fn identity_server_options(&self, bound: SocketAddr) -> anyhow::Result<IdentityServerOptions> {
+        let issuer = self.server.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
+        let mut options = IdentityServerOptions::new(&issuer).map_err(|e| anyhow::anyhow!(e))?;
+        options.keys = KeyManagementOptions {
+            algorithms: self.keys.algorithms.clone(),
+            rotation_interval: self.keys.rotation_interval,
+            announcement_period: self.keys.announcement_period,
+            retention_period: self.keys.retention_period,
+            cache_duration: self.keys.cache_duration,
+            data_protection_key_lifetime: self.keys.data_protection_key_lifetime,
+        };
+        Ok(options)
+    }
+}
+
+/// `OXIDP_A__B_FILE=/path` becomes key `a.b` with the file's content (one trailing newline
+/// dropped, as editors add one).
+fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
+    let mut values = Vec::new();
+    for (name, path) in std::env::vars() {
+        let Some(key) = name.strip_prefix("OXIDP_").and_then(|k| k.strip_suffix("_FILE")) else { continue };
+        if name.starts_with(RESERVED_ENV_PREFIX) {
+            continue;
+        }
+        let key = key.to_lowercase().replace("__", ".");
+        let content = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path} named by {name}"))?;
+        let content = content.strip_suffix('\n').map(|c| c.strip_suffix('\r').unwrap_or(c)).unwrap_or(&content);
+        values.push((key, content.to_owned()));
+    }
+    Ok(values)
+}
+
+fn describe(error: figment::Error) -> String {
+    error.into_iter().map(|e| format!("configuration error: {e}")).collect::<Vec<_>>().join("\n")
+}

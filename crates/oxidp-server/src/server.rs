@@ -1,0 +1,164 @@
+//! The server as a function of (configuration, listener, shutdown): `Server::build` binds,
+//! connects the store, runs migrations, seeds configured clients and resources, makes sure
+//! keys exist; `run_until_stopped` serves until the shutdown future completes and then lets
+//! in-flight requests finish.
+
+use crate::config::Config;
+use crate::routes::{HttpLimits, router};
+use anyhow::Context as _;
+use axum::Router;
+use oxidp_core::clock::{Clock, SystemClock};
+use oxidp_core::services::IdentityServer;
+use oxidp_core::store::Stores;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A bound, ready-to-run identity server.
+pub struct Server {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    idp: IdentityServer,
+    shutdown_timeout: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Builds the server from its configuration, on the store `store.url` names.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let stores = open_stores(&config.store.url, config.store.max_connections).await?;
+        Self::build_with(config, stores, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server on given stores and clock (tests, embedding).
+    pub async fn build_with(config: Config, stores: Stores, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        oxidp_jose::install_crypto_provider();
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let address = listener.local_addr()?;
+        let options = config.identity_server_options(address)?;
+        seed(&config, &stores).await?;
+        let idp = IdentityServer::new(options, stores, clock);
+        idp.context.keys.maintain().await.context("cannot prepare the signing keys")?;
+        let limits = HttpLimits {
+            max_body_size: config.server.max_body_size,
+            request_timeout: config.server.request_timeout,
+        };
+        Ok(Self { listener, address, router: router(idp.clone(), limits), idp, shutdown_timeout: config.server.shutdown_timeout })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The issuer this server signs as.
+    pub fn issuer(&self) -> &str {
+        &self.idp.context.options.issuer
+    }
+
+    /// The core services.
+    pub fn identity_server(&self) -> &IdentityServer {
+        &self.idp
+    }
+
+    /// Serves until `shutdown` completes, then waits (up to the shutdown timeout) for in-flight
+    /// requests to finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let maintenance = tokio::spawn(maintain_keys(self.idp.clone()));
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let timeout = self.shutdown_timeout;
+        let result = tokio::select! {
+            result = serve => result.context("the HTTP server failed"),
+            () = async move {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(timeout).await;
+            } => {
+                tracing::warn!("shutdown timeout reached; abandoning unfinished requests");
+                Ok(())
+            }
+        };
+        maintenance.abort();
+        result
+    }
+}
+
+/// Opens the database at `url` (running its migrations) and returns the stores on it.
+pub async fn open_stores(url: &str, max_connections: u32) -> anyhow::Result<Stores> {
+    let options = oxidp_store::StoreOptions { max_connections, ..oxidp_store::StoreOptions::default() };
+    let store = oxidp_store::connect(url, &options)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact_url(url)))?;
+    Ok(store.stores())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Writes the configured clients and resources into the store. Entries from the file replace
+/// stored entries with the same id; others in the database are left alone.
+async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
+    for client in &config.clients {
+        stores.clients.upsert_client(&client.to_client()?).await.context("cannot seed clients")?;
+    }
+    for resource in &config.api_resources {
+        stores.resources.upsert_api_resource(&resource.to_resource()?).await.context("cannot seed API resources")?;
+    }
+    Ok(())
+}
+
+/// Key rotation runs in the background so that no request ever waits for key generation.
+async fn maintain_keys(idp: IdentityServer) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = idp.context.keys.maintain().await {
+            tracing::error!(%error, "key maintenance failed");
+        }
+    }
+}
+
+/// The store URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

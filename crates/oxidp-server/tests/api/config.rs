@@ -1,0 +1,44 @@
+//! Configuration loading and its errors.
+
+use oxidp_server::config::Config;
+
+#[test]
+fn an_unknown_key_names_the_key() {
+    let error = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"").unwrap_err().to_string();
+    assert!(error.contains("lisen"), "{error}");
+}
+
+#[test]
+fn an_invalid_value_names_the_key() {
+    let error = Config::from_toml("[keys]\nrotation_interval = \"soon\"").unwrap_err().to_string();
+    assert!(error.contains("rotation_interval"), "{error}");
+    let error = Config::from_toml("[keys]\nalgorithms = [\"HS256\"]").unwrap_err().to_string();
+    assert!(error.contains("algorithms"), "{error}");
+}
+
+#[test]
+fn a_secret_must_have_exactly_one_source() {
+    let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"a\", sha256 = \"b\" }]";
+    let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
+    assert!(error.contains("clients[0]"), "{error}");
+}
+
+#[test]
+fn retention_shorter_than_a_token_lifetime_is_refused() {
+    let toml = "[keys]\nretention_period = \"1h\"\n[[clients]]\nclient_id = \"c\"\naccess_token_lifetime = \"2h\"";
+    let error = Config::from_toml(toml).unwrap_err().to_string();
+    assert!(error.contains("keys.retention_period"), "{error}");
+}
+
+#[test]
+fn the_demo_configuration_is_valid() {
+    let config = Config::from_toml(oxidp_server::config::DEMO_CONFIG).unwrap();
+    assert!(config.clients.iter().any(|c| c.client_id == "m2m"));
+    assert_eq!(config.server.listen.port(), 5000);
+}
+
+#[test]
+fn durations_are_humane() {
+    let config = Config::from_toml("[keys]\nrotation_interval = \"30d\"\nannouncement_period = \"2d\"").unwrap();
+    assert_eq!(config.keys.rotation_interval.as_secs(), 30 * 86_400);
+}

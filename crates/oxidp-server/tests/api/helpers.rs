@@ -1,0 +1,218 @@
+//! `TestApp`: one server per test, with typed helpers for the protocol calls.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use oxidp_core::clock::{Clock, ManualClock, SystemClock};
+use oxidp_jose::{SigningAlgorithm, SigningKey};
+use oxidp_server::Server;
+use oxidp_server::config::Config;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+pub const ISSUER: &str = "http://idp.test";
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    /// The key the `signed-client` uses for private_key_jwt.
+    pub client_key: SigningKey,
+    pub clock: Option<Arc<ManualClock>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _dir: Arc<TempDir>,
+}
+
+pub fn test_config(dir: &TempDir, client_key: &SigningKey) -> String {
+    let jwks = json!({ "keys": [client_key.public_jwk()] }).to_string();
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+issuer = "{ISSUER}"
+max_body_size = 4096
+
+[store]
+url = "sqlite://{db}"
+
+[[api_resources]]
+name = "orders-api"
+scopes = ["orders.read", "orders.write"]
+secrets = [{{ value = "orders-api-secret" }}]
+
+[[api_resources]]
+name = "billing-api"
+scopes = ["billing.read"]
+secrets = [{{ value = "billing-api-secret" }}]
+
+[[clients]]
+client_id = "m2m"
+secrets = [{{ value = "m2m-secret" }}]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read", "orders.write", "billing.read"]
+access_token_lifetime = "10m"
+
+[[clients]]
+client_id = "m2m-reference"
+secrets = [{{ value = "reference-secret" }}]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+access_token_type = "reference"
+access_token_lifetime = "5m"
+
+[[clients]]
+client_id = "signed-client"
+jwks = '{jwks}'
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+
+[[clients]]
+client_id = "disabled"
+enabled = false
+secrets = [{{ value = "disabled-secret" }}]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+
+[[clients]]
+client_id = "no-grants"
+secrets = [{{ value = "no-grants-secret" }}]
+allowed_scopes = ["orders.read"]
+
+[[clients]]
+client_id = "rotating"
+secrets = [
+  {{ value = "old-secret", expires = "2001-01-01T00:00:00Z" }},
+  {{ value = "new-secret" }},
+]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+"#,
+        db = dir.path().join("oxidp.db").display()
+    )
+}
+
+impl TestApp {
+    /// A server on the system clock.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(None, |_| {}).await
+    }
+
+    /// A server on a manual clock.
+    pub async fn spawn_with_clock() -> Self {
+        Self::spawn_with(Some(Arc::new(ManualClock::starting_now())), |_| {}).await
+    }
+
+    pub async fn spawn_with(clock: Option<Arc<ManualClock>>, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = Arc::new(TempDir::new().expect("temp dir"));
+        let client_key = SigningKey::generate(SigningAlgorithm::ES256).expect("client key");
+        let mut config = Config::from_toml(&test_config(&dir, &client_key)).expect("test config is valid");
+        adjust(&mut config);
+        let stores = oxidp_server::open_stores(&config.store.url, 5).await.expect("store");
+        let server_clock: Arc<dyn Clock> = match &clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let server = Server::build_with(config.clone(), stores, server_clock).await.expect("server builds");
+        let address = format!("http://{}", server.address());
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self { address, http: reqwest::Client::new(), client_key, clock, _shutdown: shutdown, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn clock(&self) -> &ManualClock {
+        self.clock.as_deref().expect("spawned with a manual clock")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// POSTs a form with optional Basic credentials.
+    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = form_body(form);
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some((id, secret)) = basic {
+            request = request.header("authorization", basic_header(id, secret));
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_token(&self, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+        self.post_form("/connect/token", basic, form).await
+    }
+
+    /// A client-credentials token for `client`, asserting success.
+    pub async fn token_for(&self, client: (&str, &str), scope: Option<&str>) -> Value {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.post_token(Some(client), &form).await;
+        assert_eq!(response.status(), 200, "token request for {}", client.0);
+        response.json().await.expect("json")
+    }
+
+    pub async fn introspect(&self, caller: (&str, &str), token: &str) -> Value {
+        let response = self.post_form("/connect/introspect", Some(caller), &[("token", token)]).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("json")
+    }
+
+    /// A private_key_jwt assertion signed by the `signed-client` key.
+    pub fn client_assertion(&self, claims: Value) -> String {
+        self.client_key.sign_jwt("JWT", &claims).expect("assertion signs")
+    }
+
+    pub fn assertion_claims(&self, jti: &str) -> Value {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        json!({
+            "iss": "signed-client",
+            "sub": "signed-client",
+            "aud": format!("{ISSUER}/connect/token"),
+            "iat": now,
+            "exp": now + 60,
+            "jti": jti,
+        })
+    }
+}
+
+pub fn basic_header(id: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+}
+
+pub fn form_body(form: &[(&str, &str)]) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form {
+        serializer.append_pair(name, value);
+    }
+    serializer.finish()
+}
+
+/// Asserts an RFC 6749 error response and returns it.
+pub async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    assert_eq!(response.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["error"], error, "body: {body}");
+    body
+}
+
+/// The decoded payload of a JWT, without verification.
+pub fn jwt_payload(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("three parts");
+    serde_json::from_slice(&oxidp_jose::b64url_decode(payload).expect("base64url")).expect("json")
+}
+
+pub fn jwt_header(token: &str) -> Value {
+    let header = token.split('.').next().expect("three parts");
+    serde_json::from_slice(&oxidp_jose::b64url_decode(header).expect("base64url")).expect("json")
+}

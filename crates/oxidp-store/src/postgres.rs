@@ -1,0 +1,73 @@
+//! The PostgreSQL store: one database shared by any number of oxidp instances.
+
+use crate::StoreOptions;
+use crate::error::SetupError;
+use crate::stores::impl_stores;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+/// Deletes one batch of expired grants. `SKIP LOCKED` lets instances cleaning up at the same
+/// time take different rows instead of waiting on each other.
+const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
+     (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2 \
+     FOR UPDATE SKIP LOCKED)";
+
+/// Every store in one PostgreSQL database (in the connection's `search_path` schema).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`). Does not migrate: see
+    /// [`PostgresStore::migrate`].
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, SetupError> {
+        let connect_options =
+            PgConnectOptions::from_str(url).map_err(|e| SetupError::connect(&e))?;
+        Self::connect_with(connect_options, options).await
+    }
+
+    /// Connects with explicit connection options (for example a `search_path`).
+    pub async fn connect_with(
+        connect_options: PgConnectOptions,
+        options: &StoreOptions,
+    ) -> Result<Self, SetupError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options)
+            .await
+            .map_err(|e| SetupError::connect(&e))?;
+        Ok(Self { pool })
+    }
+
+    /// A store over an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the migrations not yet applied; running it again is harmless, and instances
+    /// starting together take turns (sqlx holds an advisory lock while migrating).
+    pub async fn migrate(&self) -> Result<(), SetupError> {
+        crate::migrations::postgres()
+            .run(&self.pool)
+            .await
+            .map_err(|e| SetupError::migrate(&e))
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_stores!(
+    PostgresStore,
+    sqlx::Postgres,
+    remove_expired_grants = REMOVE_EXPIRED_GRANTS
+);

@@ -1,0 +1,84 @@
+//! The SQLite store: one database file, in WAL mode, the default for a single instance.
+
+use crate::StoreOptions;
+use crate::error::SetupError;
+use crate::stores::impl_stores;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long a connection waits for another one's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Deletes one batch of expired grants (SQLite has no row locks: the write lock serializes
+/// concurrent cleanups).
+const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
+     (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2)";
+
+/// Every store in one SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database at `url` (`sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`),
+    /// creating the file and its directory if missing, with WAL journaling, foreign keys on and
+    /// a busy timeout of five seconds. Does not migrate: see [`SqliteStore::migrate`].
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, SetupError> {
+        let connect_options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| SetupError::connect(&e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        if let Some(dir) = connect_options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| SetupError::CreateDirectory {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options)
+            .await
+            .map_err(|e| SetupError::connect(&e))?;
+        Ok(Self { pool })
+    }
+
+    /// A store over an existing pool.
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applies the migrations not yet applied; running it again is harmless.
+    pub async fn migrate(&self) -> Result<(), SetupError> {
+        crate::migrations::sqlite()
+            .run(&self.pool)
+            .await
+            .map_err(|e| SetupError::migrate(&e))
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_stores!(
+    SqliteStore,
+    sqlx::Sqlite,
+    remove_expired_grants = REMOVE_EXPIRED_GRANTS
+);

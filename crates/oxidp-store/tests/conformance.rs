@@ -1,0 +1,223 @@
+//! The store conformance kit of `oxidp-core`, run against every backend: memory, SQLite (a file
+//! in a temporary directory) and PostgreSQL (a schema of its own per test); plus the set-up
+//! behaviour of the SQL stores (migrations, WAL mode, URL schemes).
+
+use oxidp_core::store::MemoryStore;
+use oxidp_core::test_kit;
+use oxidp_store::testing::{drop_test_schema, postgres_test_store};
+use oxidp_store::{Backend, SetupError, SqlStore, SqliteStore, StoreOptions};
+use tempfile::TempDir;
+
+/// A SQLite store in a fresh file, and the directory that holds it (removed when dropped).
+async fn sqlite_store() -> (SqliteStore, TempDir) {
+    let dir = TempDir::new().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("oxidp.db").display());
+    let store = match oxidp_store::connect(&url, &StoreOptions::default()).await {
+        Ok(SqlStore::Sqlite(store)) => store,
+        Ok(other) => panic!("a sqlite URL opened {:?}", other.backend()),
+        Err(e) => panic!("cannot open {url}: {e}"),
+    };
+    (store, dir)
+}
+
+/// One test per kit function and backend, named `<backend>::<behaviour>`.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    test_kit::$check(&MemoryStore::default()).await;
+                }
+            )*
+        }
+
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (store, _dir) = sqlite_store().await;
+                    test_kit::$check(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = postgres_test_store().await;
+                    test_kit::$check(&store).await;
+                    drop_test_schema(store).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    clients_round_trip_every_field,
+    client_upsert_replaces,
+    clients_are_listed_in_id_order,
+    client_delete_reports_whether_it_existed,
+    api_resources_round_trip_every_field,
+    api_resource_upsert_replaces,
+    api_resources_are_listed_in_name_order,
+    api_resource_delete_reports_whether_it_existed,
+    grants_round_trip_every_field,
+    store_grant_replaces,
+    create_grant_refuses_an_existing_key,
+    grant_filters_select_by_each_field,
+    grant_filters_combine_fields,
+    grant_filter_with_empty_list_matches_nothing,
+    grants_are_ordered_by_created_then_key,
+    empty_grant_filter_is_refused,
+    remove_grant_reports_whether_it_existed,
+    remove_grants_returns_count_and_keeps_others,
+    remove_expired_grants_removes_only_expired,
+    remove_expired_grants_respects_batch_size,
+    signing_keys_round_trip,
+    signing_keys_are_ordered_by_activation_then_id,
+    duplicate_signing_key_is_a_conflict,
+    signing_key_delete_reports_whether_it_existed,
+    data_protection_keys_round_trip,
+    data_protection_keys_are_ordered_by_activation_then_id,
+    duplicate_data_protection_key_is_a_conflict,
+    data_protection_key_delete_reports_whether_it_existed,
+);
+
+/// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the
+/// functions do not interfere when they share a database.
+#[tokio::test]
+async fn whole_kit_runs_on_one_shared_store_of_each_backend() {
+    test_kit::run_all(&MemoryStore::default()).await;
+    let (sqlite, _dir) = sqlite_store().await;
+    test_kit::run_all(&sqlite).await;
+    let postgres = postgres_test_store().await;
+    test_kit::run_all(&postgres).await;
+    // And again on the same, now non-empty, databases.
+    test_kit::run_all(&sqlite).await;
+    test_kit::run_all(&postgres).await;
+    drop_test_schema(postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_and_directory_are_created_in_wal_mode() {
+    let dir = TempDir::new().expect("a temporary directory");
+    let path = dir.path().join("nested").join("deeper").join("oxidp.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = oxidp_store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("connect creates the file");
+    assert!(path.exists(), "the database file was not created");
+    let SqlStore::Sqlite(sqlite) = &store else {
+        panic!("a sqlite URL opened {:?}", store.backend())
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(sqlite.pool())
+        .await
+        .expect("PRAGMA journal_mode");
+    assert_eq!(mode, "wal");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(sqlite.pool())
+        .await
+        .expect("PRAGMA foreign_keys");
+    assert_eq!(foreign_keys, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_idempotent_and_data_survives_reopening() {
+    let dir = TempDir::new().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("oxidp.db").display());
+    oxidp_store::migrate(&url).await.expect("first migration");
+    oxidp_store::migrate(&url).await.expect("second migration");
+
+    let store = oxidp_store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("connect");
+    store
+        .migrate()
+        .await
+        .expect("migrating an open store again");
+    let client = oxidp_core::model::Client::new("survivor");
+    store
+        .stores()
+        .clients
+        .upsert_client(&client)
+        .await
+        .expect("upsert_client");
+    store.close().await;
+
+    let reopened = oxidp_store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("reconnect");
+    let found = reopened
+        .stores()
+        .clients
+        .find_client("survivor")
+        .await
+        .expect("find_client");
+    assert_eq!(found, Some(client));
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn postgres_migrations_are_idempotent() {
+    let store = postgres_test_store().await;
+    store.migrate().await.expect("second migration");
+    store.migrate().await.expect("third migration");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .expect("the migrations table exists in the test schema");
+    assert!(applied >= 1);
+    drop_test_schema(store).await;
+}
+
+#[tokio::test]
+async fn postgres_url_connects_through_connect() {
+    let url = oxidp_store::testing::test_database_url();
+    let store = oxidp_store::open(&url, &StoreOptions::default())
+        .await
+        .expect("connect to the test database");
+    assert_eq!(store.backend(), Backend::Postgres);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn unsupported_url_scheme_is_a_clear_error() {
+    let error = oxidp_store::connect("mysql://root@localhost/oxidp", &StoreOptions::default())
+        .await
+        .expect_err("mysql is not supported");
+    assert!(
+        matches!(&error, SetupError::UnsupportedScheme(scheme) if scheme == "mysql"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("`mysql`"), "{message}");
+    assert!(message.contains("sqlite://"), "{message}");
+
+    let error = oxidp_store::migrate("no scheme at all")
+        .await
+        .expect_err("a URL needs a scheme");
+    assert!(matches!(error, SetupError::InvalidUrl(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_a_connect_error_without_the_password() {
+    let options = StoreOptions {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(2),
+    };
+    // Port 1 on the loopback interface refuses connections.
+    let error = oxidp_store::connect("postgres://user:hunter2@127.0.0.1:1/oxidp", &options)
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(error, SetupError::Connect(_)), "{error:?}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+}
