@@ -9,8 +9,9 @@
 //! `sql.rs`; `$n` placeholders work on both), expanded by one macro for each backend type, and
 //! both pass the conformance kit of `oxidp-core` (`tests/conformance.rs`). Timestamps are stored
 //! as BIGINT unix seconds in both databases; client and API resource bodies as their serde JSON.
-//! `sqlx` errors become [`StoreError`]s here: a unique violation is a conflict, an unreadable
-//! value is corrupt, anything else is "unavailable", with a message that carries no value.
+//! `sqlx` errors become [`StoreError`](oxidp_core::store::StoreError)s here: a unique violation
+//! is a conflict, an unreadable value is corrupt, anything else is "unavailable", with a message
+//! that carries no value.
 //!
 //! [`testing`] gives tests (here and in the server crate) an isolated PostgreSQL schema or an
 //! in-memory SQLite database.

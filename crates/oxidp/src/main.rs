@@ -9,6 +9,7 @@ use oxidp_jose::SigningAlgorithm;
 use oxidp_server::config::{Config, LogFormat};
 use oxidp_server::{Server, open_stores, redact_url, shutdown_signal};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 /// oxidp — an OpenID Connect and OAuth 2.0 identity provider.
@@ -67,10 +68,21 @@ impl ConfigArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(cli))
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The chain of causes, without a backtrace: operators need the message, not frames.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -110,24 +122,28 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     if let KeysCommand::Rotate { algorithm, now, .. } = command {
         let algorithm = algorithm.unwrap_or(config.keys.algorithms[0]);
         let key = keys.rotate(algorithm, now).await?;
-        println!("created {} key {} (signs from {})", key.algorithm, key.kid, key.activates);
+        println!("created {} key {} (published now, signs from {})", key.algorithm, key.kid, rfc3339(key.activates));
         return Ok(());
     }
     keys.maintain().await?;
-    println!("{:<44} {:<6} {:<10} {:<26} {:<26} REMOVED", "KID", "ALG", "STATUS", "SIGNS FROM", "RETIRES");
+    println!("{:<44} {:<6} {:<10} {:<21} {:<21} REMOVED", "KID", "ALG", "STATUS", "SIGNS FROM", "RETIRES");
     for key in keys.list().await? {
-        let show = |t: Option<time::OffsetDateTime>| t.map_or_else(|| "-".to_owned(), |t| t.to_string());
+        let show = |t: Option<time::OffsetDateTime>| t.map_or_else(|| "-".to_owned(), rfc3339);
         println!(
-            "{:<44} {:<6} {:<10} {:<26} {:<26} {}",
+            "{:<44} {:<6} {:<10} {:<21} {:<21} {}",
             key.kid,
             key.algorithm,
             format!("{:?}", key.status).to_lowercase(),
-            key.activates.to_string(),
+            rfc3339(key.activates),
             show(key.retires),
             show(key.removed)
         );
     }
     Ok(())
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 fn init_logging(config: &Config) {

@@ -32,8 +32,8 @@ pub enum KeyError {
         /// Why.
         reason: String,
     },
-    /// No key of the requested algorithm is configured.
-    #[error("no signing key for {0}")]
+    /// The algorithm is not among the configured ones.
+    #[error("no signing key for {0}: the algorithm is not configured in `keys.algorithms`")]
     NoKey(SigningAlgorithm),
 }
 
@@ -163,6 +163,9 @@ impl KeyManager {
         algorithm: SigningAlgorithm,
         immediately: bool,
     ) -> Result<KeyInfo, KeyError> {
+        if !self.options.algorithms.contains(&algorithm) {
+            return Err(KeyError::NoKey(algorithm));
+        }
         let _single_flight = self.refresh.lock().await;
         let now = self.clock.now();
         let activates = if immediately {
@@ -176,20 +179,8 @@ impl KeyManager {
         };
         let record = self.create_key(algorithm, now, activates).await?;
         self.rebuild().await?;
-        Ok(self
-            .list()
-            .await?
-            .into_iter()
-            .find(|k| k.kid == record.id)
-            .unwrap_or_else(|| KeyInfo {
-                kid: record.id,
-                algorithm: record.algorithm,
-                created: record.created,
-                activates: record.activates,
-                retires: None,
-                removed: None,
-                status: KeyStatus::Announced,
-            }))
+        let records = self.store.list_signing_keys().await?;
+        Ok(self.info(&record, &records, self.clock.now()))
     }
 
     /// Every stored key with its schedule.
@@ -394,11 +385,11 @@ impl KeyManager {
 }
 
 /// The record that signs for `algorithm` at `now`: the latest activated one.
-fn signing_record<'a>(
-    records: &'a [SigningKeyRecord],
+fn signing_record(
+    records: &[SigningKeyRecord],
     algorithm: SigningAlgorithm,
     now: OffsetDateTime,
-) -> Option<&'a SigningKeyRecord> {
+) -> Option<&SigningKeyRecord> {
     records
         .iter()
         .filter(|r| r.algorithm == algorithm.as_str() && r.activates <= now)

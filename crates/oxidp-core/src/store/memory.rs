@@ -151,7 +151,7 @@ impl KeyStore for MemoryStore {
     }
     async fn list_data_protection_keys(&self) -> StoreResult<Vec<DataProtectionKeyRecord>> {
         let mut keys: Vec<_> = self.lock().data_protection_keys.values().cloned().collect();
-        keys.sort_by(|a, b| (a.activates, a.id).cmp(&(b.activates, b.id)));
+        keys.sort_by_key(|k| (k.activates, k.id));
         Ok(keys)
     }
     async fn insert_data_protection_key(&self, key: &DataProtectionKeyRecord) -> StoreResult<()> {

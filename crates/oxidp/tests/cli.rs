@@ -1,0 +1,162 @@
+//! The `oxidp` binary as an operator runs it.
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on a broken set-up; unwrap is how it says so")]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn oxidp() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oxidp"));
+    // A developer's own OXIDP_ variables must not leak into these runs.
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("OXIDP_")) {
+        command.env_remove(name);
+    }
+    command.env("RUST_LOG", "info");
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `oxidp serve --demo` in `dir` on a free port and waits until it answers.
+fn serve_demo(dir: &std::path::Path) -> Running {
+    let port = free_port();
+    let child = oxidp()
+        .args(["serve", "--demo"])
+        .current_dir(dir)
+        .env("OXIDP_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = Running { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn version_and_help_describe_the_tool() {
+    let output = oxidp().arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("oxidp "));
+    let output = oxidp().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for command in ["serve", "migrate", "keys"] {
+        assert!(help.contains(command), "{help}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut server = serve_demo(dir.path());
+    assert!(dir.path().join("data/oxidp.db").is_file(), "SQLite database created on first start");
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/connect/token", server.port))
+        .basic_auth("m2m", Some("m2m-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Requests in flight when the signal arrives still get their answer.
+    let client = reqwest::Client::new();
+    let in_flight: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            let url = format!("http://127.0.0.1:{}/connect/token", server.port);
+            tokio::spawn(async move {
+                client.post(url).basic_auth("m2m", Some("m2m-secret")).form(&[("grant_type", "client_credentials")]).send().await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    sigterm(&server.child);
+    for request in in_flight {
+        if let Ok(response) = request.await.unwrap() {
+            assert_eq!(response.status(), 200, "an answered request is a complete answer");
+        }
+    }
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "graceful exit: {status}");
+    let log: Vec<String> = BufReader::new(server.child.stderr.take().unwrap()).lines().map_while(Result::ok).collect();
+    assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
+}
+
+#[test]
+fn migrate_creates_the_schema_and_keys_commands_manage_keys() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let output = oxidp().args(["migrate", "--demo"]).current_dir(dir.path()).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.path().join("data/oxidp.db").is_file());
+
+    let list = oxidp().args(["keys", "list", "--demo"]).current_dir(dir.path()).output().unwrap();
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert_eq!(text.lines().filter(|l| l.contains("signing")).count(), 1, "{text}");
+
+    let rotate = oxidp().args(["keys", "rotate", "--demo"]).current_dir(dir.path()).output().unwrap();
+    assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
+    let list = oxidp().args(["keys", "list", "--demo"]).current_dir(dir.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(text.lines().any(|l| l.contains("ES256") && l.contains("announced")), "{text}");
+    assert!(text.lines().any(|l| l.contains("ES256") && l.contains("signing")), "{text}");
+
+    let unconfigured = oxidp().args(["keys", "rotate", "--demo", "--algorithm", "RS256"]).current_dir(dir.path()).output().unwrap();
+    assert!(!unconfigured.status.success());
+    assert!(String::from_utf8_lossy(&unconfigured.stderr).contains("not configured"));
+}
+
+#[test]
+fn an_unknown_configuration_key_stops_start_up_and_names_the_key() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let output = oxidp()
+        .args(["serve", "--demo"])
+        .current_dir(dir.path())
+        .env("OXIDP_SERVER__LISTN", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("listn"), "{stderr}");
+}
+
+#[test]
+fn file_variants_supply_secrets_from_files() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let url_file = dir.path().join("store-url");
+    std::fs::write(&url_file, format!("sqlite://{}/from-file.db\n", dir.path().display())).unwrap();
+    let output = oxidp()
+        .args(["migrate", "--demo"])
+        .current_dir(dir.path())
+        .env("OXIDP_STORE__URL_FILE", &url_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.path().join("from-file.db").is_file());
+}
