@@ -1,6 +1,9 @@
 //! Signing-key rotation driven by an injected clock.
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on a broken set-up; unwrap is how it says so")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken set-up; unwrap is how it says so"
+)]
 
 use oxidp_core::clock::ManualClock;
 use oxidp_core::keys::{DataProtector, KeyManager, KeyStatus};

@@ -86,7 +86,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: "sqlite://data/oxidp.db".into(), max_connections: 10 }
+        Self {
+            url: "sqlite://data/oxidp.db".into(),
+            max_connections: 10,
+        }
     }
 }
 
@@ -139,7 +142,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Text }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -169,20 +175,26 @@ impl Config {
         }
         figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
-            !key.ends_with("_file") && !key.starts_with(&RESERVED_ENV_PREFIX["OXIDP_".len()..].to_ascii_lowercase())
+            !key.ends_with("_file")
+                && !key.starts_with(&RESERVED_ENV_PREFIX["OXIDP_".len()..].to_ascii_lowercase())
         }));
         for (key, value) in file_variables()? {
             figment = figment.merge(Serialized::global(&key, value));
         }
-        let config: Config = figment.extract().map_err(|error| anyhow::anyhow!(describe(error)))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|error| anyhow::anyhow!(describe(error)))?;
         config.validate()?;
         Ok(config)
     }
 
     /// Loads from a TOML string only (tests and embedding).
     pub fn from_toml(toml: &str) -> anyhow::Result<Self> {
-        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
-        let config: Config = figment.extract().map_err(|error| anyhow::anyhow!(describe(error)))?;
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+        let config: Config = figment
+            .extract()
+            .map_err(|error| anyhow::anyhow!(describe(error)))?;
         config.validate()?;
         Ok(config)
     }
@@ -191,20 +203,31 @@ impl Config {
         if self.keys.algorithms.is_empty() {
             bail!("invalid value for key `keys.algorithms`: at least one algorithm is required");
         }
-        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://")) {
+        if !(self.store.url.starts_with("sqlite:")
+            || self.store.url.starts_with("postgres://")
+            || self.store.url.starts_with("postgresql://"))
+        {
             bail!("invalid value for key `store.url`: expected sqlite://PATH or postgres://...");
         }
         if self.store.max_connections == 0 {
             bail!("invalid value for key `store.max_connections`: must be at least 1");
         }
         if self.keys.announcement_period >= self.keys.rotation_interval {
-            bail!("invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`");
+            bail!(
+                "invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`"
+            );
         }
         if let Some(issuer) = &self.server.issuer {
-            IdentityServerOptions::new(issuer).map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
+            IdentityServerOptions::new(issuer)
+                .map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
         }
         for (index, client) in self.clients.iter().enumerate() {
-            client.validate().with_context(|| format!("invalid value for key `clients[{index}]` ({})", client.client_id))?;
+            client.validate().with_context(|| {
+                format!(
+                    "invalid value for key `clients[{index}]` ({})",
+                    client.client_id
+                )
+            })?;
             if client.access_token_lifetime > self.keys.retention_period {
                 bail!(
                     "invalid value for key `keys.retention_period`: shorter than the access-token lifetime of client `{}`; \
@@ -214,14 +237,26 @@ impl Config {
             }
         }
         for (index, resource) in self.api_resources.iter().enumerate() {
-            resource.validate().with_context(|| format!("invalid value for key `api_resources[{index}]` ({})", resource.name))?;
+            resource.validate().with_context(|| {
+                format!(
+                    "invalid value for key `api_resources[{index}]` ({})",
+                    resource.name
+                )
+            })?;
         }
         Ok(())
     }
 
     /// The core options for a server whose listener is bound to `bound`.
-    pub fn identity_server_options(&self, bound: SocketAddr) -> anyhow::Result<IdentityServerOptions> {
-        let issuer = self.server.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
+    pub fn identity_server_options(
+        &self,
+        bound: SocketAddr,
+    ) -> anyhow::Result<IdentityServerOptions> {
+        let issuer = self
+            .server
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
         let mut options = IdentityServerOptions::new(&issuer).map_err(|e| anyhow::anyhow!(e))?;
         options.keys = KeyManagementOptions {
             algorithms: self.keys.algorithms.clone(),
@@ -240,18 +275,31 @@ impl Config {
 fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
     let mut values = Vec::new();
     for (name, path) in std::env::vars() {
-        let Some(key) = name.strip_prefix("OXIDP_").and_then(|k| k.strip_suffix("_FILE")) else { continue };
+        let Some(key) = name
+            .strip_prefix("OXIDP_")
+            .and_then(|k| k.strip_suffix("_FILE"))
+        else {
+            continue;
+        };
         if name.starts_with(RESERVED_ENV_PREFIX) {
             continue;
         }
         let key = key.to_lowercase().replace("__", ".");
-        let content = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path} named by {name}"))?;
-        let content = content.strip_suffix('\n').map(|c| c.strip_suffix('\r').unwrap_or(c)).unwrap_or(&content);
+        let content = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {path} named by {name}"))?;
+        let content = content
+            .strip_suffix('\n')
+            .map(|c| c.strip_suffix('\r').unwrap_or(c))
+            .unwrap_or(&content);
         values.push((key, content.to_owned()));
     }
     Ok(values)
 }
 
 fn describe(error: figment::Error) -> String {
-    error.into_iter().map(|e| format!("configuration error: {e}")).collect::<Vec<_>>().join("\n")
+    error
+        .into_iter()
+        .map(|e| format!("configuration error: {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

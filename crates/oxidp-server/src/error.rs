@@ -32,15 +32,19 @@ impl ProtocolError {
 
 impl From<OAuthError> for ProtocolError {
     fn from(error: OAuthError) -> Self {
-        Self { error, basic_challenge: false, status_override: None }
+        Self {
+            error,
+            basic_challenge: false,
+            status_override: None,
+        }
     }
 }
 
 impl IntoResponse for ProtocolError {
     fn into_response(self) -> Response {
-        let status = self
-            .status_override
-            .unwrap_or_else(|| StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::BAD_REQUEST));
+        let status = self.status_override.unwrap_or_else(|| {
+            StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::BAD_REQUEST)
+        });
         let mut body = json!({ "error": self.error.code.as_str() });
         if let Some(description) = &self.error.description {
             body["error_description"] = json!(description);
@@ -50,7 +54,10 @@ impl IntoResponse for ProtocolError {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.basic_challenge && status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oxidp\", charset=\"UTF-8\""));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"oxidp\", charset=\"UTF-8\""),
+            );
         }
         response
     }
@@ -59,7 +66,11 @@ impl IntoResponse for ProtocolError {
 /// Wraps a JSON body with the headers every token-bearing response needs (RFC 6749 §5.1).
 pub fn no_store_json(body: serde_json::Value) -> Response {
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }

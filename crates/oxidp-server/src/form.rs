@@ -40,26 +40,43 @@ impl<S: Send + Sync> FromRequest<S> for ProtocolForm {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .is_some_and(|media| {
+                media
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         if !is_form {
-            return Err(OAuthError::invalid_request("the content type must be application/x-www-form-urlencoded").into());
+            return Err(OAuthError::invalid_request(
+                "the content type must be application/x-www-form-urlencoded",
+            )
+            .into());
         }
         let authorization = match request.headers().get(header::AUTHORIZATION) {
             Some(value) => Some(
                 value
                     .to_str()
-                    .map_err(|_| OAuthError::invalid_request("the Authorization header is not valid text"))?
+                    .map_err(|_| {
+                        OAuthError::invalid_request("the Authorization header is not valid text")
+                    })?
                     .to_owned(),
             ),
             None => None,
         };
-        let limit = request.extensions().get::<BodyLimit>().map_or(64 * 1024, |l| l.0);
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(64 * 1024, |l| l.0);
         let body: Body = request.into_body();
         let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            ProtocolError::from(OAuthError::invalid_request(format!("the request body exceeds {limit} bytes")))
-                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            ProtocolError::from(OAuthError::invalid_request(format!(
+                "the request body exceeds {limit} bytes"
+            )))
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
         })?;
         let params = Parameters::from_form(&bytes)?;
-        Ok(Self { params, authorization })
+        Ok(Self {
+            params,
+            authorization,
+        })
     }
 }

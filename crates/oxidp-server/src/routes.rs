@@ -39,7 +39,10 @@ pub struct HttpLimits {
 
 /// The identity server's routes, ready to serve or to nest into another axum app.
 pub fn router(idp: IdentityServer, limits: HttpLimits) -> Router {
-    let state = AppState { idp, metrics: telemetry::prometheus() };
+    let state = AppState {
+        idp,
+        metrics: telemetry::prometheus(),
+    };
     Router::new()
         .route(paths::DISCOVERY, get(discovery::configuration))
         .route(paths::JWKS, get(discovery::jwks))
@@ -51,7 +54,10 @@ pub fn router(idp: IdentityServer, limits: HttpLimits) -> Router {
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(axum::Extension(BodyLimit(limits.max_body_size)))
         .layer(DefaultBodyLimit::max(limits.max_body_size))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
         .layer(CatchPanicLayer::custom(health::panic_response))
         .with_state(state)
 }

@@ -27,7 +27,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
@@ -39,7 +41,11 @@ impl Server {
     }
 
     /// Builds the server on given stores and clock (tests, embedding).
-    pub async fn build_with(config: Config, stores: Stores, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build_with(
+        config: Config,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         oxidp_jose::install_crypto_provider();
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -48,12 +54,22 @@ impl Server {
         let options = config.identity_server_options(address)?;
         seed(&config, &stores).await?;
         let idp = IdentityServer::new(options, stores, clock);
-        idp.context.keys.maintain().await.context("cannot prepare the signing keys")?;
+        idp.context
+            .keys
+            .maintain()
+            .await
+            .context("cannot prepare the signing keys")?;
         let limits = HttpLimits {
             max_body_size: config.server.max_body_size,
             request_timeout: config.server.request_timeout,
         };
-        Ok(Self { listener, address, router: router(idp.clone(), limits), idp, shutdown_timeout: config.server.shutdown_timeout })
+        Ok(Self {
+            listener,
+            address,
+            router: router(idp.clone(), limits),
+            idp,
+            shutdown_timeout: config.server.shutdown_timeout,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -73,7 +89,10 @@ impl Server {
 
     /// Serves until `shutdown` completes, then waits (up to the shutdown timeout) for in-flight
     /// requests to finish.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain_keys(self.idp.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -99,7 +118,10 @@ impl Server {
 
 /// Opens the database at `url` (running its migrations) and returns the stores on it.
 pub async fn open_stores(url: &str, max_connections: u32) -> anyhow::Result<Stores> {
-    let options = oxidp_store::StoreOptions { max_connections, ..oxidp_store::StoreOptions::default() };
+    let options = oxidp_store::StoreOptions {
+        max_connections,
+        ..oxidp_store::StoreOptions::default()
+    };
     let store = oxidp_store::connect(url, &options)
         .await
         .with_context(|| format!("cannot open the store at {}", redact_url(url)))?;
@@ -132,10 +154,18 @@ pub async fn shutdown_signal() {
 /// stored entries with the same id; others in the database are left alone.
 async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
     for client in &config.clients {
-        stores.clients.upsert_client(&client.to_client()?).await.context("cannot seed clients")?;
+        stores
+            .clients
+            .upsert_client(&client.to_client()?)
+            .await
+            .context("cannot seed clients")?;
     }
     for resource in &config.api_resources {
-        stores.resources.upsert_api_resource(&resource.to_resource()?).await.context("cannot seed API resources")?;
+        stores
+            .resources
+            .upsert_api_resource(&resource.to_resource()?)
+            .await
+            .context("cannot seed API resources")?;
     }
     Ok(())
 }

@@ -102,7 +102,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             oxidp_store::migrate(&config.store.url)
                 .await
                 .with_context(|| format!("migrating {}", redact_url(&config.store.url)))?;
-            println!("database at {} is up to date", redact_url(&config.store.url));
+            println!(
+                "database at {} is up to date",
+                redact_url(&config.store.url)
+            );
             Ok(())
         }
         Command::Keys { command } => keys(command).await,
@@ -122,11 +125,19 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     if let KeysCommand::Rotate { algorithm, now, .. } = command {
         let algorithm = algorithm.unwrap_or(config.keys.algorithms[0]);
         let key = keys.rotate(algorithm, now).await?;
-        println!("created {} key {} (published now, signs from {})", key.algorithm, key.kid, rfc3339(key.activates));
+        println!(
+            "created {} key {} (published now, signs from {})",
+            key.algorithm,
+            key.kid,
+            rfc3339(key.activates)
+        );
         return Ok(());
     }
     keys.maintain().await?;
-    println!("{:<44} {:<6} {:<10} {:<21} {:<21} REMOVED", "KID", "ALG", "STATUS", "SIGNS FROM", "RETIRES");
+    println!(
+        "{:<44} {:<6} {:<10} {:<21} {:<21} REMOVED",
+        "KID", "ALG", "STATUS", "SIGNS FROM", "RETIRES"
+    );
     for key in keys.list().await? {
         let show = |t: Option<time::OffsetDateTime>| t.map_or_else(|| "-".to_owned(), rfc3339);
         println!(
@@ -143,13 +154,16 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

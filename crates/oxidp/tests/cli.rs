@@ -1,6 +1,9 @@
 //! The `oxidp` binary as an operator runs it.
 
-#![allow(clippy::unwrap_used, reason = "a test fails loudly on a broken set-up; unwrap is how it says so")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken set-up; unwrap is how it says so"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -18,7 +21,11 @@ fn oxidp() -> Command {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Running {
@@ -54,7 +61,10 @@ fn serve_demo(dir: &std::path::Path) -> Running {
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -74,7 +84,10 @@ fn version_and_help_describe_the_tool() {
 async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
     let dir = tempfile::TempDir::new().unwrap();
     let mut server = serve_demo(dir.path());
-    assert!(dir.path().join("data/oxidp.db").is_file(), "SQLite database created on first start");
+    assert!(
+        dir.path().join("data/oxidp.db").is_file(),
+        "SQLite database created on first start"
+    );
     let response = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{}/connect/token", server.port))
         .basic_auth("m2m", Some("m2m-secret"))
@@ -91,7 +104,12 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
             let client = client.clone();
             let url = format!("http://127.0.0.1:{}/connect/token", server.port);
             tokio::spawn(async move {
-                client.post(url).basic_auth("m2m", Some("m2m-secret")).form(&[("grant_type", "client_credentials")]).send().await
+                client
+                    .post(url)
+                    .basic_auth("m2m", Some("m2m-secret"))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
             })
         })
         .collect();
@@ -99,35 +117,86 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
     sigterm(&server.child);
     for request in in_flight {
         if let Ok(response) = request.await.unwrap() {
-            assert_eq!(response.status(), 200, "an answered request is a complete answer");
+            assert_eq!(
+                response.status(),
+                200,
+                "an answered request is a complete answer"
+            );
         }
     }
     let status = server.child.wait().unwrap();
     assert!(status.success(), "graceful exit: {status}");
-    let log: Vec<String> = BufReader::new(server.child.stderr.take().unwrap()).lines().map_while(Result::ok).collect();
+    let log: Vec<String> = BufReader::new(server.child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect();
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
 }
 
 #[test]
 fn migrate_creates_the_schema_and_keys_commands_manage_keys() {
     let dir = tempfile::TempDir::new().unwrap();
-    let output = oxidp().args(["migrate", "--demo"]).current_dir(dir.path()).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = oxidp()
+        .args(["migrate", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(dir.path().join("data/oxidp.db").is_file());
 
-    let list = oxidp().args(["keys", "list", "--demo"]).current_dir(dir.path()).output().unwrap();
-    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let list = oxidp()
+        .args(["keys", "list", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
     let text = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert_eq!(text.lines().filter(|l| l.contains("signing")).count(), 1, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("signing")).count(),
+        1,
+        "{text}"
+    );
 
-    let rotate = oxidp().args(["keys", "rotate", "--demo"]).current_dir(dir.path()).output().unwrap();
-    assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
-    let list = oxidp().args(["keys", "list", "--demo"]).current_dir(dir.path()).output().unwrap();
+    let rotate = oxidp()
+        .args(["keys", "rotate", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let list = oxidp()
+        .args(["keys", "list", "--demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert!(text.lines().any(|l| l.contains("ES256") && l.contains("announced")), "{text}");
-    assert!(text.lines().any(|l| l.contains("ES256") && l.contains("signing")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ES256") && l.contains("announced")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ES256") && l.contains("signing")),
+        "{text}"
+    );
 
-    let unconfigured = oxidp().args(["keys", "rotate", "--demo", "--algorithm", "RS256"]).current_dir(dir.path()).output().unwrap();
+    let unconfigured = oxidp()
+        .args(["keys", "rotate", "--demo", "--algorithm", "RS256"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(!unconfigured.status.success());
     assert!(String::from_utf8_lossy(&unconfigured.stderr).contains("not configured"));
 }
@@ -150,13 +219,21 @@ fn an_unknown_configuration_key_stops_start_up_and_names_the_key() {
 fn file_variants_supply_secrets_from_files() {
     let dir = tempfile::TempDir::new().unwrap();
     let url_file = dir.path().join("store-url");
-    std::fs::write(&url_file, format!("sqlite://{}/from-file.db\n", dir.path().display())).unwrap();
+    std::fs::write(
+        &url_file,
+        format!("sqlite://{}/from-file.db\n", dir.path().display()),
+    )
+    .unwrap();
     let output = oxidp()
         .args(["migrate", "--demo"])
         .current_dir(dir.path())
         .env("OXIDP_STORE__URL_FILE", &url_file)
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(dir.path().join("from-file.db").is_file());
 }

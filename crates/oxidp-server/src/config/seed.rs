@@ -25,19 +25,29 @@ pub struct SecretConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// When the secret stops working (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub expires: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for SecretConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretConfig").field("description", &self.description).finish_non_exhaustive()
+        f.debug_struct("SecretConfig")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
     }
 }
 
 impl SecretConfig {
     fn validate(&self) -> anyhow::Result<()> {
-        let given = [self.value.is_some(), self.value_file.is_some(), self.sha256.is_some()];
+        let given = [
+            self.value.is_some(),
+            self.value_file.is_some(),
+            self.sha256.is_some(),
+        ];
         if given.iter().filter(|g| **g).count() != 1 {
             bail!("a secret needs exactly one of `value`, `value_file` or `sha256`");
         }
@@ -53,13 +63,18 @@ impl SecretConfig {
         let sha256 = match (&self.value, &self.value_file, &self.sha256) {
             (Some(value), _, _) => HashedSecret::from_plaintext(value).sha256,
             (_, Some(path), _) => {
-                let value = std::fs::read_to_string(path).with_context(|| format!("cannot read secret file {}", path.display()))?;
+                let value = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read secret file {}", path.display()))?;
                 HashedSecret::from_plaintext(value.trim_end_matches(['\r', '\n'])).sha256
             }
             (_, _, Some(hash)) => hash.clone(),
             _ => bail!("a secret needs exactly one of `value`, `value_file` or `sha256`"),
         };
-        Ok(HashedSecret { sha256, description: self.description.clone(), expires: self.expires })
+        Ok(HashedSecret {
+            sha256,
+            description: self.description.clone(),
+            expires: self.expires,
+        })
     }
 }
 
@@ -109,7 +124,9 @@ impl ClientConfig {
             bail!("`client_id` must not be empty");
         }
         for (index, secret) in self.secrets.iter().enumerate() {
-            secret.validate().with_context(|| format!("in `secrets[{index}]`"))?;
+            secret
+                .validate()
+                .with_context(|| format!("in `secrets[{index}]`"))?;
         }
         self.parsed_jwks()?;
         if self.access_token_lifetime.is_zero() {
@@ -121,7 +138,9 @@ impl ClientConfig {
     fn parsed_jwks(&self) -> anyhow::Result<Option<serde_json::Value>> {
         let jwks = match &self.jwks {
             None => return Ok(None),
-            Some(serde_json::Value::String(text)) => serde_json::from_str(text).context("`jwks` is not valid JSON")?,
+            Some(serde_json::Value::String(text)) => {
+                serde_json::from_str(text).context("`jwks` is not valid JSON")?
+            }
             Some(other) => other.clone(),
         };
         if !jwks.get("keys").is_some_and(|k| k.is_array()) {
@@ -136,7 +155,11 @@ impl ClientConfig {
             client_id: self.client_id.clone(),
             client_name: self.client_name.clone(),
             enabled: self.enabled,
-            secrets: self.secrets.iter().map(SecretConfig::hashed).collect::<anyhow::Result<_>>()?,
+            secrets: self
+                .secrets
+                .iter()
+                .map(SecretConfig::hashed)
+                .collect::<anyhow::Result<_>>()?,
             jwks: self.parsed_jwks()?,
             allowed_grant_types: self.allowed_grant_types.clone(),
             allowed_scopes: self.allowed_scopes.clone(),
@@ -172,7 +195,9 @@ impl ApiResourceConfig {
             bail!("`name` must not be empty");
         }
         for (index, secret) in self.secrets.iter().enumerate() {
-            secret.validate().with_context(|| format!("in `secrets[{index}]`"))?;
+            secret
+                .validate()
+                .with_context(|| format!("in `secrets[{index}]`"))?;
         }
         Ok(())
     }
@@ -184,7 +209,11 @@ impl ApiResourceConfig {
             display_name: self.display_name.clone(),
             enabled: self.enabled,
             scopes: self.scopes.clone(),
-            secrets: self.secrets.iter().map(SecretConfig::hashed).collect::<anyhow::Result<_>>()?,
+            secrets: self
+                .secrets
+                .iter()
+                .map(SecretConfig::hashed)
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }

@@ -10,8 +10,19 @@ use oxidp_core::error::OAuthError;
 use oxidp_core::services::discovery_document;
 
 pub async fn configuration(State(state): State<AppState>) -> Result<Response, ProtocolError> {
-    let resources = state.idp.context.stores.resources.list_api_resources().await.map_err(OAuthError::from)?;
-    let mut scopes: Vec<String> = resources.into_iter().filter(|r| r.enabled).flat_map(|r| r.scopes).collect();
+    let resources = state
+        .idp
+        .context
+        .stores
+        .resources
+        .list_api_resources()
+        .await
+        .map_err(OAuthError::from)?;
+    let mut scopes: Vec<String> = resources
+        .into_iter()
+        .filter(|r| r.enabled)
+        .flat_map(|r| r.scopes)
+        .collect();
     scopes.sort();
     scopes.dedup();
     let document = discovery_document(&state.idp.context, scopes);
@@ -24,9 +35,10 @@ pub async fn jwks(State(state): State<AppState>) -> Result<Response, ProtocolErr
         OAuthError::server_error()
     })?;
     let mut response = Json(&*jwks).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
     // Short enough that an announced key is fetched well within the announcement period.
     Ok(cacheable(response, 300))
 }

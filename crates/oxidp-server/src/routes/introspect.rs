@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::response::Response;
 use oxidp_core::options::paths;
 
-pub async fn introspect(State(state): State<AppState>, form: ProtocolForm) -> Result<Response, ProtocolError> {
+pub async fn introspect(
+    State(state): State<AppState>,
+    form: ProtocolForm,
+) -> Result<Response, ProtocolError> {
     let credentials = form.credentials()?;
     let caller = state
         .idp
@@ -15,6 +18,10 @@ pub async fn introspect(State(state): State<AppState>, form: ProtocolForm) -> Re
         .authenticate_introspector(&credentials, paths::INTROSPECTION)
         .await
         .map_err(|e| ProtocolError::from(e).with_basic_challenge(credentials.used_basic()))?;
-    let response = state.idp.introspection.introspect(&caller, &form.params).await?;
+    let response = state
+        .idp
+        .introspection
+        .introspect(&caller, &form.params)
+        .await?;
     Ok(no_store_json(response))
 }

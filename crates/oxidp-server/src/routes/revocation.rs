@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use oxidp_core::options::paths;
 
-pub async fn revoke(State(state): State<AppState>, form: ProtocolForm) -> Result<StatusCode, ProtocolError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    form: ProtocolForm,
+) -> Result<StatusCode, ProtocolError> {
     let credentials = form.credentials()?;
     let client = state
         .idp

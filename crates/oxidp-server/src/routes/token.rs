@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::response::Response;
 use oxidp_core::options::paths;
 
-pub async fn token(State(state): State<AppState>, form: ProtocolForm) -> Result<Response, ProtocolError> {
+pub async fn token(
+    State(state): State<AppState>,
+    form: ProtocolForm,
+) -> Result<Response, ProtocolError> {
     let credentials = form.credentials()?;
     let client = state
         .idp
@@ -18,5 +21,7 @@ pub async fn token(State(state): State<AppState>, form: ProtocolForm) -> Result<
     let response = state.idp.tokens.handle(&client, &form.params).await?;
     metrics::counter!("oxidp_tokens_issued_total", "grant_type" => form.params.get("grant_type").unwrap_or("").to_owned())
         .increment(1);
-    Ok(no_store_json(serde_json::to_value(&response).unwrap_or_default()))
+    Ok(no_store_json(
+        serde_json::to_value(&response).unwrap_or_default(),
+    ))
 }

@@ -9,7 +9,10 @@ const CC: [(&str, &str); 1] = [("grant_type", "client_credentials")];
 async fn a_wrong_secret_with_basic_is_401_with_a_basic_challenge() {
     let app = TestApp::spawn().await;
     let response = app.post_token(Some(("m2m", "wrong")), &CC).await;
-    let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
     assert_oauth_error(response, 401, "invalid_client").await;
     assert!(challenge.unwrap().starts_with("Basic realm="));
 }
@@ -17,7 +20,11 @@ async fn a_wrong_secret_with_basic_is_401_with_a_basic_challenge() {
 #[tokio::test]
 async fn a_wrong_secret_with_post_is_401_without_a_challenge() {
     let app = TestApp::spawn().await;
-    let form = [("grant_type", "client_credentials"), ("client_id", "m2m"), ("client_secret", "wrong")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "m2m"),
+        ("client_secret", "wrong"),
+    ];
     let response = app.post_token(None, &form).await;
     assert!(response.headers().get("www-authenticate").is_none());
     assert_oauth_error(response, 401, "invalid_client").await;
@@ -26,22 +33,48 @@ async fn a_wrong_secret_with_post_is_401_without_a_challenge() {
 #[tokio::test]
 async fn an_unknown_client_looks_like_a_wrong_secret() {
     let app = TestApp::spawn().await;
-    let unknown = assert_oauth_error(app.post_token(Some(("nobody", "x")), &CC).await, 401, "invalid_client").await;
-    let wrong = assert_oauth_error(app.post_token(Some(("m2m", "x")), &CC).await, 401, "invalid_client").await;
+    let unknown = assert_oauth_error(
+        app.post_token(Some(("nobody", "x")), &CC).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    let wrong = assert_oauth_error(
+        app.post_token(Some(("m2m", "x")), &CC).await,
+        401,
+        "invalid_client",
+    )
+    .await;
     assert_eq!(unknown, wrong);
 }
 
 #[tokio::test]
 async fn a_disabled_client_cannot_authenticate() {
     let app = TestApp::spawn().await;
-    assert_oauth_error(app.post_token(Some(("disabled", "disabled-secret")), &CC).await, 401, "invalid_client").await;
+    assert_oauth_error(
+        app.post_token(Some(("disabled", "disabled-secret")), &CC)
+            .await,
+        401,
+        "invalid_client",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_expired_secret_is_refused_while_a_current_one_works() {
     let app = TestApp::spawn().await;
-    assert_oauth_error(app.post_token(Some(("rotating", "old-secret")), &CC).await, 401, "invalid_client").await;
-    assert_eq!(app.post_token(Some(("rotating", "new-secret")), &CC).await.status(), 200);
+    assert_oauth_error(
+        app.post_token(Some(("rotating", "old-secret")), &CC).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    assert_eq!(
+        app.post_token(Some(("rotating", "new-secret")), &CC)
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -55,8 +88,17 @@ async fn no_credentials_at_all_is_invalid_client() {
 #[tokio::test]
 async fn two_authentication_methods_at_once_are_invalid_request() {
     let app = TestApp::spawn().await;
-    let form = [("grant_type", "client_credentials"), ("client_id", "m2m"), ("client_secret", "m2m-secret")];
-    assert_oauth_error(app.post_token(Some(("m2m", "m2m-secret")), &form).await, 400, "invalid_request").await;
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "m2m"),
+        ("client_secret", "m2m-secret"),
+    ];
+    assert_oauth_error(
+        app.post_token(Some(("m2m", "m2m-secret")), &form).await,
+        400,
+        "invalid_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -83,13 +125,19 @@ async fn private_key_jwt_authenticates_the_client() {
     let assertion = app.client_assertion(app.assertion_claims("jti-1"));
     let form = [
         ("grant_type", "client_credentials"),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
         ("client_assertion", &assertion),
     ];
     let response = app.post_token(None, &form).await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(jwt_payload(body["access_token"].as_str().unwrap())["client_id"], "signed-client");
+    assert_eq!(
+        jwt_payload(body["access_token"].as_str().unwrap())["client_id"],
+        "signed-client"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +146,10 @@ async fn a_replayed_assertion_is_rejected() {
     let assertion = app.client_assertion(app.assertion_claims("jti-replayed"));
     let form = [
         ("grant_type", "client_credentials"),
-        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
         ("client_assertion", &assertion),
     ];
     assert_eq!(app.post_token(None, &form).await.status(), 200);
@@ -124,11 +175,19 @@ async fn assertions_with_bad_claims_are_rejected() {
     no_jti.as_object_mut().unwrap().remove("jti");
     cases.push(("no jti", app.client_assertion(no_jti)));
     let other_key = oxidp_jose::SigningKey::generate(oxidp_jose::SigningAlgorithm::ES256).unwrap();
-    cases.push(("foreign key", other_key.sign_jwt("JWT", &app.assertion_claims("jti-foreign")).unwrap()));
+    cases.push((
+        "foreign key",
+        other_key
+            .sign_jwt("JWT", &app.assertion_claims("jti-foreign"))
+            .unwrap(),
+    ));
     for (name, assertion) in cases {
         let form = [
             ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
             ("client_assertion", assertion.as_str()),
         ];
         let response = app.post_token(None, &form).await;

@@ -4,15 +4,21 @@ use oxidp_server::config::Config;
 
 #[test]
 fn an_unknown_key_names_the_key() {
-    let error = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"").unwrap_err().to_string();
+    let error = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("lisen"), "{error}");
 }
 
 #[test]
 fn an_invalid_value_names_the_key() {
-    let error = Config::from_toml("[keys]\nrotation_interval = \"soon\"").unwrap_err().to_string();
+    let error = Config::from_toml("[keys]\nrotation_interval = \"soon\"")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("rotation_interval"), "{error}");
-    let error = Config::from_toml("[keys]\nalgorithms = [\"HS256\"]").unwrap_err().to_string();
+    let error = Config::from_toml("[keys]\nalgorithms = [\"HS256\"]")
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("algorithms"), "{error}");
 }
 
@@ -39,6 +45,8 @@ fn the_demo_configuration_is_valid() {
 
 #[test]
 fn durations_are_humane() {
-    let config = Config::from_toml("[keys]\nrotation_interval = \"30d\"\nannouncement_period = \"2d\"").unwrap();
+    let config =
+        Config::from_toml("[keys]\nrotation_interval = \"30d\"\nannouncement_period = \"2d\"")
+            .unwrap();
     assert_eq!(config.keys.rotation_interval.as_secs(), 30 * 86_400);
 }

@@ -20,7 +20,10 @@ async fn the_jwks_publishes_public_keys_only() {
     .await;
     let response = app.get("/.well-known/openid-configuration/jwks").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "application/jwk-set+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/jwk-set+json"
+    );
     let jwks: Value = response.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 4);

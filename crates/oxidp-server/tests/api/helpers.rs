@@ -101,23 +101,38 @@ impl TestApp {
         Self::spawn_with(Some(Arc::new(ManualClock::starting_now())), |_| {}).await
     }
 
-    pub async fn spawn_with(clock: Option<Arc<ManualClock>>, adjust: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_with(
+        clock: Option<Arc<ManualClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = Arc::new(TempDir::new().expect("temp dir"));
         let client_key = SigningKey::generate(SigningAlgorithm::ES256).expect("client key");
-        let mut config = Config::from_toml(&test_config(&dir, &client_key)).expect("test config is valid");
+        let mut config =
+            Config::from_toml(&test_config(&dir, &client_key)).expect("test config is valid");
         adjust(&mut config);
-        let stores = oxidp_server::open_stores(&config.store.url, 5).await.expect("store");
+        let stores = oxidp_server::open_stores(&config.store.url, 5)
+            .await
+            .expect("store");
         let server_clock: Arc<dyn Clock> = match &clock {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
-        let server = Server::build_with(config.clone(), stores, server_clock).await.expect("server builds");
+        let server = Server::build_with(config.clone(), stores, server_clock)
+            .await
+            .expect("server builds");
         let address = format!("http://{}", server.address());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Self { address, http: reqwest::Client::new(), client_key, clock, _shutdown: shutdown, _dir: dir }
+        Self {
+            address,
+            http: reqwest::Client::new(),
+            client_key,
+            clock,
+            _shutdown: shutdown,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -129,11 +144,20 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).send().await.expect("request sent")
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// POSTs a form with optional Basic credentials.
-    pub async fn post_form(&self, path: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let body = form_body(form);
         let mut request = self
             .http
@@ -146,7 +170,11 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    pub async fn post_token(&self, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_token(
+        &self,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.post_form("/connect/token", basic, form).await
     }
 
@@ -162,14 +190,18 @@ impl TestApp {
     }
 
     pub async fn introspect(&self, caller: (&str, &str), token: &str) -> Value {
-        let response = self.post_form("/connect/introspect", Some(caller), &[("token", token)]).await;
+        let response = self
+            .post_form("/connect/introspect", Some(caller), &[("token", token)])
+            .await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("json")
     }
 
     /// A private_key_jwt assertion signed by the `signed-client` key.
     pub fn client_assertion(&self, claims: Value) -> String {
-        self.client_key.sign_jwt("JWT", &claims).expect("assertion signs")
+        self.client_key
+            .sign_jwt("JWT", &claims)
+            .expect("assertion signs")
     }
 
     pub fn assertion_claims(&self, jti: &str) -> Value {
@@ -200,7 +232,13 @@ pub fn form_body(form: &[(&str, &str)]) -> String {
 /// Asserts an RFC 6749 error response and returns it.
 pub async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    assert_eq!(response.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["error"], error, "body: {body}");
     body

@@ -8,8 +8,20 @@ use serde_json::Value;
 use std::sync::Arc;
 
 async fn kids(address: &str) -> Vec<String> {
-    let jwks: Value = reqwest::get(format!("http://{address}/.well-known/openid-configuration/jwks")).await.unwrap().json().await.unwrap();
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    let jwks: Value = reqwest::get(format!(
+        "http://{address}/.well-known/openid-configuration/jwks"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -20,8 +32,12 @@ async fn two_instances_on_one_database_publish_the_same_keys() {
     let mut addresses = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..2 {
-        let stores = oxidp_server::open_stores(&config.store.url, 2).await.expect("store");
-        let server = Server::build_with(config.clone(), stores, Arc::new(SystemClock)).await.unwrap();
+        let stores = oxidp_server::open_stores(&config.store.url, 2)
+            .await
+            .expect("store");
+        let server = Server::build_with(config.clone(), stores, Arc::new(SystemClock))
+            .await
+            .unwrap();
         addresses.push(server.address().to_string());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
@@ -41,8 +57,12 @@ async fn keys_are_kept_across_restarts() {
     let config = Config::from_toml(&test_config(&dir, &key)).unwrap();
     let mut seen = Vec::new();
     for _ in 0..2 {
-        let stores = oxidp_server::open_stores(&config.store.url, 2).await.expect("store");
-        let server = Server::build_with(config.clone(), stores, Arc::new(SystemClock)).await.unwrap();
+        let stores = oxidp_server::open_stores(&config.store.url, 2)
+            .await
+            .expect("store");
+        let server = Server::build_with(config.clone(), stores, Arc::new(SystemClock))
+            .await
+            .unwrap();
         let address = server.address().to_string();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let running = tokio::spawn(server.run_until_stopped(async move {

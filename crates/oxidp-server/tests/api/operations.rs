@@ -7,7 +7,10 @@ async fn healthz_answers_ok() {
     let app = TestApp::spawn().await;
     let response = app.get("/healthz").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
 }
 
 #[tokio::test]
@@ -16,11 +19,19 @@ async fn metrics_are_exposed_in_prometheus_text_format() {
     app.token_for(("m2m", "m2m-secret"), None).await;
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
     assert!(text.contains("oxidp_http_requests_total"), "{text}");
     assert!(text.contains("oxidp_tokens_issued_total"), "{text}");
-    assert!(text.contains("# TYPE oxidp_http_request_duration_seconds histogram"), "{text}");
+    assert!(
+        text.contains("# TYPE oxidp_http_request_duration_seconds histogram"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
