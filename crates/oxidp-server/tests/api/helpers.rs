@@ -3,6 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oxidp_core::clock::{Clock, ManualClock, SystemClock};
+use oxidp_core::store::Stores;
 use oxidp_jose::{SigningAlgorithm, SigningKey};
 use oxidp_server::Server;
 use oxidp_server::config::Config;
@@ -105,14 +106,38 @@ impl TestApp {
         clock: Option<Arc<ManualClock>>,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::spawn_on(None, clock, adjust).await
+    }
+
+    /// A server on a PostgreSQL schema of its own; hand the store to
+    /// `oxidp_store::testing::drop_test_schema` when done.
+    pub async fn spawn_on_postgres() -> (Self, oxidp_store::PostgresStore) {
+        let store = oxidp_store::testing::postgres_test_store().await;
+        let app = Self::spawn_on(
+            Some(Stores::from_backend(Arc::new(store.clone()))),
+            None,
+            |_| {},
+        )
+        .await;
+        (app, store)
+    }
+
+    async fn spawn_on(
+        stores: Option<Stores>,
+        clock: Option<Arc<ManualClock>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let dir = Arc::new(TempDir::new().expect("temp dir"));
         let client_key = SigningKey::generate(SigningAlgorithm::ES256).expect("client key");
         let mut config =
             Config::from_toml(&test_config(&dir, &client_key)).expect("test config is valid");
         adjust(&mut config);
-        let stores = oxidp_server::open_stores(&config.store.url, 5)
-            .await
-            .expect("store");
+        let stores = match stores {
+            Some(stores) => stores,
+            None => oxidp_server::open_stores(&config.store.url, 5)
+                .await
+                .expect("store"),
+        };
         let server_clock: Arc<dyn Clock> = match &clock {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),

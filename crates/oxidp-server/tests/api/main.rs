@@ -14,5 +14,6 @@ mod discovery;
 mod introspection;
 mod keys;
 mod operations;
+mod postgres;
 mod revocation;
 mod token;
