@@ -19,6 +19,8 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     /// The requested scope is invalid or not allowed.
     InvalidScope,
+    /// The response type is not supported (authorization endpoint).
+    UnsupportedResponseType,
     /// The server failed; nothing the client can fix.
     ServerError,
 }
@@ -33,6 +35,7 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedResponseType => "unsupported_response_type",
             Self::ServerError => "server_error",
         }
     }

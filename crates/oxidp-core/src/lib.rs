@@ -12,6 +12,7 @@ pub mod options;
 pub mod params;
 pub mod services;
 pub mod store;
+pub mod users;
 
 #[cfg(feature = "test-kit")]
 pub mod test_kit;

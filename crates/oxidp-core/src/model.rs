@@ -4,8 +4,14 @@ mod client;
 mod grant;
 mod keys;
 mod resource;
+mod ticket;
+mod user;
 
-pub use client::{AccessTokenType, Client, GrantType, HashedSecret};
+pub use client::{
+    AccessTokenType, Client, GrantType, HashedSecret, RefreshTokenExpiration, RefreshTokenUsage,
+};
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use resource::ApiResource;
+pub use ticket::AuthenticationTicket;
+pub use user::{User, UserProfile};

@@ -17,6 +17,18 @@ pub mod paths {
     pub const INTROSPECTION: &str = "/connect/introspect";
     /// Token revocation (RFC 7009).
     pub const REVOCATION: &str = "/connect/revocation";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/connect/authorize";
+    /// UserInfo endpoint.
+    pub const USERINFO: &str = "/connect/userinfo";
+    /// RP-initiated logout.
+    pub const END_SESSION: &str = "/connect/endsession";
+    /// Login page.
+    pub const LOGIN: &str = "/account/login";
+    /// Consent page.
+    pub const CONSENT: &str = "/account/consent";
+    /// Logout confirmation page.
+    pub const LOGOUT: &str = "/account/logout";
 }
 
 /// Everything the core services need to know about this deployment.
@@ -28,6 +40,28 @@ pub struct IdentityServerOptions {
     pub keys: KeyManagementOptions,
     /// Clock skew tolerated when checking `exp`/`nbf`/`iat` of incoming JWTs.
     pub clock_skew: Duration,
+    /// The authentication cookie.
+    pub authentication: AuthenticationOptions,
+    /// Password-hashing cost.
+    pub password_hashing: crate::users::PasswordHashingOptions,
+}
+
+/// The browser session (authentication cookie).
+#[derive(Debug, Clone)]
+pub struct AuthenticationOptions {
+    /// How long a sign-in lasts.
+    pub cookie_lifetime: Duration,
+    /// Whether activity extends the session (renewed at most once per half lifetime).
+    pub cookie_sliding_expiration: bool,
+}
+
+impl Default for AuthenticationOptions {
+    fn default() -> Self {
+        Self {
+            cookie_lifetime: Duration::from_secs(10 * 3600),
+            cookie_sliding_expiration: false,
+        }
+    }
 }
 
 impl IdentityServerOptions {
@@ -47,12 +81,19 @@ impl IdentityServerOptions {
             issuer: issuer.trim_end_matches('/').to_owned(),
             keys: KeyManagementOptions::default(),
             clock_skew: Duration::from_secs(60),
+            authentication: AuthenticationOptions::default(),
+            password_hashing: crate::users::PasswordHashingOptions::default(),
         })
     }
 
     /// The absolute URL of an endpoint path.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// Whether the issuer is https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
     }
 }
 

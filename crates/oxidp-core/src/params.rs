@@ -36,6 +36,38 @@ impl Parameters {
         self.values.get(name).map(String::as_str)
     }
 
+    /// Every parameter, sorted by name (stable output for URLs built from them).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut pairs: Vec<_> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.sort();
+        pairs.into_iter()
+    }
+
+    /// Sets (or with `None`, removes) a parameter.
+    pub fn set(&mut self, name: &str, value: Option<String>) {
+        match value.filter(|v| !v.is_empty()) {
+            Some(value) => {
+                self.values.insert(name.to_owned(), value);
+            }
+            None => {
+                self.values.remove(name);
+            }
+        }
+    }
+
+    /// The parameters as an `application/x-www-form-urlencoded` string.
+    pub fn to_query(&self) -> String {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in self.iter() {
+            serializer.append_pair(name, value);
+        }
+        serializer.finish()
+    }
+
     /// The value of a required parameter.
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
         self.get(name)

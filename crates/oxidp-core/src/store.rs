@@ -9,7 +9,7 @@ pub use memory::MemoryStore;
 
 use crate::model::{
     ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    SigningKeyRecord,
+    SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -70,6 +70,9 @@ pub trait GrantStore: Send + Sync {
     /// Creates the grant only if its key is unused; [`StoreError::Conflict`] otherwise.
     /// This is the atomic primitive behind one-time values (assertion ids, codes).
     async fn create_grant(&self, grant: &PersistedGrant) -> StoreResult<()>;
+    /// Marks the grant consumed at `at` if it exists and is not consumed yet; returns whether
+    /// this call consumed it. Atomic: of concurrent callers exactly one gets `true`.
+    async fn consume_grant(&self, key: &str, at: OffsetDateTime) -> StoreResult<bool>;
     /// The grant with this key, expired or not (callers decide with their clock).
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>>;
     /// Every grant matching the filter, ordered by creation then key.
@@ -99,6 +102,22 @@ pub trait KeyStore: Send + Sync {
     async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool>;
 }
 
+/// Local user accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this subject id.
+    async fn find_user_by_subject(&self, subject_id: &str) -> StoreResult<Option<User>>;
+    /// The user with this username (exact match).
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Creates a user; [`StoreError::Conflict`] if the subject id or the username is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces the user with the same subject id; returns whether it existed.
+    /// [`StoreError::Conflict`] if the new username belongs to another user.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Every user, ordered by username.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -110,19 +129,22 @@ pub struct Stores {
     pub grants: Arc<dyn GrantStore>,
     /// Keys.
     pub keys: Arc<dyn KeyStore>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
 }
 
 impl Stores {
     /// Every store backed by one value that implements them all (as each backend does).
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
-        S: ClientStore + ResourceStore + GrantStore + KeyStore + 'static,
+        S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + 'static,
     {
         Self {
             clients: backend.clone(),
             resources: backend.clone(),
             grants: backend.clone(),
-            keys: backend,
+            keys: backend.clone(),
+            users: backend,
         }
     }
 

@@ -20,6 +20,7 @@ mod grant_filters;
 mod grants;
 mod keys;
 mod resources;
+mod users;
 
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
@@ -46,16 +47,22 @@ pub use resources::{
     api_resource_delete_reports_whether_it_existed, api_resource_upsert_replaces,
     api_resources_are_listed_in_name_order, api_resources_round_trip_every_field,
 };
+pub use users::{
+    duplicate_user_subject_is_a_conflict, duplicate_username_is_a_conflict,
+    user_update_of_unknown_subject_reports_false, user_update_replaces_every_field,
+    user_update_to_another_username_is_a_conflict, users_are_listed_in_username_order,
+    users_round_trip_every_field,
+};
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
-use crate::store::{ClientStore, GrantStore, KeyStore, ResourceStore};
+use crate::store::{ClientStore, GrantStore, KeyStore, ResourceStore, UserStore};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// Runs every check of the kit, one after the other.
 pub async fn run_all<S>(store: &S)
 where
-    S: ClientStore + ResourceStore + GrantStore + KeyStore + ?Sized,
+    S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + ?Sized,
 {
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
@@ -89,6 +96,14 @@ where
     data_protection_keys_are_ordered_by_activation_then_id(store).await;
     duplicate_data_protection_key_is_a_conflict(store).await;
     data_protection_key_delete_reports_whether_it_existed(store).await;
+
+    users_round_trip_every_field(store).await;
+    duplicate_user_subject_is_a_conflict(store).await;
+    duplicate_username_is_a_conflict(store).await;
+    user_update_replaces_every_field(store).await;
+    user_update_to_another_username_is_a_conflict(store).await;
+    user_update_of_unknown_subject_reports_false(store).await;
+    users_are_listed_in_username_order(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ pub enum DataProtectionError {
 pub struct DataProtectionKey {
     id: Uuid,
     key: RandomizedNonceKey,
+    derivation: aws_lc_rs::hmac::Key,
 }
 
 impl fmt::Debug for DataProtectionKey {
@@ -48,7 +49,12 @@ impl DataProtectionKey {
     pub fn new(id: Uuid, material: &[u8; 32]) -> Self {
         let key = RandomizedNonceKey::new(&AES_256_GCM, material)
             .expect("32 bytes is a valid AES-256 key");
-        Self { id, key }
+        let derivation = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, material);
+        Self {
+            id,
+            key,
+            derivation,
+        }
     }
 
     /// The key id written into every envelope it seals.
@@ -93,6 +99,20 @@ impl KeyRing {
             .map_err(|_| DataProtectionError::Invalid)?;
         out.extend_from_slice(nonce.as_ref());
         out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// A 256-bit secret for `purpose`, derived (HMAC-SHA256) from the current key, so that every
+    /// instance sharing the ring derives the same value without storing it. It changes when the
+    /// current key does.
+    pub fn derive_secret(&self, purpose: &str) -> Result<[u8; 32], DataProtectionError> {
+        let id = self.current.ok_or(DataProtectionError::NoKey)?;
+        let tag = aws_lc_rs::hmac::sign(
+            &self.key(id)?.derivation,
+            format!("oxidp.derive:{purpose}").as_bytes(),
+        );
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
         Ok(out)
     }
 
@@ -189,6 +209,27 @@ mod tests {
         assert_eq!(
             ring_with(&[new], new).unprotect("p", &sealed),
             Err(DataProtectionError::UnknownKey(old))
+        );
+    }
+
+    #[test]
+    fn derived_secrets_depend_on_key_and_purpose() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let ring = ring_with(&[a], a);
+        assert_eq!(
+            ring.derive_secret("csrf").unwrap(),
+            ring_with(&[a], a).derive_secret("csrf").unwrap()
+        );
+        assert_ne!(
+            ring.derive_secret("csrf").unwrap(),
+            ring.derive_secret("other").unwrap()
+        );
+        let mut other = [0u8; 32];
+        other[0] = b.as_bytes()[0].wrapping_add(1);
+        let ring_b = KeyRing::new(b, vec![DataProtectionKey::new(b, &other)]);
+        assert_ne!(
+            ring.derive_secret("csrf").unwrap(),
+            ring_b.derive_secret("csrf").unwrap()
         );
     }
 

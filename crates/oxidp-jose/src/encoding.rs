@@ -24,6 +24,14 @@ pub fn sha256(bytes: impl AsRef<[u8]>) -> [u8; 32] {
     out
 }
 
+/// SHA-512 digest.
+pub fn sha512(bytes: impl AsRef<[u8]>) -> [u8; 64] {
+    let digest = digest::digest(&digest::SHA512, bytes.as_ref());
+    let mut out = [0u8; 64];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// `N` bytes from the operating system's CSPRNG.
 ///
 /// # Panics

@@ -15,7 +15,7 @@ pub mod verify;
 pub use algorithm::SigningAlgorithm;
 pub use data_protection::{DataProtectionError, DataProtectionKey, KeyRing};
 pub use encoding::{
-    b64url_decode, b64url_encode, constant_time_eq, random_bytes, random_token, sha256,
+    b64url_decode, b64url_encode, constant_time_eq, random_bytes, random_token, sha256, sha512,
 };
 pub use jwk::{Jwk, JwkSet};
 pub use signing_key::{JoseError, SigningKey};

@@ -7,17 +7,19 @@
 //! came from. `docs/configuration.md` documents every key.
 
 mod seed;
+mod users;
 
 pub use seed::{ApiResourceConfig, ClientConfig, SecretConfig};
+pub use users::{PasswordHashingConfig, UserConfig};
 
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use oxidp_core::options::{IdentityServerOptions, KeyManagementOptions};
+use oxidp_core::options::{AuthenticationOptions, IdentityServerOptions, KeyManagementOptions};
 use oxidp_jose::SigningAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The committed demo configuration (`config/demo.toml`), loaded by `oxidp serve --demo`.
@@ -36,12 +38,18 @@ pub struct Config {
     pub store: StoreConfig,
     /// Signing and data-protection keys.
     pub keys: KeysConfig,
+    /// The browser session.
+    pub authentication: AuthenticationConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
     pub clients: Vec<ClientConfig>,
     /// API resources seeded into the store at start-up.
     pub api_resources: Vec<ApiResourceConfig>,
+    /// Users created at start-up when their username does not exist yet.
+    pub users: Vec<UserConfig>,
+    /// Password-hashing cost.
+    pub password_hashing: PasswordHashingConfig,
 }
 
 /// `[server]`
@@ -60,6 +68,8 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// A directory whose `NAME.html` files replace the built-in page templates.
+    pub templates_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +80,7 @@ impl Default for ServerConfig {
             max_body_size: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            templates_dir: None,
         }
     }
 }
@@ -126,6 +137,27 @@ impl Default for KeysConfig {
             retention_period: defaults.retention_period,
             cache_duration: defaults.cache_duration,
             data_protection_key_lifetime: defaults.data_protection_key_lifetime,
+        }
+    }
+}
+
+/// `[authentication]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthenticationConfig {
+    /// How long a sign-in lasts.
+    #[serde(with = "humantime_serde")]
+    pub cookie_lifetime: Duration,
+    /// Whether activity extends the session.
+    pub cookie_sliding_expiration: bool,
+}
+
+impl Default for AuthenticationConfig {
+    fn default() -> Self {
+        let defaults = AuthenticationOptions::default();
+        Self {
+            cookie_lifetime: defaults.cookie_lifetime,
+            cookie_sliding_expiration: defaults.cookie_sliding_expiration,
         }
     }
 }
@@ -236,6 +268,7 @@ impl Config {
                 );
             }
         }
+        users::validate(&self.users, &self.password_hashing)?;
         for (index, resource) in self.api_resources.iter().enumerate() {
             resource.validate().with_context(|| {
                 format!(
@@ -265,6 +298,15 @@ impl Config {
             retention_period: self.keys.retention_period,
             cache_duration: self.keys.cache_duration,
             data_protection_key_lifetime: self.keys.data_protection_key_lifetime,
+        };
+        options.authentication = AuthenticationOptions {
+            cookie_lifetime: self.authentication.cookie_lifetime,
+            cookie_sliding_expiration: self.authentication.cookie_sliding_expiration,
+        };
+        options.password_hashing = oxidp_core::users::PasswordHashingOptions {
+            memory_kib: self.password_hashing.memory_kib,
+            iterations: self.password_hashing.iterations,
+            parallelism: self.password_hashing.parallelism,
         };
         Ok(options)
     }

@@ -3,9 +3,12 @@
 //! Use [`Server::build`] with a [`config::Config`] to run the ready server, or [`router`] to
 //! nest the identity server's routes into your own axum application.
 
+mod browser;
 pub mod config;
+pub mod csrf;
 mod error;
 mod form;
+pub mod pages;
 mod routes;
 mod server;
 mod telemetry;

@@ -1,13 +1,17 @@
 //! The HTTP routes. Each handler extracts, authenticates, calls one core service and maps the
 //! result; protocol rules live in `oxidp-core`.
 
+mod account;
+pub(crate) mod authorize;
 mod discovery;
 mod health;
 mod introspect;
 mod revocation;
 mod token;
+mod userinfo;
 
 use crate::form::BodyLimit;
+use crate::pages::Pages;
 use crate::telemetry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -15,6 +19,7 @@ use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use oxidp_core::options::paths;
 use oxidp_core::services::IdentityServer;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -26,6 +31,10 @@ pub struct AppState {
     pub idp: IdentityServer,
     /// The metrics registry rendered on `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The HTML pages.
+    pub pages: Arc<Pages>,
+    /// Whether cookies are `Secure` (the issuer is https).
+    pub secure_cookies: bool,
 }
 
 /// HTTP-level limits.
@@ -38,12 +47,36 @@ pub struct HttpLimits {
 }
 
 /// The identity server's routes, ready to serve or to nest into another axum app.
-pub fn router(idp: IdentityServer, limits: HttpLimits) -> Router {
+pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Router {
+    let secure_cookies = idp.context.options.is_https();
     let state = AppState {
         idp,
         metrics: telemetry::prometheus(),
+        pages,
+        secure_cookies,
     };
     Router::new()
+        .route(
+            paths::AUTHORIZE,
+            get(authorize::authorize).post(authorize::authorize),
+        )
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route(
+            paths::END_SESSION,
+            get(account::logout::end_session).post(account::logout::end_session),
+        )
+        .route(
+            paths::LOGIN,
+            get(account::login::show).post(account::login::submit),
+        )
+        .route(
+            paths::CONSENT,
+            get(account::consent::show).post(account::consent::submit),
+        )
+        .route(paths::LOGOUT, post(account::logout::confirm))
         .route(paths::DISCOVERY, get(discovery::configuration))
         .route(paths::JWKS, get(discovery::jwks))
         .route(paths::TOKEN, post(token::token))

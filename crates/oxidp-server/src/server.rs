@@ -4,6 +4,7 @@
 //! in-flight requests finish.
 
 use crate::config::Config;
+use crate::pages::Pages;
 use crate::routes::{HttpLimits, router};
 use anyhow::Context as _;
 use axum::Router;
@@ -63,10 +64,11 @@ impl Server {
             max_body_size: config.server.max_body_size,
             request_timeout: config.server.request_timeout,
         };
+        let pages = Arc::new(Pages::new(config.server.templates_dir.as_deref())?);
         Ok(Self {
             listener,
             address,
-            router: router(idp.clone(), limits),
+            router: router(idp.clone(), limits, pages),
             idp,
             shutdown_timeout: config.server.shutdown_timeout,
         })
@@ -95,7 +97,10 @@ impl Server {
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain_keys(self.idp.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());
@@ -151,7 +156,9 @@ pub async fn shutdown_signal() {
 }
 
 /// Writes the configured clients and resources into the store. Entries from the file replace
-/// stored entries with the same id; others in the database are left alone.
+/// stored entries with the same id; others in the database are left alone. Configured users
+/// are created only when their username is new: a stored user, and its password, is never
+/// overwritten from the file.
 async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
     for client in &config.clients {
         stores
@@ -166,6 +173,19 @@ async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
             .upsert_api_resource(&resource.to_resource()?)
             .await
             .context("cannot seed API resources")?;
+    }
+    if !config.users.is_empty() {
+        let clock = SystemClock;
+        let users = oxidp_core::users::UserService::new(
+            stores.users.clone(),
+            config.password_hashing.hasher()?,
+            Arc::new(clock),
+        );
+        for (index, user) in config.users.iter().enumerate() {
+            user.seed(&users, &clock)
+                .await
+                .with_context(|| format!("cannot seed `users[{index}]` ({})", user.username))?;
+        }
     }
     Ok(())
 }

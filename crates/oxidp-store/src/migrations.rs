@@ -12,18 +12,32 @@ use std::borrow::Cow;
 type Embedded = (i64, &'static str, &'static str);
 
 /// The SQLite migrations, in order.
-const SQLITE: &[Embedded] = &[(
-    20250601000000,
-    "initial",
-    include_str!("../migrations/sqlite/20250601000000_initial.sql"),
-)];
+const SQLITE: &[Embedded] = &[
+    (
+        20250601000000,
+        "initial",
+        include_str!("../migrations/sqlite/20250601000000_initial.sql"),
+    ),
+    (
+        20250610000000,
+        "users",
+        include_str!("../migrations/sqlite/20250610000000_users.sql"),
+    ),
+];
 
 /// The PostgreSQL migrations, in order.
-const POSTGRES: &[Embedded] = &[(
-    20250601000000,
-    "initial",
-    include_str!("../migrations/postgres/20250601000000_initial.sql"),
-)];
+const POSTGRES: &[Embedded] = &[
+    (
+        20250601000000,
+        "initial",
+        include_str!("../migrations/postgres/20250601000000_initial.sql"),
+    ),
+    (
+        20250610000000,
+        "users",
+        include_str!("../migrations/postgres/20250610000000_users.sql"),
+    ),
+];
 
 fn migrator(embedded: &[Embedded]) -> Migrator {
     let migrations = embedded

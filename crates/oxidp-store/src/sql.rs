@@ -6,7 +6,8 @@
 //! filter's set fields, with every value bound as a parameter.
 
 use oxidp_core::model::{
-    DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter, SigningKeyRecord,
+    DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter, SigningKeyRecord, User,
+    UserProfile,
 };
 use oxidp_core::store::{StoreError, StoreResult};
 use serde::de::DeserializeOwned;
@@ -42,6 +43,10 @@ pub(crate) const CREATE_GRANT: &str = "INSERT INTO persisted_grants \
      (key, grant_type, subject_id, session_id, client_id, created, expires, consumed, data) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
      ON CONFLICT (key) DO NOTHING";
+/// Marks a grant consumed unless it already is; one row affected means this caller won.
+pub(crate) const CONSUME_GRANT: &str =
+    "UPDATE persisted_grants SET consumed = $2 WHERE key = $1 AND consumed IS NULL";
+
 pub(crate) const GET_GRANT: &str = "SELECT key, grant_type, subject_id, session_id, client_id, \
      created, expires, consumed, data FROM persisted_grants WHERE key = $1";
 pub(crate) const REMOVE_GRANT: &str = "DELETE FROM persisted_grants WHERE key = $1";
@@ -60,6 +65,18 @@ pub(crate) const INSERT_DATA_PROTECTION_KEY: &str = "INSERT INTO data_protection
      ON CONFLICT (id) DO NOTHING";
 pub(crate) const DELETE_DATA_PROTECTION_KEY: &str =
     "DELETE FROM data_protection_keys WHERE id = $1";
+
+pub(crate) const FIND_USER_BY_SUBJECT: &str = "SELECT subject_id, username, password_hash, \
+     profile, enabled, created FROM users WHERE subject_id = $1";
+pub(crate) const FIND_USER_BY_USERNAME: &str = "SELECT subject_id, username, password_hash, \
+     profile, enabled, created FROM users WHERE username = $1";
+pub(crate) const CREATE_USER: &str = "INSERT INTO users \
+     (subject_id, username, password_hash, profile, enabled, created) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const UPDATE_USER: &str = "UPDATE users SET username = $2, password_hash = $3, \
+     profile = $4, enabled = $5, created = $6 WHERE subject_id = $1";
+pub(crate) const LIST_USERS: &str = "SELECT subject_id, username, password_hash, profile, \
+     enabled, created FROM users ORDER BY username";
 
 /// A statement built at run time and the values to bind to its `$1..$n`, in order.
 pub(crate) struct Dynamic<'a> {
@@ -238,5 +255,35 @@ where
         activates: instant("activates", column(row, "activates")?)?,
         expires: instant("expires", column(row, "expires")?)?,
         material: column(row, "material")?,
+    })
+}
+
+/// The stored JSON `profile` of a user: its claims and roles.
+pub(crate) fn user_profile(user: &User) -> StoreResult<String> {
+    let profile = UserProfile {
+        claims: user.claims.clone(),
+        roles: user.roles.clone(),
+    };
+    to_json("user profile", &profile)
+}
+
+/// A `users` row.
+pub(crate) fn user_from_row<R>(row: &R) -> StoreResult<User>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let profile: UserProfile = from_json("user profile", &column::<R, String>(row, "profile")?)?;
+    Ok(User {
+        subject_id: column(row, "subject_id")?,
+        username: column(row, "username")?,
+        password_hash: column(row, "password_hash")?,
+        claims: profile.claims,
+        enabled: column(row, "enabled")?,
+        roles: profile.roles,
+        created: instant("created", column(row, "created")?)?,
     })
 }

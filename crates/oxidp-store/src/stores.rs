@@ -7,8 +7,9 @@
 
 /// Implements [`ClientStore`](oxidp_core::store::ClientStore),
 /// [`ResourceStore`](oxidp_core::store::ResourceStore),
-/// [`GrantStore`](oxidp_core::store::GrantStore) and [`KeyStore`](oxidp_core::store::KeyStore)
-/// for `$store`, a struct with a `pool: sqlx::Pool<$db>` field.
+/// [`GrantStore`](oxidp_core::store::GrantStore), [`KeyStore`](oxidp_core::store::KeyStore)
+/// and [`UserStore`](oxidp_core::store::UserStore) for `$store`, a struct with a
+/// `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_stores {
     ($store:ty, $db:ty, remove_expired_grants = $remove_expired:expr) => {
         #[async_trait::async_trait]
@@ -190,6 +191,21 @@ macro_rules! impl_stores {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            async fn consume_grant(
+                &self,
+                key: &str,
+                at: time::OffsetDateTime,
+            ) -> oxidp_core::store::StoreResult<bool> {
+                let result = sqlx::query($crate::sql::CONSUME_GRANT)
+                    .bind(key)
+                    .bind(at.unix_timestamp())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn get_grant(
                 &self,
                 key: &str,
@@ -343,6 +359,81 @@ macro_rules! impl_stores {
                     .await
                     .map_err($crate::error::store_error)?;
                 Ok(done.rows_affected() > 0)
+            }
+        }
+        #[async_trait::async_trait]
+        impl oxidp_core::store::UserStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(subject_id = %subject_id))]
+            async fn find_user_by_subject(
+                &self,
+                subject_id: &str,
+            ) -> oxidp_core::store::StoreResult<Option<oxidp_core::model::User>> {
+                let row = sqlx::query($crate::sql::FIND_USER_BY_SUBJECT)
+                    .bind(subject_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.as_ref().map($crate::sql::user_from_row).transpose()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn find_user_by_username(
+                &self,
+                username: &str,
+            ) -> oxidp_core::store::StoreResult<Option<oxidp_core::model::User>> {
+                let row = sqlx::query($crate::sql::FIND_USER_BY_USERNAME)
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.as_ref().map($crate::sql::user_from_row).transpose()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(subject_id = %user.subject_id))]
+            async fn create_user(
+                &self,
+                user: &oxidp_core::model::User,
+            ) -> oxidp_core::store::StoreResult<()> {
+                sqlx::query($crate::sql::CREATE_USER)
+                    .bind(&user.subject_id)
+                    .bind(&user.username)
+                    .bind(user.password_hash.as_deref())
+                    .bind($crate::sql::user_profile(user)?)
+                    .bind(user.enabled)
+                    .bind($crate::sql::seconds(user.created))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(subject_id = %user.subject_id))]
+            async fn update_user(
+                &self,
+                user: &oxidp_core::model::User,
+            ) -> oxidp_core::store::StoreResult<bool> {
+                let done = sqlx::query($crate::sql::UPDATE_USER)
+                    .bind(&user.subject_id)
+                    .bind(&user.username)
+                    .bind(user.password_hash.as_deref())
+                    .bind($crate::sql::user_profile(user)?)
+                    .bind(user.enabled)
+                    .bind($crate::sql::seconds(user.created))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn list_users(
+                &self,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::User>> {
+                let rows = sqlx::query($crate::sql::LIST_USERS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.iter().map($crate::sql::user_from_row).collect()
             }
         }
     };

@@ -88,6 +88,13 @@ conformance!(
     data_protection_keys_are_ordered_by_activation_then_id,
     duplicate_data_protection_key_is_a_conflict,
     data_protection_key_delete_reports_whether_it_existed,
+    users_round_trip_every_field,
+    duplicate_user_subject_is_a_conflict,
+    duplicate_username_is_a_conflict,
+    user_update_replaces_every_field,
+    user_update_to_another_username_is_a_conflict,
+    user_update_of_unknown_subject_reports_false,
+    users_are_listed_in_username_order,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod users;
+
 /// oxidp — an OpenID Connect and OAuth 2.0 identity provider.
 #[derive(Debug, Parser)]
 #[command(name = "oxidp", version, about, long_about = None)]
@@ -40,6 +42,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage local users.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
 }
 
@@ -109,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => keys(command).await,
+        Command::Users { command } => users::run(command).await,
     }
 }
 

@@ -78,6 +78,12 @@ impl DataProtector {
         }
     }
 
+    /// A 256-bit secret for `purpose` derived from the current key: the same on every instance
+    /// sharing the ring, without being stored anywhere.
+    pub async fn derive_secret(&self, purpose: &str) -> Result<[u8; 32], ProtectError> {
+        Ok(self.ring(false).await?.derive_secret(purpose)?)
+    }
+
     /// Makes sure a current key exists and its successor is created in time; returns the
     /// id of the key that encrypts now.
     pub async fn maintain(&self) -> Result<Uuid, ProtectError> {

@@ -12,6 +12,10 @@ use time::OffsetDateTime;
 pub enum GrantType {
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 6749 §4.1, with PKCE (RFC 7636).
+    AuthorizationCode,
+    /// RFC 6749 §6. Allowed implicitly to clients with `allow_offline_access`.
+    RefreshToken,
 }
 
 impl GrantType {
@@ -19,6 +23,8 @@ impl GrantType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
         }
     }
 
@@ -26,6 +32,8 @@ impl GrantType {
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "client_credentials" => Some(Self::ClientCredentials),
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
             _ => None,
         }
     }
@@ -40,6 +48,29 @@ pub enum AccessTokenType {
     Jwt,
     /// An opaque handle that APIs validate through introspection; revocable.
     Reference,
+}
+
+/// What happens to a refresh token when it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokenUsage {
+    /// Each use returns a new token and retires the old one; using a retired one again revokes
+    /// the whole family (the safe default for public clients).
+    #[default]
+    OneTime,
+    /// The same token is returned and stays valid until it expires.
+    ReUse,
+}
+
+/// How a refresh token's lifetime is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshTokenExpiration {
+    /// Expires at a fixed time after the original authorization.
+    #[default]
+    Absolute,
+    /// Each use extends it by the sliding lifetime, never past the absolute lifetime.
+    Sliding,
 }
 
 /// A secret stored as its SHA-256 hash; the plaintext is never kept.
@@ -121,6 +152,49 @@ pub struct Client {
     /// Lifetime of the access tokens issued to the client.
     #[serde(with = "humantime_serde", default = "default_access_token_lifetime")]
     pub access_token_lifetime: Duration,
+    /// Whether the client must authenticate at the token endpoint; `false` makes a public client
+    /// (a native or browser app), which must then use PKCE.
+    #[serde(default = "yes")]
+    pub require_client_secret: bool,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where the client may send the browser after logout, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether PKCE (S256) is required; it always is for public clients.
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+    /// Whether the client may ask for `offline_access` (refresh tokens).
+    #[serde(default)]
+    pub allow_offline_access: bool,
+    /// Whether the user is asked for consent.
+    #[serde(default)]
+    pub require_consent: bool,
+    /// Whether the consent page offers "remember my decision".
+    #[serde(default = "yes")]
+    pub allow_remember_consent: bool,
+    /// Lifetime of authorization codes.
+    #[serde(with = "humantime_serde", default = "default_code_lifetime")]
+    pub authorization_code_lifetime: Duration,
+    /// Lifetime of ID tokens.
+    #[serde(with = "humantime_serde", default = "default_identity_token_lifetime")]
+    pub identity_token_lifetime: Duration,
+    /// One-time (rotating) or reusable refresh tokens.
+    #[serde(default)]
+    pub refresh_token_usage: RefreshTokenUsage,
+    /// Absolute or sliding refresh-token expiration.
+    #[serde(default)]
+    pub refresh_token_expiration: RefreshTokenExpiration,
+    /// Longest life of a refresh token family, from the original authorization.
+    #[serde(
+        with = "humantime_serde",
+        default = "default_absolute_refresh_lifetime"
+    )]
+    pub absolute_refresh_token_lifetime: Duration,
+    /// With sliding expiration, how far each use extends the token.
+    #[serde(with = "humantime_serde", default = "default_sliding_refresh_lifetime")]
+    pub sliding_refresh_token_lifetime: Duration,
 }
 
 fn yes() -> bool {
@@ -129,6 +203,22 @@ fn yes() -> bool {
 
 fn default_access_token_lifetime() -> Duration {
     Duration::from_secs(3600)
+}
+
+fn default_code_lifetime() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_identity_token_lifetime() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_absolute_refresh_lifetime() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+fn default_sliding_refresh_lifetime() -> Duration {
+    Duration::from_secs(15 * 86_400)
 }
 
 impl Client {
@@ -144,7 +234,31 @@ impl Client {
             allowed_scopes: Vec::new(),
             access_token_type: AccessTokenType::Jwt,
             access_token_lifetime: default_access_token_lifetime(),
+            require_client_secret: true,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            require_pkce: true,
+            allow_offline_access: false,
+            require_consent: false,
+            allow_remember_consent: true,
+            authorization_code_lifetime: default_code_lifetime(),
+            identity_token_lifetime: default_identity_token_lifetime(),
+            refresh_token_usage: RefreshTokenUsage::OneTime,
+            refresh_token_expiration: RefreshTokenExpiration::Absolute,
+            absolute_refresh_token_lifetime: default_absolute_refresh_lifetime(),
+            sliding_refresh_token_lifetime: default_sliding_refresh_lifetime(),
         }
+    }
+
+    /// Whether the client is public (cannot keep a secret).
+    pub fn is_public(&self) -> bool {
+        !self.require_client_secret
+    }
+
+    /// Whether the client may use `grant_type`; refresh tokens come with offline access.
+    pub fn allows_grant(&self, grant_type: GrantType) -> bool {
+        self.allowed_grant_types.contains(&grant_type)
+            || (grant_type == GrantType::RefreshToken && self.allow_offline_access)
     }
 
     /// Whether the client is registered with a key set for `private_key_jwt`.

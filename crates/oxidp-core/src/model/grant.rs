@@ -7,6 +7,12 @@ use time::OffsetDateTime;
 pub mod grant_types {
     /// An opaque access token (the grant holds its claims).
     pub const REFERENCE_TOKEN: &str = "reference_token";
+    /// An authorization code.
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    /// A refresh token.
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// A remembered consent of a user for a client (one per user and client).
+    pub const USER_CONSENT: &str = "user_consent";
     /// A used `private_key_jwt` assertion id, kept until the assertion expires to refuse replays.
     pub const CLIENT_ASSERTION_JTI: &str = "client_assertion_jti";
 }

@@ -213,7 +213,8 @@ impl ClientAuthenticator {
                 self.verify_assertion(&client, assertion, endpoint_path)
                     .await?
             }
-            ClientCredentials::None { .. } => false,
+            // A public client has nothing to prove; PKCE protects its codes instead.
+            ClientCredentials::None { .. } => client.is_public(),
         };
         if !authenticated {
             tracing::info!(client_id = %client.client_id, "client authentication failed");
@@ -242,9 +243,11 @@ impl ClientAuthenticator {
         {
             return Ok(Introspector::ApiResource(resource));
         }
-        self.authenticate_client(credentials, endpoint_path)
-            .await
-            .map(Introspector::Client)
+        let client = self.authenticate_client(credentials, endpoint_path).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client());
+        }
+        Ok(Introspector::Client(client))
     }
 
     /// RFC 7523 §3: signature by a registered key, `iss` = `sub` = client id, `aud` naming this

@@ -5,10 +5,9 @@
 //! unknown token, is `{"active": false}` with no further detail.
 
 use super::Context;
+use super::access_token::validate_access_token;
 use super::client_auth::Introspector;
-use super::token::{AccessTokenClaims, reference_token_key};
 use crate::error::OAuthError;
-use crate::model::grant_types;
 use crate::params::Parameters;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -31,12 +30,7 @@ impl IntrospectionService {
         params: &Parameters,
     ) -> Result<Value, OAuthError> {
         let token = params.require("token")?;
-        let claims = if looks_like_jwt(token) {
-            self.jwt_claims(token).await?
-        } else {
-            self.reference_claims(token).await?
-        };
-        let Some(mut claims) = claims else {
+        let Some(mut claims) = validate_access_token(&self.ctx, token).await? else {
             return Ok(inactive());
         };
         match caller {
@@ -45,8 +39,7 @@ impl IntrospectionService {
                     return Ok(inactive());
                 }
                 claims.scope = claims
-                    .scope
-                    .split(' ')
+                    .scopes()
                     .filter(|s| resource.scopes.iter().any(|r| r == s))
                     .collect::<Vec<_>>()
                     .join(" ");
@@ -62,65 +55,8 @@ impl IntrospectionService {
         response["token_type"] = json!("Bearer");
         Ok(response)
     }
-
-    async fn jwt_claims(&self, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
-        let jwks = self.ctx.keys.jwks().await.map_err(|error| {
-            tracing::error!(%error, "keys unavailable for introspection");
-            OAuthError::server_error()
-        })?;
-        let Ok(header) = jwt_header(token) else {
-            return Ok(None);
-        };
-        if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
-            return Ok(None);
-        }
-        let jwks = serde_json::to_value(&*jwks).map_err(|_| OAuthError::server_error())?;
-        let Ok(raw) = oxidp_jose::verify::verify_signature(token, &jwks) else {
-            return Ok(None);
-        };
-        let Ok(claims) = serde_json::from_value::<AccessTokenClaims>(Value::Object(raw)) else {
-            return Ok(None);
-        };
-        Ok(self.is_current(&claims).then_some(claims))
-    }
-
-    async fn reference_claims(&self, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
-        let Some(grant) = self
-            .ctx
-            .stores
-            .grants
-            .get_grant(&reference_token_key(token))
-            .await?
-        else {
-            return Ok(None);
-        };
-        if grant.grant_type != grant_types::REFERENCE_TOKEN
-            || grant.is_expired(self.ctx.clock.now())
-        {
-            return Ok(None);
-        }
-        let Ok(claims) = serde_json::from_str::<AccessTokenClaims>(&grant.data) else {
-            return Ok(None);
-        };
-        Ok(self.is_current(&claims).then_some(claims))
-    }
-
-    fn is_current(&self, claims: &AccessTokenClaims) -> bool {
-        let now = self.ctx.clock.now().unix_timestamp();
-        let skew = self.ctx.options.clock_skew.as_secs() as i64;
-        claims.iss == self.ctx.options.issuer && now < claims.exp && claims.nbf - skew <= now
-    }
 }
 
 fn inactive() -> Value {
     json!({ "active": false })
-}
-
-pub(crate) fn looks_like_jwt(token: &str) -> bool {
-    token.bytes().filter(|b| *b == b'.').count() == 2
-}
-
-fn jwt_header(token: &str) -> Result<Value, ()> {
-    let header = token.split('.').next().ok_or(())?;
-    serde_json::from_slice(&oxidp_jose::b64url_decode(header).ok_or(())?).map_err(|_| ())
 }

@@ -5,7 +5,7 @@
 //! §2.2 allows for tokens the server cannot revoke; that is why short JWT lifetimes matter.
 
 use super::Context;
-use super::introspection::looks_like_jwt;
+use super::access_token::looks_like_jwt;
 use super::token::reference_token_key;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, grant_types};

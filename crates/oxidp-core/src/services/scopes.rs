@@ -1,11 +1,12 @@
 //! Scope validation: which of the requested scopes a client gets, and the audiences they imply.
 
 use super::Context;
+use super::identity::{OFFLINE_ACCESS, is_identity_scope};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::Client;
 
 /// Scopes granted to a request and the API resources (audiences) they select.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GrantedScopes {
     /// Granted scopes, in request order without duplicates.
     pub scopes: Vec<String>,
@@ -13,13 +14,34 @@ pub struct GrantedScopes {
     pub audiences: Vec<String>,
 }
 
-/// Resolves the API scopes of a machine-to-machine request. Without a `scope` parameter the
-/// client gets every API scope it is allowed. A scope that is malformed, unknown or not
+impl GrantedScopes {
+    /// Whether `scope` was granted.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The scopes space-separated.
+    pub fn joined(&self) -> String {
+        self.scopes.join(" ")
+    }
+}
+
+/// Who is asking: a machine (client credentials) may request API scopes only; a user's client
+/// may also request identity scopes and `offline_access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeContext {
+    Machine,
+    User,
+}
+
+/// Resolves requested scopes. Without a `scope` parameter a machine client gets every API
+/// scope it is allowed; a user's client must ask. A scope that is malformed, unknown or not
 /// allowed for this client is `invalid_scope`.
-pub(crate) async fn resolve_api_scopes(
+pub(crate) async fn resolve_scopes(
     ctx: &Context,
     client: &Client,
     requested: Option<&str>,
+    context: ScopeContext,
 ) -> Result<GrantedScopes, OAuthError> {
     let resources = ctx.stores.resources.list_api_resources().await?;
     let resources: Vec<_> = resources.into_iter().filter(|r| r.enabled).collect();
@@ -27,6 +49,13 @@ pub(crate) async fn resolve_api_scopes(
         resources
             .iter()
             .any(|r| r.scopes.iter().any(|s| s == scope))
+    };
+    let allowed = |scope: &str| match scope {
+        OFFLINE_ACCESS => context == ScopeContext::User && client.allow_offline_access,
+        s if is_identity_scope(s) => {
+            context == ScopeContext::User && client.allowed_scopes.iter().any(|a| a == s)
+        }
+        s => is_api_scope(s) && client.allowed_scopes.iter().any(|a| a == s),
     };
     let mut scopes: Vec<String> = Vec::new();
     match requested {
@@ -38,7 +67,7 @@ pub(crate) async fn resolve_api_scopes(
                         "a scope contains characters RFC 6749 does not allow",
                     ));
                 }
-                if !client.allowed_scopes.iter().any(|s| s == scope) || !is_api_scope(scope) {
+                if !allowed(scope) {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
                         format!("scope `{scope}` is not allowed for this client"),
@@ -49,13 +78,14 @@ pub(crate) async fn resolve_api_scopes(
                 }
             }
         }
-        None => scopes.extend(
+        None if context == ScopeContext::Machine => scopes.extend(
             client
                 .allowed_scopes
                 .iter()
                 .filter(|s| is_api_scope(s))
                 .cloned(),
         ),
+        None => {}
     }
     if scopes.is_empty() {
         return Err(OAuthError::new(
@@ -63,6 +93,46 @@ pub(crate) async fn resolve_api_scopes(
             "no scope was requested or allowed",
         ));
     }
+    Ok(granted(&resources, scopes))
+}
+
+/// Narrows previously granted scopes to `requested` (a refresh with `scope`): a subset is
+/// honoured, anything wider is `invalid_scope`.
+pub(crate) async fn narrow_scopes(
+    ctx: &Context,
+    original: &[String],
+    requested: Option<&str>,
+) -> Result<GrantedScopes, OAuthError> {
+    let resources = ctx.stores.resources.list_api_resources().await?;
+    let resources: Vec<_> = resources.into_iter().filter(|r| r.enabled).collect();
+    let scopes: Vec<String> = match requested {
+        None => original.to_vec(),
+        Some(requested) => {
+            let mut scopes = Vec::new();
+            for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+                if !original.iter().any(|o| o == scope) {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        format!("scope `{scope}` was not granted originally"),
+                    ));
+                }
+                if !scopes.iter().any(|s| s == scope) {
+                    scopes.push(scope.to_owned());
+                }
+            }
+            scopes
+        }
+    };
+    if scopes.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "no scope was requested",
+        ));
+    }
+    Ok(granted(&resources, scopes))
+}
+
+fn granted(resources: &[crate::model::ApiResource], scopes: Vec<String>) -> GrantedScopes {
     let mut audiences: Vec<String> = resources
         .iter()
         .filter(|r| r.scopes.iter().any(|s| scopes.contains(s)))
@@ -70,7 +140,7 @@ pub(crate) async fn resolve_api_scopes(
         .collect();
     audiences.sort();
     audiences.dedup();
-    Ok(GrantedScopes { scopes, audiences })
+    GrantedScopes { scopes, audiences }
 }
 
 /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.

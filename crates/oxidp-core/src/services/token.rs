@@ -1,7 +1,11 @@
-//! The token endpoint's grants and access-token issuance: RFC 9068 JWTs or reference tokens.
+//! The token endpoint: grant dispatch, and issuance of access tokens (RFC 9068 JWTs or
+//! reference tokens), ID tokens and refresh tokens.
+
+pub(crate) mod code;
+mod refresh;
 
 use super::Context;
-use super::scopes::{GrantedScopes, resolve_api_scopes};
+use super::scopes::{GrantedScopes, ScopeContext, resolve_scopes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AccessTokenType, Client, GrantType, PersistedGrant, grant_types};
 use crate::params::Parameters;
@@ -9,6 +13,8 @@ use oxidp_jose::{b64url_encode, random_bytes, random_token, sha256};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
+
+pub use refresh::RefreshTokenData;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Serialize)]
@@ -21,6 +27,12 @@ pub struct TokenResponse {
     pub expires_in: u64,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// The ID token, when `openid` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// The refresh token, when `offline_access` was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -29,8 +41,21 @@ impl fmt::Debug for TokenResponse {
             .field("access_token", &"[redacted]")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
-            .finish()
+            .finish_non_exhaustive()
     }
+}
+
+/// The user session a token derives from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// `sid`.
+    pub session_id: String,
+    /// `auth_time` (seconds since the epoch).
+    pub auth_time: i64,
+    /// `amr`.
+    pub amr: Vec<String>,
+    /// `idp`.
+    pub idp: String,
 }
 
 /// The claims of an access token, as signed into a JWT or stored behind a reference.
@@ -55,6 +80,25 @@ pub struct AccessTokenClaims {
     pub sub: String,
     /// Unique token id.
     pub jti: String,
+    /// The user session, for tokens issued to a signed-in user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the user authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// How the user authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// Who authenticated the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// The token's scopes.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
 }
 
 /// `aud` is a string when there is one audience and an array otherwise (RFC 7519 §4.1.3).
@@ -84,9 +128,15 @@ mod one_or_many {
     }
 }
 
-/// The storage key of a reference token: a hash, so a database leak reveals no usable token.
+/// The storage key of a handle (reference token, code, refresh token): a hash bound to the
+/// grant type, so a database leak reveals no usable value.
+pub(crate) fn handle_key(handle: &str, grant_type: &str) -> String {
+    b64url_encode(sha256(format!("{handle}:{grant_type}")))
+}
+
+/// The storage key of a reference token.
 pub(crate) fn reference_token_key(handle: &str) -> String {
-    b64url_encode(sha256(format!("{handle}:{}", grant_types::REFERENCE_TOKEN)))
+    handle_key(handle, grant_types::REFERENCE_TOKEN)
 }
 
 /// Issues tokens.
@@ -113,7 +163,7 @@ impl TokenService {
                 format!("grant type `{grant_type}` is not supported"),
             ));
         };
-        if !client.allowed_grant_types.contains(&grant_type) {
+        if !client.allows_grant(grant_type) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
                 format!("the client may not use `{}`", grant_type.as_str()),
@@ -121,6 +171,8 @@ impl TokenService {
         }
         match grant_type {
             GrantType::ClientCredentials => self.client_credentials(client, params).await,
+            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params).await,
+            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params).await,
         }
     }
 
@@ -129,69 +181,168 @@ impl TokenService {
         client: &Client,
         params: &Parameters,
     ) -> Result<TokenResponse, OAuthError> {
-        let granted = resolve_api_scopes(&self.ctx, client, params.get("scope")).await?;
-        self.issue_access_token(client, &client.client_id, granted)
-            .await
-    }
-
-    async fn issue_access_token(
-        &self,
-        client: &Client,
-        subject: &str,
-        granted: GrantedScopes,
-    ) -> Result<TokenResponse, OAuthError> {
-        let now = self.ctx.clock.now();
-        let lifetime = client.access_token_lifetime.as_secs();
-        let audiences = if granted.audiences.is_empty() {
-            vec![format!("{}/resources", self.ctx.options.issuer)]
-        } else {
-            granted.audiences
-        };
-        let claims = AccessTokenClaims {
-            iss: self.ctx.options.issuer.clone(),
-            exp: now.unix_timestamp() + lifetime as i64,
-            iat: now.unix_timestamp(),
-            nbf: now.unix_timestamp(),
-            aud: audiences,
-            scope: granted.scopes.join(" "),
-            client_id: client.client_id.clone(),
-            sub: subject.to_owned(),
-            jti: b64url_encode(random_bytes::<16>()),
-        };
-        let access_token = match client.access_token_type {
-            AccessTokenType::Jwt => {
-                let key = self.ctx.keys.default_signing_key().await.map_err(|error| {
-                    tracing::error!(%error, "no usable signing key");
-                    OAuthError::server_error()
-                })?;
-                key.sign_jwt("at+jwt", &claims).map_err(|error| {
-                    tracing::error!(%error, "signing failed");
-                    OAuthError::server_error()
-                })?
-            }
-            AccessTokenType::Reference => {
-                let handle = random_token();
-                let grant = PersistedGrant {
-                    key: reference_token_key(&handle),
-                    grant_type: grant_types::REFERENCE_TOKEN.to_owned(),
-                    subject_id: Some(claims.sub.clone()),
-                    session_id: None,
-                    client_id: client.client_id.clone(),
-                    created: now,
-                    expires: Some(now + time::Duration::seconds(lifetime as i64)),
-                    consumed: None,
-                    data: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
-                };
-                self.ctx.stores.grants.store_grant(&grant).await?;
-                handle
-            }
-        };
-        tracing::debug!(client_id = %client.client_id, jti = %claims.jti, "issued access token");
+        if client.is_public() {
+            return Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "a public client cannot use client_credentials",
+            ));
+        }
+        let granted = resolve_scopes(
+            &self.ctx,
+            client,
+            params.get("scope"),
+            ScopeContext::Machine,
+        )
+        .await?;
+        let (access_token, _) =
+            issue_access_token(&self.ctx, client, &client.client_id, &granted, None).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: lifetime,
-            scope: claims.scope,
+            expires_in: client.access_token_lifetime.as_secs(),
+            scope: granted.joined(),
+            id_token: None,
+            refresh_token: None,
         })
+    }
+}
+
+fn signing_failure(error: impl fmt::Display) -> OAuthError {
+    tracing::error!(%error, "token signing failed");
+    OAuthError::server_error()
+}
+
+/// Issues an access token for `subject` and returns it with its claims.
+pub(crate) async fn issue_access_token(
+    ctx: &Context,
+    client: &Client,
+    subject: &str,
+    granted: &GrantedScopes,
+    session: Option<&SessionInfo>,
+) -> Result<(String, AccessTokenClaims), OAuthError> {
+    let now = ctx.clock.now();
+    let lifetime = client.access_token_lifetime.as_secs() as i64;
+    let audiences = if granted.audiences.is_empty() {
+        vec![format!("{}/resources", ctx.options.issuer)]
+    } else {
+        granted.audiences.clone()
+    };
+    let claims = AccessTokenClaims {
+        iss: ctx.options.issuer.clone(),
+        exp: now.unix_timestamp() + lifetime,
+        iat: now.unix_timestamp(),
+        nbf: now.unix_timestamp(),
+        aud: audiences,
+        scope: granted.joined(),
+        client_id: client.client_id.clone(),
+        sub: subject.to_owned(),
+        jti: b64url_encode(random_bytes::<16>()),
+        sid: session.map(|s| s.session_id.clone()),
+        auth_time: session.map(|s| s.auth_time),
+        amr: session.map(|s| s.amr.clone()),
+        idp: session.map(|s| s.idp.clone()),
+    };
+    let token = match client.access_token_type {
+        AccessTokenType::Jwt => {
+            let key = ctx
+                .keys
+                .default_signing_key()
+                .await
+                .map_err(signing_failure)?;
+            key.sign_jwt("at+jwt", &claims).map_err(signing_failure)?
+        }
+        AccessTokenType::Reference => {
+            let handle = random_token();
+            let grant = PersistedGrant {
+                key: reference_token_key(&handle),
+                grant_type: grant_types::REFERENCE_TOKEN.to_owned(),
+                subject_id: Some(claims.sub.clone()),
+                session_id: claims.sid.clone(),
+                client_id: client.client_id.clone(),
+                created: now,
+                expires: Some(now + time::Duration::seconds(lifetime)),
+                consumed: None,
+                data: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
+            };
+            ctx.stores.grants.store_grant(&grant).await?;
+            handle
+        }
+    };
+    tracing::debug!(client_id = %client.client_id, jti = %claims.jti, "issued access token");
+    Ok((token, claims))
+}
+
+/// Claims of an ID token.
+#[derive(Debug, Serialize)]
+struct IdTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    sid: &'a str,
+    amr: &'a [String],
+    idp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_hash: Option<String>,
+}
+
+/// Issues an ID token (OIDC Core §2) for a user's session.
+pub(crate) async fn issue_id_token(
+    ctx: &Context,
+    client: &Client,
+    subject: &str,
+    session: &SessionInfo,
+    nonce: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<String, OAuthError> {
+    let now = ctx.clock.now().unix_timestamp();
+    let key = ctx
+        .keys
+        .default_signing_key()
+        .await
+        .map_err(signing_failure)?;
+    let at_hash = access_token.map(|token| token_hash(token, key.algorithm()));
+    let claims = IdTokenClaims {
+        iss: &ctx.options.issuer,
+        sub: subject,
+        aud: &client.client_id,
+        exp: now + client.identity_token_lifetime.as_secs() as i64,
+        iat: now,
+        auth_time: session.auth_time,
+        nonce,
+        sid: &session.session_id,
+        amr: &session.amr,
+        idp: &session.idp,
+        at_hash,
+    };
+    key.sign_jwt("JWT", &claims).map_err(signing_failure)
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the token, with the hash of
+/// the signing algorithm (SHA-512 for Ed25519, per the EdDSA errata).
+fn token_hash(token: &str, algorithm: oxidp_jose::SigningAlgorithm) -> String {
+    let digest: Vec<u8> = match algorithm {
+        oxidp_jose::SigningAlgorithm::EdDSA => oxidp_jose::sha512(token).to_vec(),
+        _ => sha256(token).to_vec(),
+    };
+    b64url_encode(&digest[..digest.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_example() {
+        // OIDC Core appendix A.3: access token and its at_hash (RS256).
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(
+            token_hash(token, oxidp_jose::SigningAlgorithm::RS256),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 }

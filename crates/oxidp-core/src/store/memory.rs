@@ -1,9 +1,9 @@
 //! In-memory stores: the library default and the reference semantics for the SQL stores.
 
-use super::{ClientStore, GrantStore, KeyStore, ResourceStore, StoreError, StoreResult};
+use super::{ClientStore, GrantStore, KeyStore, ResourceStore, StoreError, StoreResult, UserStore};
 use crate::model::{
     ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    SigningKeyRecord,
+    SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ struct Inner {
     grants: BTreeMap<String, PersistedGrant>,
     signing_keys: BTreeMap<String, SigningKeyRecord>,
     data_protection_keys: BTreeMap<Uuid, DataProtectionKeyRecord>,
+    users: BTreeMap<String, User>,
 }
 
 impl MemoryStore {
@@ -85,6 +86,16 @@ impl GrantStore for MemoryStore {
         }
         inner.grants.insert(grant.key.clone(), grant.clone());
         Ok(())
+    }
+    async fn consume_grant(&self, key: &str, at: OffsetDateTime) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner.grants.get_mut(key) {
+            Some(grant) if grant.consumed.is_none() => {
+                grant.consumed = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>> {
         Ok(self.lock().grants.get(key).cloned())
@@ -164,5 +175,50 @@ impl KeyStore for MemoryStore {
     }
     async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool> {
         Ok(self.lock().data_protection_keys.remove(&id).is_some())
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn find_user_by_subject(&self, subject_id: &str) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(subject_id).cloned())
+    }
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
+    }
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.users.contains_key(&user.subject_id)
+            || inner.users.values().any(|u| u.username == user.username)
+        {
+            return Err(StoreError::Conflict);
+        }
+        inner.users.insert(user.subject_id.clone(), user.clone());
+        Ok(())
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        if inner
+            .users
+            .values()
+            .any(|u| u.username == user.username && u.subject_id != user.subject_id)
+        {
+            return Err(StoreError::Conflict);
+        }
+        if !inner.users.contains_key(&user.subject_id) {
+            return Ok(false);
+        }
+        inner.users.insert(user.subject_id.clone(), user.clone());
+        Ok(true)
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let mut users: Vec<_> = self.lock().users.values().cloned().collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
     }
 }

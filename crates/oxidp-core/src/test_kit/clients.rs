@@ -1,7 +1,9 @@
 //! Conformance checks for [`ClientStore`]: round trips, upserts, listing order and deletion.
 
 use super::{assert_sorted, now, unique};
-use crate::model::{AccessTokenType, Client, GrantType, HashedSecret};
+use crate::model::{
+    AccessTokenType, Client, GrantType, HashedSecret, RefreshTokenExpiration, RefreshTokenUsage,
+};
 use crate::store::ClientStore;
 use std::time::Duration as StdDuration;
 use time::Duration;
@@ -36,6 +38,22 @@ fn full_client(client_id: &str) -> Client {
         allowed_scopes: vec!["api1".to_owned(), "api2.read".to_owned()],
         access_token_type: AccessTokenType::Reference,
         access_token_lifetime: StdDuration::from_secs(5_405),
+        require_client_secret: false,
+        redirect_uris: vec![
+            "https://kit.test/cb".to_owned(),
+            "http://127.0.0.1:9/cb".to_owned(),
+        ],
+        post_logout_redirect_uris: vec!["https://kit.test/out".to_owned()],
+        require_pkce: false,
+        allow_offline_access: true,
+        require_consent: true,
+        allow_remember_consent: false,
+        authorization_code_lifetime: StdDuration::from_secs(31),
+        identity_token_lifetime: StdDuration::from_secs(301),
+        refresh_token_usage: RefreshTokenUsage::ReUse,
+        refresh_token_expiration: RefreshTokenExpiration::Sliding,
+        absolute_refresh_token_lifetime: StdDuration::from_secs(86_401),
+        sliding_refresh_token_lifetime: StdDuration::from_secs(3_601),
     }
 }
 

@@ -2,7 +2,10 @@
 //! the domain model (secrets are hashed on the way in and never stored in plaintext).
 
 use anyhow::{Context as _, bail};
-use oxidp_core::model::{AccessTokenType, ApiResource, Client, GrantType, HashedSecret};
+use oxidp_core::model::{
+    AccessTokenType, ApiResource, Client, GrantType, HashedSecret, RefreshTokenExpiration,
+    RefreshTokenUsage,
+};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,44 +81,95 @@ impl SecretConfig {
     }
 }
 
-/// `[[clients]]`
+/// `[[clients]]`. Defaults are those of [`Client::new`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ClientConfig {
-    /// The `client_id`.
+    /// The `client_id` (required).
     pub client_id: String,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     /// Whether the client may authenticate.
-    #[serde(default = "yes")]
     pub enabled: bool,
     /// Secrets for `client_secret_basic` / `client_secret_post`.
-    #[serde(default)]
     pub secrets: Vec<SecretConfig>,
     /// A JWK set (as a JSON string or a table) for `private_key_jwt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
     /// Grant types the client may use.
-    #[serde(default)]
     pub allowed_grant_types: Vec<GrantType>,
     /// Scopes the client may request.
-    #[serde(default)]
     pub allowed_scopes: Vec<String>,
     /// `jwt` or `reference`.
-    #[serde(default)]
     pub access_token_type: AccessTokenType,
     /// Access-token lifetime.
-    #[serde(with = "humantime_serde", default = "one_hour")]
+    #[serde(with = "humantime_serde")]
     pub access_token_lifetime: Duration,
+    /// `false` makes a public client (no secret; PKCE required).
+    pub require_client_secret: bool,
+    /// Redirect URIs (exact match).
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether PKCE is required (always for public clients).
+    pub require_pkce: bool,
+    /// Whether refresh tokens may be requested (`offline_access`).
+    pub allow_offline_access: bool,
+    /// Whether the user is asked for consent.
+    pub require_consent: bool,
+    /// Whether the consent page offers "remember my decision".
+    pub allow_remember_consent: bool,
+    /// Authorization-code lifetime.
+    #[serde(with = "humantime_serde")]
+    pub authorization_code_lifetime: Duration,
+    /// ID-token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub identity_token_lifetime: Duration,
+    /// `one_time` (rotating) or `re_use`.
+    pub refresh_token_usage: RefreshTokenUsage,
+    /// `absolute` or `sliding`.
+    pub refresh_token_expiration: RefreshTokenExpiration,
+    /// Longest life of a refresh-token family.
+    #[serde(with = "humantime_serde")]
+    pub absolute_refresh_token_lifetime: Duration,
+    /// Sliding refresh-token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub sliding_refresh_token_lifetime: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        let c = Client::new("");
+        Self {
+            client_id: c.client_id,
+            client_name: c.client_name,
+            enabled: c.enabled,
+            secrets: Vec::new(),
+            jwks: None,
+            allowed_grant_types: c.allowed_grant_types,
+            allowed_scopes: c.allowed_scopes,
+            access_token_type: c.access_token_type,
+            access_token_lifetime: c.access_token_lifetime,
+            require_client_secret: c.require_client_secret,
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            require_pkce: c.require_pkce,
+            allow_offline_access: c.allow_offline_access,
+            require_consent: c.require_consent,
+            allow_remember_consent: c.allow_remember_consent,
+            authorization_code_lifetime: c.authorization_code_lifetime,
+            identity_token_lifetime: c.identity_token_lifetime,
+            refresh_token_usage: c.refresh_token_usage,
+            refresh_token_expiration: c.refresh_token_expiration,
+            absolute_refresh_token_lifetime: c.absolute_refresh_token_lifetime,
+            sliding_refresh_token_lifetime: c.sliding_refresh_token_lifetime,
+        }
+    }
 }
 
 fn yes() -> bool {
     true
-}
-
-fn one_hour() -> Duration {
-    Duration::from_secs(3600)
 }
 
 impl ClientConfig {
@@ -131,6 +185,43 @@ impl ClientConfig {
         self.parsed_jwks()?;
         if self.access_token_lifetime.is_zero() {
             bail!("`access_token_lifetime` must be positive");
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            let parsed =
+                url::Url::parse(uri).with_context(|| format!("`{uri}` is not an absolute URL"))?;
+            if parsed.fragment().is_some() {
+                bail!("redirect URI `{uri}` must not contain a fragment");
+            }
+        }
+        if self
+            .allowed_grant_types
+            .contains(&GrantType::AuthorizationCode)
+            && self.redirect_uris.is_empty()
+        {
+            bail!("a client using authorization_code needs `redirect_uris`");
+        }
+        if self.require_client_secret
+            && self.secrets.is_empty()
+            && self.jwks.is_none()
+            && !self.allowed_grant_types.is_empty()
+        {
+            bail!(
+                "a confidential client needs `secrets` or `jwks` (or `require_client_secret = false` for a public client)"
+            );
+        }
+        if !self.require_client_secret
+            && (!self.secrets.is_empty()
+                || self
+                    .allowed_grant_types
+                    .contains(&GrantType::ClientCredentials))
+        {
+            bail!(
+                "a public client (`require_client_secret = false`) has no secrets and cannot use client_credentials"
+            );
         }
         Ok(())
     }
@@ -165,6 +256,19 @@ impl ClientConfig {
             allowed_scopes: self.allowed_scopes.clone(),
             access_token_type: self.access_token_type,
             access_token_lifetime: self.access_token_lifetime,
+            require_client_secret: self.require_client_secret,
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            require_pkce: self.require_pkce,
+            allow_offline_access: self.allow_offline_access,
+            require_consent: self.require_consent,
+            allow_remember_consent: self.allow_remember_consent,
+            authorization_code_lifetime: self.authorization_code_lifetime,
+            identity_token_lifetime: self.identity_token_lifetime,
+            refresh_token_usage: self.refresh_token_usage,
+            refresh_token_expiration: self.refresh_token_expiration,
+            absolute_refresh_token_lifetime: self.absolute_refresh_token_lifetime,
+            sliding_refresh_token_lifetime: self.sliding_refresh_token_lifetime,
         })
     }
 }

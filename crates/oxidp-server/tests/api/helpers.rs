@@ -45,6 +45,60 @@ name = "billing-api"
 scopes = ["billing.read"]
 secrets = [{{ value = "billing-api-secret" }}]
 
+[password_hashing]
+memory_kib = 1024
+iterations = 1
+
+[[users]]
+username = "alice"
+password = "alice-password"
+roles = ["admin"]
+claims = {{ name = "Alice Smith", email = "alice@example.com", email_verified = true }}
+
+[[users]]
+username = "bob"
+password = "bob-password"
+claims = {{ name = "Bob Jones" }}
+
+[[clients]]
+client_id = "web"
+client_name = "Web App"
+secrets = [{{ value = "web-secret" }}]
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "profile", "email", "orders.read"]
+allow_offline_access = true
+redirect_uris = ["https://app.test/callback"]
+post_logout_redirect_uris = ["https://app.test/signed-out"]
+access_token_lifetime = "10m"
+
+[[clients]]
+client_id = "native"
+require_client_secret = false
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "profile"]
+allow_offline_access = true
+redirect_uris = ["https://app.test/callback"]
+
+[[clients]]
+client_id = "consenting"
+client_name = "Consent App"
+secrets = [{{ value = "consenting-secret" }}]
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "profile", "orders.read"]
+require_consent = true
+redirect_uris = ["https://app.test/callback"]
+
+[[clients]]
+client_id = "reusing"
+secrets = [{{ value = "reusing-secret" }}]
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "orders.read"]
+allow_offline_access = true
+refresh_token_usage = "re_use"
+refresh_token_expiration = "sliding"
+sliding_refresh_token_lifetime = "1h"
+redirect_uris = ["https://app.test/callback"]
+
 [[clients]]
 client_id = "m2m"
 secrets = [{{ value = "m2m-secret" }}]

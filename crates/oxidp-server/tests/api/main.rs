@@ -6,14 +6,21 @@
     reason = "a test fails loudly on a broken set-up; unwrap is how it says so"
 )]
 
+mod browser;
 mod helpers;
 
+mod authorize;
 mod client_auth;
+mod code_flow;
 mod config;
+mod consent;
 mod discovery;
 mod introspection;
 mod keys;
+mod logout;
 mod operations;
 mod postgres;
+mod refresh;
 mod revocation;
 mod token;
+mod userinfo;

@@ -1,0 +1,73 @@
+//! Validation of our own access tokens (JWT or reference), shared by introspection and userinfo.
+
+use super::Context;
+use super::token::{AccessTokenClaims, reference_token_key};
+use crate::error::OAuthError;
+use crate::model::grant_types;
+use serde_json::Value;
+
+/// The claims of `token` if it is one of our access tokens, valid now; `None` otherwise.
+pub(crate) async fn validate_access_token(
+    ctx: &Context,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    let claims = if looks_like_jwt(token) {
+        jwt_claims(ctx, token).await?
+    } else {
+        reference_claims(ctx, token).await?
+    };
+    Ok(claims.filter(|claims| is_current(ctx, claims)))
+}
+
+async fn jwt_claims(ctx: &Context, token: &str) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    let Some(header) = jwt_header(token) else {
+        return Ok(None);
+    };
+    if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
+        return Ok(None);
+    }
+    let jwks = ctx.keys.jwks().await.map_err(|error| {
+        tracing::error!(%error, "keys unavailable for token validation");
+        OAuthError::server_error()
+    })?;
+    let jwks = serde_json::to_value(&*jwks).map_err(|_| OAuthError::server_error())?;
+    let Ok(raw) = oxidp_jose::verify::verify_signature(token, &jwks) else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_value::<AccessTokenClaims>(Value::Object(raw)).ok())
+}
+
+async fn reference_claims(
+    ctx: &Context,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    let Some(grant) = ctx
+        .stores
+        .grants
+        .get_grant(&reference_token_key(token))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if grant.grant_type != grant_types::REFERENCE_TOKEN || grant.is_expired(ctx.clock.now()) {
+        return Ok(None);
+    }
+    Ok(serde_json::from_str::<AccessTokenClaims>(&grant.data).ok())
+}
+
+fn is_current(ctx: &Context, claims: &AccessTokenClaims) -> bool {
+    let now = ctx.clock.now().unix_timestamp();
+    let skew = ctx.options.clock_skew.as_secs() as i64;
+    claims.iss == ctx.options.issuer && now < claims.exp && claims.nbf - skew <= now
+}
+
+/// Whether `token` has the shape of a compact JWS.
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// The decoded header of a compact JWS, unverified.
+pub(crate) fn jwt_header(token: &str) -> Option<Value> {
+    let header = token.split('.').next()?;
+    serde_json::from_slice(&oxidp_jose::b64url_decode(header)?).ok()
+}

@@ -1,0 +1,228 @@
+//! The browser session behind the authentication cookie.
+//!
+//! Everything about the cookie goes through one abstraction, [`TicketStore`]: a ticket goes
+//! in, an opaque cookie value comes out, and back. [`SelfContainedTicketStore`] encrypts the
+//! whole ticket into the cookie with the data-protection key ring; server-side sessions are
+//! another `TicketStore` whose cookie value is only a key.
+
+use crate::clock::Clock;
+use crate::keys::DataProtector;
+use crate::model::{AuthenticationTicket, User};
+use crate::options::AuthenticationOptions;
+use crate::store::StoreError;
+use async_trait::async_trait;
+use oxidp_jose::{b64url_decode, b64url_encode, random_bytes};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Purpose of the data-protection envelope of a self-contained ticket.
+const TICKET_PURPOSE: &str = "oxidp.auth-ticket.v1";
+
+/// Errors of the ticket store.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ticket could not be protected.
+    #[error("the ticket could not be protected")]
+    Protection,
+}
+
+/// Where authentication tickets live; the cookie carries what [`TicketStore::store`] returns.
+#[async_trait]
+pub trait TicketStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new ticket; returns the cookie value.
+    async fn store(&self, ticket: &AuthenticationTicket) -> Result<String, SessionError>;
+    /// The ticket for a cookie value; `None` when unknown, tampered with or unreadable.
+    async fn retrieve(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<AuthenticationTicket>, SessionError>;
+    /// Replaces the ticket behind a cookie value; returns the (possibly new) cookie value.
+    async fn renew(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<String, SessionError>;
+    /// Forgets the ticket behind a cookie value.
+    async fn remove(&self, cookie_value: &str) -> Result<(), SessionError>;
+}
+
+/// The whole ticket, encrypted, in the cookie.
+#[derive(Debug)]
+pub struct SelfContainedTicketStore {
+    protector: Arc<DataProtector>,
+}
+
+impl SelfContainedTicketStore {
+    /// A store that encrypts with `protector`.
+    pub fn new(protector: Arc<DataProtector>) -> Self {
+        Self { protector }
+    }
+}
+
+#[async_trait]
+impl TicketStore for SelfContainedTicketStore {
+    async fn store(&self, ticket: &AuthenticationTicket) -> Result<String, SessionError> {
+        let json = serde_json::to_vec(ticket).map_err(|_| SessionError::Protection)?;
+        let sealed = self
+            .protector
+            .protect(TICKET_PURPOSE, &json)
+            .await
+            .map_err(|_| SessionError::Protection)?;
+        Ok(b64url_encode(sealed))
+    }
+
+    async fn retrieve(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<AuthenticationTicket>, SessionError> {
+        let Some(sealed) = b64url_decode(cookie_value) else {
+            return Ok(None);
+        };
+        let Ok(json) = self.protector.unprotect(TICKET_PURPOSE, &sealed).await else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice(&json).ok())
+    }
+
+    async fn renew(
+        &self,
+        _cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<String, SessionError> {
+        self.store(ticket).await
+    }
+
+    async fn remove(&self, _cookie_value: &str) -> Result<(), SessionError> {
+        // Nothing is kept server-side; deleting the cookie is all there is.
+        Ok(())
+    }
+}
+
+/// A signed-in browser.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The ticket.
+    pub ticket: AuthenticationTicket,
+    /// A new cookie value to send when the ticket changed (renewal), else `None`.
+    pub renewed_cookie: Option<String>,
+}
+
+/// Signs browsers in and out and reads their sessions.
+#[derive(Debug)]
+pub struct SessionService {
+    tickets: Arc<dyn TicketStore>,
+    clock: Arc<dyn Clock>,
+    options: AuthenticationOptions,
+}
+
+impl SessionService {
+    /// A session service over a ticket store.
+    pub fn new(
+        tickets: Arc<dyn TicketStore>,
+        clock: Arc<dyn Clock>,
+        options: AuthenticationOptions,
+    ) -> Self {
+        Self {
+            tickets,
+            clock,
+            options,
+        }
+    }
+
+    fn lifetime(&self) -> time::Duration {
+        time::Duration::try_from(self.options.cookie_lifetime).unwrap_or(time::Duration::MAX)
+    }
+
+    /// Signs `user` in. The same user signing in again in the same browser keeps the session id
+    /// and the client list; anyone else gets a new session.
+    pub async fn sign_in(
+        &self,
+        user: &User,
+        amr: &[&str],
+        idp: &str,
+        previous: Option<&AuthenticationTicket>,
+    ) -> Result<(AuthenticationTicket, String), SessionError> {
+        let now = self.clock.now();
+        let previous = previous.filter(|p| p.subject_id == user.subject_id);
+        let ticket = AuthenticationTicket {
+            subject_id: user.subject_id.clone(),
+            session_id: previous.map_or_else(new_session_id, |p| p.session_id.clone()),
+            auth_time: now,
+            idp: idp.to_owned(),
+            amr: amr.iter().map(|a| (*a).to_owned()).collect(),
+            client_ids: previous.map(|p| p.client_ids.clone()).unwrap_or_default(),
+            issued: now,
+            expires: now + self.lifetime(),
+            claims: user
+                .claims
+                .iter()
+                .filter(|(k, _)| k.as_str() == "name")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let cookie = self.tickets.store(&ticket).await?;
+        tracing::info!(subject_id = %ticket.subject_id, sid = %ticket.session_id, "signed in");
+        Ok((ticket, cookie))
+    }
+
+    /// The session of a cookie value, if valid now. With sliding expiration the ticket is
+    /// renewed at most once per half lifetime, never on every request.
+    pub async fn authenticate(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<Authenticated>, SessionError> {
+        let Some(mut ticket) = self.tickets.retrieve(cookie_value).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if ticket.expires <= now {
+            return Ok(None);
+        }
+        let mut renewed_cookie = None;
+        if self.options.cookie_sliding_expiration && ticket.issued + self.lifetime() / 2 <= now {
+            ticket.issued = now;
+            ticket.expires = now + self.lifetime();
+            renewed_cookie = Some(self.tickets.renew(cookie_value, &ticket).await?);
+        }
+        Ok(Some(Authenticated {
+            ticket,
+            renewed_cookie,
+        }))
+    }
+
+    /// Records that `client_id` used the session; returns the new cookie value when it changed.
+    pub async fn add_client(
+        &self,
+        cookie_value: &str,
+        ticket: &mut AuthenticationTicket,
+        client_id: &str,
+    ) -> Result<Option<String>, SessionError> {
+        if !ticket.add_client(client_id) {
+            return Ok(None);
+        }
+        Ok(Some(self.tickets.renew(cookie_value, ticket).await?))
+    }
+
+    /// Ends the session behind a cookie value.
+    pub async fn sign_out(&self, cookie_value: &str) -> Result<(), SessionError> {
+        self.tickets.remove(cookie_value).await
+    }
+
+    /// Seconds until the ticket expires (the cookie's `Max-Age`).
+    pub fn max_age(&self, ticket: &AuthenticationTicket) -> i64 {
+        (ticket.expires - self.clock.now()).whole_seconds().max(0)
+    }
+
+    /// The current instant, from the injected clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// A new session id: 128 random bits.
+fn new_session_id() -> String {
+    b64url_encode(random_bytes::<16>())
+}

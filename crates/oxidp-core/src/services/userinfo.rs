@@ -1,0 +1,75 @@
+//! The UserInfo endpoint (OIDC Core §5.3): the claims of the token's user that its scopes release.
+
+use super::Context;
+use super::access_token::validate_access_token;
+use super::identity::{OPENID, claims_for};
+use crate::error::OAuthError;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Why userinfo refused (RFC 6750 §3.1 errors, rendered with `WWW-Authenticate: Bearer`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserInfoError {
+    /// No token in the request.
+    #[error("no access token")]
+    MissingToken,
+    /// Malformed request (token in two places, ...).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
+    /// The token is unknown, expired, revoked, or its user is gone.
+    #[error("the access token is invalid")]
+    InvalidToken,
+    /// The token lacks the `openid` scope.
+    #[error("the access token lacks the openid scope")]
+    InsufficientScope,
+    /// The server failed.
+    #[error("server error")]
+    Server,
+}
+
+impl From<OAuthError> for UserInfoError {
+    fn from(_: OAuthError) -> Self {
+        Self::Server
+    }
+}
+
+/// Answers userinfo requests.
+#[derive(Debug)]
+pub struct UserInfoService {
+    ctx: Arc<Context>,
+}
+
+impl UserInfoService {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// The user's claims for `token`.
+    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, UserInfoError> {
+        let claims = validate_access_token(&self.ctx, token)
+            .await?
+            .ok_or(UserInfoError::InvalidToken)?;
+        if !claims.scopes().any(|s| s == OPENID) || claims.sid.is_none() {
+            return Err(UserInfoError::InsufficientScope);
+        }
+        let user = self
+            .ctx
+            .stores
+            .users
+            .find_user_by_subject(&claims.sub)
+            .await
+            .map_err(|_| UserInfoError::Server)?
+            .filter(|u| u.enabled)
+            .ok_or(UserInfoError::InvalidToken)?;
+        let mut response = Map::new();
+        response.insert("sub".into(), Value::String(user.subject_id.clone()));
+        for name in claims_for(claims.scopes()) {
+            if name == "preferred_username" && !user.claims.contains_key(name) {
+                response.insert(name.into(), Value::String(user.username.clone()));
+            } else if let Some(value) = user.claims.get(name) {
+                response.insert(name.into(), value.clone());
+            }
+        }
+        Ok(response)
+    }
+}

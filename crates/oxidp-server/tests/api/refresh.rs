@@ -1,0 +1,169 @@
+//! The refresh_token grant: rotation, reuse detection, scope narrowing, lifetimes.
+
+use crate::browser::*;
+use crate::helpers::*;
+use serde_json::Value;
+
+async fn refresh(
+    app: &TestApp,
+    client: (&str, &str),
+    token: &str,
+    scope: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    app.post_token(Some(client), &form).await
+}
+
+#[tokio::test]
+async fn a_refresh_rotates_the_token_and_keeps_the_session() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let response = refresh(&app, ("web", "web-secret"), first, None).await;
+    assert_eq!(response.status(), 200);
+    let renewed: Value = response.json().await.unwrap();
+    let second = renewed["refresh_token"].as_str().unwrap();
+    assert_ne!(first, second, "one-time tokens rotate");
+    let old_access = jwt_payload(tokens["access_token"].as_str().unwrap());
+    let new_access = jwt_payload(renewed["access_token"].as_str().unwrap());
+    assert_eq!(old_access["sid"], new_access["sid"]);
+    assert_eq!(
+        jwt_payload(renewed["id_token"].as_str().unwrap())["sid"],
+        old_access["sid"]
+    );
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_token_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let renewed: Value = refresh(&app, ("web", "web-secret"), first, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = renewed["refresh_token"].as_str().unwrap();
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), first, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), second, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_narrower_scope_is_honoured_and_a_wider_one_refused() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let narrowed: Value = refresh(&app, ("web", "web-secret"), token, Some("orders.read"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(narrowed["scope"], "orders.read");
+    assert!(narrowed.get("id_token").is_none());
+    let next = narrowed["refresh_token"].as_str().unwrap();
+    assert_oauth_error(
+        refresh(
+            &app,
+            ("web", "web-secret"),
+            next,
+            Some("orders.read profile"),
+        )
+        .await,
+        400,
+        "invalid_scope",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_client_cannot_use_the_token() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    assert_oauth_error(
+        refresh(&app, ("reusing", "reusing-secret"), token, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), "unknown", None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_offline_access_there_is_no_refresh_token() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read").await;
+    assert!(tokens.get("refresh_token").is_none());
+}
+
+#[tokio::test]
+async fn a_refresh_token_expires_at_its_absolute_lifetime() {
+    let app = TestApp::spawn_with_clock().await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    app.clock()
+        .advance(time::Duration::days(30) + time::Duration::seconds(1));
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), token, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reusable_sliding_token_stays_the_same_and_slides() {
+    let app = TestApp::spawn_with_clock().await;
+    let browser = Browser::new(&app);
+    let (verifier, challenge) = pkce();
+    let callback = browser
+        .code_flow_callback(
+            "reusing",
+            "openid offline_access",
+            &challenge,
+            ("alice", "alice-password"),
+        )
+        .await;
+    let code = query(&callback)["code"].clone();
+    let tokens: Value = app
+        .redeem(("reusing", "reusing-secret"), &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["refresh_token"].as_str().unwrap();
+    for _ in 0..3 {
+        app.clock().advance(time::Duration::minutes(50));
+        let renewed: Value = refresh(&app, ("reusing", "reusing-secret"), token, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(renewed["refresh_token"], token);
+    }
+    app.clock().advance(time::Duration::minutes(61));
+    assert_oauth_error(
+        refresh(&app, ("reusing", "reusing-secret"), token, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
