@@ -32,9 +32,10 @@ pub use grant_filters::{
     grants_are_ordered_by_created_then_key, remove_grants_returns_count_and_keeps_others,
 };
 pub use grants::{
-    create_grant_refuses_an_existing_key, grants_round_trip_every_field,
-    remove_expired_grants_removes_only_expired, remove_expired_grants_respects_batch_size,
-    remove_grant_reports_whether_it_existed, store_grant_replaces,
+    consume_grant_succeeds_exactly_once, create_grant_refuses_an_existing_key,
+    grants_round_trip_every_field, remove_expired_grants_removes_only_expired,
+    remove_expired_grants_respects_batch_size, remove_grant_reports_whether_it_existed,
+    store_grant_replaces,
 };
 pub use keys::{
     data_protection_key_delete_reports_whether_it_existed,
@@ -77,6 +78,7 @@ where
     grants_round_trip_every_field(store).await;
     store_grant_replaces(store).await;
     create_grant_refuses_an_existing_key(store).await;
+    consume_grant_succeeds_exactly_once(store).await;
     grant_filters_select_by_each_field(store).await;
     grant_filters_combine_fields(store).await;
     grant_filter_with_empty_list_matches_nothing(store).await;

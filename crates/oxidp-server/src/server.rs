@@ -95,7 +95,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let maintenance = tokio::spawn(maintain_keys(self.idp.clone()));
+        let maintenance = tokio::spawn(maintain(self.idp.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self
             .router
@@ -190,14 +190,39 @@ async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Key rotation runs in the background so that no request ever waits for key generation.
-async fn maintain_keys(idp: IdentityServer) {
+/// Background upkeep, once a minute: key rotation (so that no request ever waits for key
+/// generation) and removal of expired grants (used codes and refresh tokens are kept until
+/// they expire, for replay detection, and must not pile up after that).
+async fn maintain(idp: IdentityServer) {
+    const BATCH: u32 = 1_000;
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         if let Err(error) = idp.context.keys.maintain().await {
             tracing::error!(%error, "key maintenance failed");
+        }
+        let now = idp.context.clock.now();
+        loop {
+            match idp
+                .context
+                .stores
+                .grants
+                .remove_expired_grants(now, BATCH)
+                .await
+            {
+                Ok(removed) if removed == u64::from(BATCH) => continue,
+                Ok(removed) => {
+                    if removed > 0 {
+                        tracing::debug!(removed, "removed expired grants");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "expired-grant cleanup failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -71,6 +71,7 @@ conformance!(
     grants_round_trip_every_field,
     store_grant_replaces,
     create_grant_refuses_an_existing_key,
+    consume_grant_succeeds_exactly_once,
     grant_filters_select_by_each_field,
     grant_filters_combine_fields,
     grant_filter_with_empty_list_matches_nothing,

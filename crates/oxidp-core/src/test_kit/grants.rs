@@ -322,3 +322,96 @@ pub async fn remove_expired_grants_respects_batch_size<S: GrantStore + ?Sized>(s
     );
     store.remove_grants(&filter).await.expect("remove_grants");
 }
+
+/// `consume_grant` marks an unconsumed grant consumed at the given instant and reports `true`
+/// exactly once; a consumed or unknown grant reports `false` and is left unchanged. Of many
+/// concurrent consumers exactly one wins (the guarantee one-time codes rely on).
+pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: &S) {
+    let uid = unique();
+    let at = now() + Duration::seconds(7);
+    let fresh = grant(
+        &format!("kit-consume-{uid}"),
+        "authorization_code",
+        Some("s"),
+        Some("sid"),
+        &format!("kit-client-{uid}"),
+        now(),
+    );
+    store.store_grant(&fresh).await.expect("store_grant");
+    assert!(
+        store
+            .consume_grant(&fresh.key, at)
+            .await
+            .expect("consume_grant")
+    );
+    let read = store
+        .get_grant(&fresh.key)
+        .await
+        .expect("get_grant")
+        .expect("still stored");
+    assert_eq!(read.consumed, Some(at));
+    assert!(
+        !store
+            .consume_grant(&fresh.key, at + Duration::seconds(1))
+            .await
+            .expect("consume again")
+    );
+    let read = store
+        .get_grant(&fresh.key)
+        .await
+        .expect("get_grant")
+        .expect("still stored");
+    assert_eq!(
+        read.consumed,
+        Some(at),
+        "a second consume does not move the instant"
+    );
+    assert!(
+        !store
+            .consume_grant(&format!("kit-missing-{uid}"), at)
+            .await
+            .expect("consume unknown")
+    );
+
+    let raced = grant(
+        &format!("kit-race-{uid}"),
+        "authorization_code",
+        None,
+        None,
+        &format!("kit-client-{uid}"),
+        now(),
+    );
+    store.store_grant(&raced).await.expect("store_grant");
+    let attempts = (0..8).map(|_| store.consume_grant(&raced.key, at));
+    let mut wins = 0;
+    for result in join_all(attempts).await {
+        if result.expect("consume_grant") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "exactly one concurrent consumer wins");
+}
+
+/// Polls every future together, so store calls really overlap.
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

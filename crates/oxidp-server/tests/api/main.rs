@@ -21,6 +21,8 @@ mod logout;
 mod operations;
 mod postgres;
 mod refresh;
+mod relying_party;
 mod revocation;
+mod session;
 mod token;
 mod userinfo;
