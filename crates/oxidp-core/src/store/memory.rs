@@ -203,15 +203,17 @@ impl UserStore for MemoryStore {
     }
     async fn update_user(&self, user: &User) -> StoreResult<bool> {
         let mut inner = self.lock();
+        // Unknown first, as the SQL stores answer (their UPDATE matches no row before any
+        // uniqueness check runs).
+        if !inner.users.contains_key(&user.subject_id) {
+            return Ok(false);
+        }
         if inner
             .users
             .values()
             .any(|u| u.username == user.username && u.subject_id != user.subject_id)
         {
             return Err(StoreError::Conflict);
-        }
-        if !inner.users.contains_key(&user.subject_id) {
-            return Ok(false);
         }
         inner.users.insert(user.subject_id.clone(), user.clone());
         Ok(true)
