@@ -4,6 +4,7 @@ mod client;
 mod grant;
 mod keys;
 mod resource;
+mod session;
 mod ticket;
 mod user;
 
@@ -13,5 +14,6 @@ pub use client::{
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use resource::ApiResource;
+pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
 pub use ticket::AuthenticationTicket;
 pub use user::{User, UserProfile};

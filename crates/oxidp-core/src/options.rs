@@ -44,6 +44,17 @@ pub struct IdentityServerOptions {
     pub authentication: AuthenticationOptions,
     /// Password-hashing cost.
     pub password_hashing: crate::users::PasswordHashingOptions,
+    /// Server-side sessions.
+    pub server_side_sessions: ServerSideSessionOptions,
+}
+
+/// Server-side sessions: the cookie carries a key, the session lives in the store.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSideSessionOptions {
+    /// Whether sessions are kept server-side.
+    pub enabled: bool,
+    /// The claim indexed as the session's display name; unset by default, for privacy.
+    pub user_display_name_claim_type: Option<String>,
 }
 
 /// The browser session (authentication cookie).
@@ -83,6 +94,7 @@ impl IdentityServerOptions {
             clock_skew: Duration::from_secs(60),
             authentication: AuthenticationOptions::default(),
             password_hashing: crate::users::PasswordHashingOptions::default(),
+            server_side_sessions: ServerSideSessionOptions::default(),
         })
     }
 
@@ -112,6 +124,46 @@ pub struct KeyManagementOptions {
     pub cache_duration: Duration,
     /// How long a data-protection key encrypts before a new one takes over.
     pub data_protection_key_lifetime: Duration,
+    /// Seals the data-protection keys at rest when set.
+    pub master_key: Option<MasterKey>,
+}
+
+/// A 256-bit key held by the operator (outside the database) that seals the data-protection
+/// key ring at rest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MasterKey(pub [u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+impl MasterKey {
+    /// Parses 32 bytes written as base64 (standard or URL-safe, padded or not) or 64 hex digits.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let text = text.trim();
+        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap_or(0))
+                .collect()
+        } else {
+            let engines = [
+                &base64::engine::general_purpose::STANDARD,
+                &base64::engine::general_purpose::STANDARD_NO_PAD,
+                &base64::engine::general_purpose::URL_SAFE,
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ];
+            engines
+                .iter()
+                .find_map(|engine| engine.decode(text).ok())
+                .ok_or("the master key is neither base64 nor hex")?
+        };
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Self)
+            .map_err(|_| format!("the master key must be 32 bytes, not {}", bytes.len()))
+    }
 }
 
 impl Default for KeyManagementOptions {
@@ -124,6 +176,7 @@ impl Default for KeyManagementOptions {
             retention_period: Duration::from_secs(14 * DAY),
             cache_duration: Duration::from_secs(300),
             data_protection_key_lifetime: Duration::from_secs(90 * DAY),
+            master_key: None,
         }
     }
 }

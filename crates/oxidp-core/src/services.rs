@@ -12,6 +12,7 @@ mod introspection;
 mod login;
 mod revocation;
 mod scopes;
+mod server_side_sessions;
 mod session;
 mod token;
 mod userinfo;
@@ -30,6 +31,7 @@ pub use introspection::IntrospectionService;
 pub use login::{LoginError, LoginService, ThrottleOptions};
 pub use revocation::RevocationService;
 pub use scopes::GrantedScopes;
+pub use server_side_sessions::ServerSideTicketStore;
 pub use session::{
     Authenticated, SelfContainedTicketStore, SessionError, SessionService, TicketStore,
 };
@@ -94,27 +96,94 @@ pub struct IdentityServer {
 }
 
 impl IdentityServer {
-    /// Builds the services over `stores`, with self-contained authentication cookies.
+    /// Builds the services over `stores`, with self-contained or server-side sessions as
+    /// `options.server_side_sessions` says.
     pub fn new(options: IdentityServerOptions, stores: Stores, clock: Arc<dyn Clock>) -> Self {
-        let protector = Arc::new(DataProtector::new(
-            stores.keys.clone(),
-            clock.clone(),
-            options.keys.data_protection_key_lifetime,
-            options.keys.cache_duration,
-        ));
-        let tickets: Arc<dyn TicketStore> =
-            Arc::new(SelfContainedTicketStore::new(protector.clone()));
-        Self::with_ticket_store(options, stores, clock, protector, tickets)
+        Self::builder(options, stores, clock).build()
     }
 
-    /// Builds the services with a given ticket store (server-side sessions, custom stores).
-    pub fn with_ticket_store(
+    /// A builder, to plug in a custom ticket store or switch server-side sessions on.
+    pub fn builder(
         options: IdentityServerOptions,
         stores: Stores,
         clock: Arc<dyn Clock>,
-        protector: Arc<DataProtector>,
-        tickets: Arc<dyn TicketStore>,
+    ) -> IdentityServerBuilder {
+        IdentityServerBuilder {
+            options,
+            stores,
+            clock,
+            tickets: None,
+        }
+    }
+}
+
+/// Builds an [`IdentityServer`].
+pub struct IdentityServerBuilder {
+    options: IdentityServerOptions,
+    stores: Stores,
+    clock: Arc<dyn Clock>,
+    tickets: Option<Arc<dyn TicketStore>>,
+}
+
+impl std::fmt::Debug for IdentityServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityServerBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdentityServerBuilder {
+    /// Keeps sessions server-side (in `stores.sessions`, or in `store` when given): the cookie
+    /// then carries only a random key.
+    pub fn server_side_sessions(
+        mut self,
+        store: Option<Arc<dyn crate::store::SessionStore>>,
     ) -> Self {
+        self.options.server_side_sessions.enabled = true;
+        if let Some(store) = store {
+            self.stores.sessions = store;
+        }
+        self
+    }
+
+    /// Uses a custom ticket store behind the authentication cookie.
+    pub fn ticket_store(mut self, tickets: Arc<dyn TicketStore>) -> Self {
+        self.tickets = Some(tickets);
+        self
+    }
+
+    /// Builds the services.
+    pub fn build(self) -> IdentityServer {
+        let Self {
+            options,
+            stores,
+            clock,
+            tickets,
+        } = self;
+        let protector = Arc::new(
+            DataProtector::new(
+                stores.keys.clone(),
+                clock.clone(),
+                options.keys.data_protection_key_lifetime,
+                options.keys.cache_duration,
+            )
+            .with_master_key(options.keys.master_key.map(|key| key.0)),
+        );
+        let server_side = options.server_side_sessions.enabled.then(|| {
+            ServerSideTicketStore::new(
+                stores.sessions.clone(),
+                protector.clone(),
+                options
+                    .server_side_sessions
+                    .user_display_name_claim_type
+                    .clone(),
+            )
+        });
+        let tickets: Arc<dyn TicketStore> = match (tickets, &server_side) {
+            (Some(custom), _) => custom,
+            (None, Some(server_side)) => Arc::new(server_side.clone()),
+            (None, None) => Arc::new(SelfContainedTicketStore::new(protector.clone())),
+        };
         let keys = Arc::new(KeyManager::new(
             stores.keys.clone(),
             protector.clone(),
@@ -133,6 +202,7 @@ impl IdentityServer {
         ));
         let sessions = Arc::new(SessionService::new(
             tickets,
+            stores.grants.clone(),
             clock.clone(),
             options.authentication.clone(),
         ));
@@ -149,14 +219,14 @@ impl IdentityServer {
             keys,
             protector,
         });
-        Self {
+        IdentityServer {
             client_auth: Arc::new(ClientAuthenticator::new(context.clone())),
             tokens: Arc::new(TokenService::new(context.clone())),
             introspection: Arc::new(IntrospectionService::new(context.clone())),
             revocation: Arc::new(RevocationService::new(context.clone())),
             authorize: Arc::new(AuthorizeService::new(context.clone())),
             consent: Arc::new(ConsentService::new(context.clone())),
-            userinfo: Arc::new(UserInfoService::new(context.clone())),
+            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side)),
             end_session: Arc::new(EndSessionService::new(context.clone())),
             sessions,
             users,

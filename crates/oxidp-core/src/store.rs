@@ -4,12 +4,13 @@
 //! conformance kit in [`crate::test_kit`] (feature `test-kit`).
 
 mod memory;
+mod memory_sessions;
 
 pub use memory::MemoryStore;
 
 use crate::model::{
     ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    SigningKeyRecord, User,
+    QueryResult, ServerSideSession, SessionFilter, SessionQuery, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -118,6 +119,47 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
 }
 
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates a session; [`StoreError::Conflict`] if the key exists.
+    async fn create_session(&self, session: &ServerSideSession) -> StoreResult<()>;
+    /// The session with this key, expired or not.
+    async fn get_session(&self, key: &str) -> StoreResult<Option<ServerSideSession>>;
+    /// Replaces every field of the session with the same key; returns whether it existed.
+    async fn update_session(&self, session: &ServerSideSession) -> StoreResult<bool>;
+    /// Sets only `renewed` and `expires` (extending a session needs no re-encryption); returns
+    /// whether it existed.
+    async fn touch_session(
+        &self,
+        key: &str,
+        renewed: OffsetDateTime,
+        expires: Option<OffsetDateTime>,
+    ) -> StoreResult<bool>;
+    /// Deletes the session with this key; returns whether it existed.
+    async fn delete_session(&self, key: &str) -> StoreResult<bool>;
+    /// Every session matching the filter, ordered by (created, key). [`StoreError::EmptyFilter`]
+    /// for an empty filter.
+    async fn get_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>>;
+    /// Deletes every session matching the filter and returns them. [`StoreError::EmptyFilter`]
+    /// for an empty filter.
+    async fn delete_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>>;
+    /// Removes up to `batch` sessions that expired before `now` (never those without expiry)
+    /// and returns exactly the ones this call removed: two concurrent callers never get the
+    /// same session.
+    async fn get_and_remove_expired(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Vec<ServerSideSession>>;
+    /// One page of sessions matching the query, by keyset pagination over (created, key).
+    /// A malformed or stale results token restarts at page 1; it is never an error.
+    async fn query_sessions(
+        &self,
+        query: &SessionQuery,
+    ) -> StoreResult<QueryResult<ServerSideSession>>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -131,20 +173,23 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// Users.
     pub users: Arc<dyn UserStore>,
+    /// Server-side sessions.
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl Stores {
     /// Every store backed by one value that implements them all (as each backend does).
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
-        S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + 'static,
+        S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + 'static,
     {
         Self {
             clients: backend.clone(),
             resources: backend.clone(),
             grants: backend.clone(),
             keys: backend.clone(),
-            users: backend,
+            users: backend.clone(),
+            sessions: backend,
         }
     }
 

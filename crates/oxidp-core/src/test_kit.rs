@@ -13,13 +13,17 @@
 //! [`remove_expired_grants_removes_only_expired`]: they expire grants decades in the past (so
 //! that nothing another kit function writes is ever a candidate) and remove their grants when
 //! they finish, but two runs of them on the same database *at the same moment* could remove
-//! each other's grants. Give each concurrent run its own database or schema.
+//! each other's grants. The same holds for the session expiry checks,
+//! [`expired_sessions_are_removed_oldest_first_in_batches`] and
+//! [`concurrent_expired_session_removal_is_disjoint`] (which tolerate expired sessions left by
+//! others, but not others removing theirs). Give each concurrent run its own database or schema.
 
 mod clients;
 mod grant_filters;
 mod grants;
 mod keys;
 mod resources;
+mod sessions;
 mod users;
 
 pub use clients::{
@@ -48,6 +52,18 @@ pub use resources::{
     api_resource_delete_reports_whether_it_existed, api_resource_upsert_replaces,
     api_resources_are_listed_in_name_order, api_resources_round_trip_every_field,
 };
+pub use sessions::{
+    concurrent_expired_session_removal_is_disjoint, create_session_refuses_an_existing_key,
+    delete_session_reports_whether_it_existed, delete_sessions_returns_the_removed_sessions,
+    empty_session_filter_is_refused, expired_sessions_are_removed_oldest_first_in_batches,
+    session_filters_select_exactly_and_in_order,
+    session_query_filters_by_subject_session_and_display_name_prefix,
+    session_query_malformed_token_restarts_at_page_one, session_query_page_size_defaults_and_caps,
+    session_query_pages_backward_to_the_same_pages, session_query_pages_forward_with_totals,
+    session_query_stale_token_restarts_at_page_one, session_query_without_matches_is_empty,
+    sessions_round_trip_every_field, touch_session_changes_only_renewed_and_expires,
+    update_session_replaces_every_field,
+};
 pub use users::{
     duplicate_user_subject_is_a_conflict, duplicate_username_is_a_conflict,
     user_update_of_unknown_subject_reports_false, user_update_replaces_every_field,
@@ -56,14 +72,14 @@ pub use users::{
 };
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
-use crate::store::{ClientStore, GrantStore, KeyStore, ResourceStore, UserStore};
+use crate::store::{ClientStore, GrantStore, KeyStore, ResourceStore, SessionStore, UserStore};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// Runs every check of the kit, one after the other.
 pub async fn run_all<S>(store: &S)
 where
-    S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + ?Sized,
+    S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + ?Sized,
 {
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
@@ -106,6 +122,24 @@ where
     user_update_to_another_username_is_a_conflict(store).await;
     user_update_of_unknown_subject_reports_false(store).await;
     users_are_listed_in_username_order(store).await;
+
+    sessions_round_trip_every_field(store).await;
+    create_session_refuses_an_existing_key(store).await;
+    update_session_replaces_every_field(store).await;
+    touch_session_changes_only_renewed_and_expires(store).await;
+    delete_session_reports_whether_it_existed(store).await;
+    session_filters_select_exactly_and_in_order(store).await;
+    empty_session_filter_is_refused(store).await;
+    delete_sessions_returns_the_removed_sessions(store).await;
+    expired_sessions_are_removed_oldest_first_in_batches(store).await;
+    concurrent_expired_session_removal_is_disjoint(store).await;
+    session_query_pages_forward_with_totals(store).await;
+    session_query_pages_backward_to_the_same_pages(store).await;
+    session_query_malformed_token_restarts_at_page_one(store).await;
+    session_query_stale_token_restarts_at_page_one(store).await;
+    session_query_filters_by_subject_session_and_display_name_prefix(store).await;
+    session_query_page_size_defaults_and_caps(store).await;
+    session_query_without_matches_is_empty(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ fn options() -> KeyManagementOptions {
         retention_period: Duration::from_secs(7 * DAY),
         cache_duration: Duration::from_secs(300),
         data_protection_key_lifetime: Duration::from_secs(365 * DAY),
+        master_key: None,
     }
 }
 

@@ -241,3 +241,75 @@ mod tests {
         );
     }
 }
+
+/// Sealing of the key ring's own material under an operator-held master key, so that a copy
+/// of the database alone does not reveal the keys that protect everything else.
+pub mod master {
+    use super::DataProtectionError;
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+    use uuid::Uuid;
+
+    const SEALED_VERSION: u8 = 2;
+    const SEALED_LEN: usize = 1 + NONCE_LEN + 32 + 16;
+
+    fn aad(id: Uuid) -> Vec<u8> {
+        [b"oxidp.master-key.v1\0".as_slice(), id.as_bytes()].concat()
+    }
+
+    /// Encrypts a ring key's 32-byte material under `master`, bound to the key's id.
+    pub fn seal(master: &[u8; 32], id: Uuid, material: &[u8; 32]) -> Vec<u8> {
+        let key =
+            RandomizedNonceKey::new(&AES_256_GCM, master).expect("32 bytes is a valid AES-256 key");
+        let mut sealed = material.to_vec();
+        let nonce = key
+            .seal_in_place_append_tag(Aad::from(aad(id)), &mut sealed)
+            .expect("AES-GCM sealing of 32 bytes cannot fail");
+        let mut out = Vec::with_capacity(SEALED_LEN);
+        out.push(SEALED_VERSION);
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Whether stored material is sealed (rather than the raw 32 bytes).
+    pub fn is_sealed(stored: &[u8]) -> bool {
+        stored.len() == SEALED_LEN && stored[0] == SEALED_VERSION
+    }
+
+    /// Opens what [`seal`] produced.
+    pub fn open(
+        master: &[u8; 32],
+        id: Uuid,
+        stored: &[u8],
+    ) -> Result<[u8; 32], DataProtectionError> {
+        if !is_sealed(stored) {
+            return Err(DataProtectionError::Invalid);
+        }
+        let key = RandomizedNonceKey::new(&AES_256_GCM, master)
+            .map_err(|_| DataProtectionError::Invalid)?;
+        let nonce = Nonce::try_assume_unique_for_key(&stored[1..1 + NONCE_LEN])
+            .map_err(|_| DataProtectionError::Invalid)?;
+        let mut sealed = stored[1 + NONCE_LEN..].to_vec();
+        let material = key
+            .open_in_place(nonce, Aad::from(aad(id)), &mut sealed)
+            .map_err(|_| DataProtectionError::Invalid)?;
+        <[u8; 32]>::try_from(&material[..]).map_err(|_| DataProtectionError::Invalid)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn sealed_material_opens_only_with_the_master_key_and_id() {
+            let (master, other) = ([7u8; 32], [8u8; 32]);
+            let id = Uuid::new_v4();
+            let sealed = seal(&master, id, &[1u8; 32]);
+            assert!(is_sealed(&sealed));
+            assert!(!is_sealed(&[1u8; 32]));
+            assert_eq!(open(&master, id, &sealed).unwrap(), [1u8; 32]);
+            assert!(open(&other, id, &sealed).is_err());
+            assert!(open(&master, Uuid::new_v4(), &sealed).is_err());
+        }
+    }
+}

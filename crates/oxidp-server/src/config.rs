@@ -15,7 +15,9 @@ pub use users::{PasswordHashingConfig, UserConfig};
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use oxidp_core::options::{AuthenticationOptions, IdentityServerOptions, KeyManagementOptions};
+use oxidp_core::options::{
+    AuthenticationOptions, IdentityServerOptions, KeyManagementOptions, MasterKey,
+};
 use oxidp_jose::SigningAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -40,6 +42,8 @@ pub struct Config {
     pub keys: KeysConfig,
     /// The browser session.
     pub authentication: AuthenticationConfig,
+    /// Server-side sessions.
+    pub server_side_sessions: ServerSideSessionsConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
@@ -50,6 +54,27 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Password-hashing cost.
     pub password_hashing: PasswordHashingConfig,
+    /// 32 bytes (base64 or hex) sealing the data-protection key ring at rest; usually given as
+    /// `OXIDP_MASTER_KEY_FILE=/run/secrets/oxidp-master-key`.
+    pub master_key: Option<SecretString>,
+}
+
+/// A configuration value that must never be printed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl SecretString {
+    /// The secret's value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `[server]`
@@ -162,6 +187,16 @@ impl Default for AuthenticationConfig {
     }
 }
 
+/// `[server_side_sessions]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSideSessionsConfig {
+    /// Keep sessions in the store; the cookie carries only a random key.
+    pub enabled: bool,
+    /// The claim indexed as a session's display name (unset by default, for privacy).
+    pub user_display_name_claim_type: Option<String>,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -269,6 +304,10 @@ impl Config {
             }
         }
         users::validate(&self.users, &self.password_hashing)?;
+        if let Some(master_key) = &self.master_key {
+            MasterKey::parse(master_key.expose())
+                .map_err(|e| anyhow::anyhow!("invalid value for key `master_key`: {e}"))?;
+        }
         for (index, resource) in self.api_resources.iter().enumerate() {
             resource.validate().with_context(|| {
                 format!(
@@ -298,10 +337,25 @@ impl Config {
             retention_period: self.keys.retention_period,
             cache_duration: self.keys.cache_duration,
             data_protection_key_lifetime: self.keys.data_protection_key_lifetime,
+            master_key: match &self.master_key {
+                Some(key) => Some(
+                    MasterKey::parse(key.expose())
+                        .map_err(|e| anyhow::anyhow!("invalid value for key `master_key`: {e}"))?,
+                ),
+                None => None,
+            },
         };
         options.authentication = AuthenticationOptions {
             cookie_lifetime: self.authentication.cookie_lifetime,
             cookie_sliding_expiration: self.authentication.cookie_sliding_expiration,
+        };
+        options.server_side_sessions = oxidp_core::options::ServerSideSessionOptions {
+            enabled: self.server_side_sessions.enabled,
+            user_display_name_claim_type: self
+                .server_side_sessions
+                .user_display_name_claim_type
+                .clone()
+                .filter(|claim| !claim.trim().is_empty()),
         };
         options.password_hashing = oxidp_core::users::PasswordHashingOptions {
             memory_kib: self.password_hashing.memory_kib,

@@ -6,9 +6,10 @@
 //! [`migrate`] only applies the migrations (`oxidp migrate`).
 //!
 //! Both backends implement every store trait of [`oxidp_core::store`] from the same SQL (see
-//! `sql.rs`; `$n` placeholders work on both), expanded by one macro for each backend type, and
-//! both pass the conformance kit of `oxidp-core` (`tests/conformance.rs`). Timestamps are stored
-//! as BIGINT unix seconds in both databases; client and API resource bodies as their serde JSON.
+//! `sql.rs` and, for sessions and their keyset paging, `sessions.rs`; `$n` placeholders work on
+//! both), expanded by one macro for each backend type, and both pass the conformance kit of
+//! `oxidp-core` (`tests/conformance.rs`). Timestamps are stored as BIGINT unix seconds in both
+//! databases; client and API resource bodies as their serde JSON.
 //! `sqlx` errors become [`StoreError`](oxidp_core::store::StoreError)s here: a unique violation
 //! is a conflict, an unreadable value is corrupt, anything else is "unavailable", with a message
 //! that carries no value.
@@ -19,6 +20,7 @@
 mod error;
 mod migrations;
 mod postgres;
+mod sessions;
 mod sql;
 mod sqlite;
 mod stores;

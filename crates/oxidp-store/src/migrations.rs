@@ -23,6 +23,11 @@ const SQLITE: &[Embedded] = &[
         "users",
         include_str!("../migrations/sqlite/20250610000000_users.sql"),
     ),
+    (
+        20250701000000,
+        "server_side_sessions",
+        include_str!("../migrations/sqlite/20250701000000_server_side_sessions.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -36,6 +41,11 @@ const POSTGRES: &[Embedded] = &[
         20250610000000,
         "users",
         include_str!("../migrations/postgres/20250610000000_users.sql"),
+    ),
+    (
+        20250701000000,
+        "server_side_sessions",
+        include_str!("../migrations/postgres/20250701000000_server_side_sessions.sql"),
     ),
 ];
 

@@ -12,6 +12,15 @@ const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
      (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2 \
      FOR UPDATE SKIP LOCKED)";
 
+/// Deletes one batch of expired sessions and returns them. `SKIP LOCKED` gives instances
+/// cleaning up at the same time different rows, and `RETURNING` reports only the rows this
+/// statement deleted, so no two callers get the same session.
+const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE key IN \
+     (SELECT key FROM server_side_sessions WHERE expires < $1 ORDER BY expires LIMIT $2 \
+     FOR UPDATE SKIP LOCKED) \
+     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
+     ticket";
+
 /// Every store in one PostgreSQL database (in the connection's `search_path` schema).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -69,5 +78,6 @@ impl PostgresStore {
 impl_stores!(
     PostgresStore,
     sqlx::Postgres,
-    remove_expired_grants = REMOVE_EXPIRED_GRANTS
+    remove_expired_grants = REMOVE_EXPIRED_GRANTS,
+    get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
 );

@@ -149,7 +149,7 @@ pub(crate) fn seconds(instant: OffsetDateTime) -> i64 {
 }
 
 /// Unix seconds read back as an instant in UTC.
-fn instant(column: &str, seconds: i64) -> StoreResult<OffsetDateTime> {
+pub(crate) fn instant(column: &str, seconds: i64) -> StoreResult<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds)
         .map_err(|_| StoreError::Corrupt(format!("`{column}` is out of range")))
 }
@@ -174,7 +174,7 @@ pub(crate) fn to_json<T: serde::Serialize>(what: &str, value: &T) -> StoreResult
 }
 
 /// Reads one column; decoding failures are [`StoreError::Corrupt`].
-fn column<'r, R, T>(row: &'r R, name: &'static str) -> StoreResult<T>
+pub(crate) fn column<'r, R, T>(row: &'r R, name: &'static str) -> StoreResult<T>
 where
     R: Row,
     &'static str: ColumnIndex<R>,

@@ -17,6 +17,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
      (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2)";
 
+/// Deletes one batch of expired sessions and returns them. One statement is atomic in SQLite
+/// (the write lock serializes concurrent cleanups), so no two callers get the same session.
+const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE key IN \
+     (SELECT key FROM server_side_sessions WHERE expires < $1 ORDER BY expires LIMIT $2) \
+     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
+     ticket";
+
 /// Every store in one SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -80,5 +87,6 @@ impl SqliteStore {
 impl_stores!(
     SqliteStore,
     sqlx::Sqlite,
-    remove_expired_grants = REMOVE_EXPIRED_GRANTS
+    remove_expired_grants = REMOVE_EXPIRED_GRANTS,
+    get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
 );

@@ -8,10 +8,16 @@
 /// Implements [`ClientStore`](oxidp_core::store::ClientStore),
 /// [`ResourceStore`](oxidp_core::store::ResourceStore),
 /// [`GrantStore`](oxidp_core::store::GrantStore), [`KeyStore`](oxidp_core::store::KeyStore)
-/// and [`UserStore`](oxidp_core::store::UserStore) for `$store`, a struct with a
+/// [`UserStore`](oxidp_core::store::UserStore) and
+/// [`SessionStore`](oxidp_core::store::SessionStore) for `$store`, a struct with a
 /// `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_stores {
-    ($store:ty, $db:ty, remove_expired_grants = $remove_expired:expr) => {
+    (
+        $store:ty,
+        $db:ty,
+        remove_expired_grants = $remove_expired:expr,
+        get_and_remove_expired_sessions = $remove_expired_sessions:expr $(,)?
+    ) => {
         #[async_trait::async_trait]
         impl oxidp_core::store::ClientStore for $store {
             #[tracing::instrument(level = "debug", skip_all, fields(client_id = %client_id))]
@@ -434,6 +440,222 @@ macro_rules! impl_stores {
                     .await
                     .map_err($crate::error::store_error)?;
                 rows.iter().map($crate::sql::user_from_row).collect()
+            }
+        }
+
+        impl $store {
+            /// Binds the 9 columns of `session` in the order of `CREATE_SESSION`.
+            async fn write_session(
+                &self,
+                sql: &'static str,
+                session: &oxidp_core::model::ServerSideSession,
+            ) -> oxidp_core::store::StoreResult<u64> {
+                let done = sqlx::query(sql)
+                    .bind(&session.key)
+                    .bind(&session.scheme)
+                    .bind(&session.subject_id)
+                    .bind(&session.session_id)
+                    .bind(session.display_name.as_deref())
+                    .bind($crate::sql::seconds(session.created))
+                    .bind($crate::sql::seconds(session.renewed))
+                    .bind($crate::sessions::optional_seconds(session.expires))
+                    .bind(session.ticket.as_slice())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(done.rows_affected())
+            }
+
+            /// Binds the values of a session statement built at run time.
+            fn session_statement<'q>(
+                statement: &'q $crate::sessions::Statement,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                // Only column names, operators and `$n` placeholders were written into the
+                // text; every value is bound below.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.sql.as_str()));
+                for value in &statement.binds {
+                    query = match value {
+                        $crate::sessions::Value::Text(text) => query.bind(text.as_str()),
+                        $crate::sessions::Value::Int(int) => query.bind(*int),
+                    };
+                }
+                query
+            }
+
+            /// The sessions a statement built at run time returns, in its order.
+            async fn fetch_sessions(
+                &self,
+                statement: &$crate::sessions::Statement,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
+                let rows = Self::session_statement(statement)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.iter()
+                    .map($crate::sessions::session_from_row)
+                    .collect()
+            }
+
+            /// The counts of the page `rows` (not empty) among the sessions matching `query`.
+            async fn count_session_page(
+                &self,
+                query: &oxidp_core::model::SessionQuery,
+                rows: &[oxidp_core::model::ServerSideSession],
+            ) -> oxidp_core::store::StoreResult<Option<$crate::sessions::Counts>> {
+                let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                    return Ok(None);
+                };
+                let statement = $crate::sessions::count_page(query, first, last);
+                let row = Self::session_statement(&statement)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                $crate::sessions::counts_from_row(&row).map(Some)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl oxidp_core::store::SessionStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn create_session(
+                &self,
+                session: &oxidp_core::model::ServerSideSession,
+            ) -> oxidp_core::store::StoreResult<()> {
+                match self
+                    .write_session($crate::sessions::CREATE_SESSION, session)
+                    .await?
+                {
+                    0 => Err(oxidp_core::store::StoreError::Conflict),
+                    _ => Ok(()),
+                }
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn get_session(
+                &self,
+                key: &str,
+            ) -> oxidp_core::store::StoreResult<Option<oxidp_core::model::ServerSideSession>> {
+                let row = sqlx::query($crate::sessions::GET_SESSION)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                row.as_ref()
+                    .map($crate::sessions::session_from_row)
+                    .transpose()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn update_session(
+                &self,
+                session: &oxidp_core::model::ServerSideSession,
+            ) -> oxidp_core::store::StoreResult<bool> {
+                let updated = self
+                    .write_session($crate::sessions::UPDATE_SESSION, session)
+                    .await?;
+                Ok(updated > 0)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn touch_session(
+                &self,
+                key: &str,
+                renewed: time::OffsetDateTime,
+                expires: Option<time::OffsetDateTime>,
+            ) -> oxidp_core::store::StoreResult<bool> {
+                let done = sqlx::query($crate::sessions::TOUCH_SESSION)
+                    .bind(key)
+                    .bind($crate::sql::seconds(renewed))
+                    .bind($crate::sessions::optional_seconds(expires))
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn delete_session(&self, key: &str) -> oxidp_core::store::StoreResult<bool> {
+                let done = sqlx::query($crate::sessions::DELETE_SESSION)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(filter = ?filter))]
+            async fn get_sessions(
+                &self,
+                filter: &oxidp_core::model::SessionFilter,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
+                self.fetch_sessions(&$crate::sessions::select_sessions(filter)?)
+                    .await
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(filter = ?filter))]
+            async fn delete_sessions(
+                &self,
+                filter: &oxidp_core::model::SessionFilter,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
+                let mut removed = self
+                    .fetch_sessions(&$crate::sessions::delete_sessions(filter)?)
+                    .await?;
+                $crate::sessions::sort_by_created(&mut removed);
+                Ok(removed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
+            async fn get_and_remove_expired(
+                &self,
+                now: time::OffsetDateTime,
+                batch: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
+                let rows = sqlx::query($remove_expired_sessions)
+                    .bind($crate::sql::seconds(now))
+                    .bind(i64::from(batch))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let mut removed = rows
+                    .iter()
+                    .map($crate::sessions::session_from_row)
+                    .collect::<oxidp_core::store::StoreResult<Vec<_>>>()?;
+                $crate::sessions::sort_by_expiry(&mut removed);
+                Ok(removed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn query_sessions(
+                &self,
+                query: &oxidp_core::model::SessionQuery,
+            ) -> oxidp_core::store::StoreResult<
+                oxidp_core::model::QueryResult<oxidp_core::model::ServerSideSession>,
+            > {
+                use $crate::sessions::{Page, select_page};
+                let size = query.page_size();
+                let page = Page::requested(query);
+                let mut rows = self
+                    .fetch_sessions(&select_page(query, &page, size))
+                    .await?;
+                if rows.is_empty() && !matches!(page, Page::First) {
+                    // Nothing beyond the token's page any more: the token is stale.
+                    rows = self
+                        .fetch_sessions(&select_page(query, &Page::First, size))
+                        .await?;
+                }
+                let Some(mut counts) = self.count_session_page(query, &rows).await? else {
+                    return Ok($crate::sessions::empty_result());
+                };
+                if $crate::sessions::restart_backward(&page, rows.len(), size, counts) {
+                    rows = self
+                        .fetch_sessions(&select_page(query, &Page::First, size))
+                        .await?;
+                    match self.count_session_page(query, &rows).await? {
+                        Some(recounted) => counts = recounted,
+                        None => return Ok($crate::sessions::empty_result()),
+                    }
+                }
+                Ok($crate::sessions::page_result(rows, size, counts))
             }
         }
     };

@@ -96,6 +96,23 @@ conformance!(
     user_update_to_another_username_is_a_conflict,
     user_update_of_unknown_subject_reports_false,
     users_are_listed_in_username_order,
+    sessions_round_trip_every_field,
+    create_session_refuses_an_existing_key,
+    update_session_replaces_every_field,
+    touch_session_changes_only_renewed_and_expires,
+    delete_session_reports_whether_it_existed,
+    session_filters_select_exactly_and_in_order,
+    empty_session_filter_is_refused,
+    delete_sessions_returns_the_removed_sessions,
+    expired_sessions_are_removed_oldest_first_in_batches,
+    concurrent_expired_session_removal_is_disjoint,
+    session_query_pages_forward_with_totals,
+    session_query_pages_backward_to_the_same_pages,
+    session_query_malformed_token_restarts_at_page_one,
+    session_query_stale_token_restarts_at_page_one,
+    session_query_filters_by_subject_session_and_display_name_prefix,
+    session_query_page_size_defaults_and_caps,
+    session_query_without_matches_is_empty,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the

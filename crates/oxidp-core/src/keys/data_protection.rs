@@ -25,6 +25,7 @@ pub struct DataProtector {
     cache_duration: time::Duration,
     cached: RwLock<Option<(OffsetDateTime, Arc<KeyRing>)>>,
     refresh: tokio::sync::Mutex<()>,
+    master_key: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for DataProtector {
@@ -60,6 +61,68 @@ impl DataProtector {
             cache_duration: to_time(cache_duration),
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
+            master_key: None,
+        }
+    }
+
+    /// Seals the ring's keys at rest under `master_key` (the keys it creates from now on; keys
+    /// created without it stay readable).
+    pub fn with_master_key(mut self, master_key: Option<[u8; 32]>) -> Self {
+        self.master_key = master_key;
+        self
+    }
+
+    /// Creates a new key that encrypts from now on; older keys keep decrypting. Returns its id.
+    pub async fn rotate(&self) -> Result<Uuid, ProtectError> {
+        let _single_flight = self.refresh.lock().await;
+        let now = self.clock.now();
+        let record = self.new_record(now, now);
+        self.store.insert_data_protection_key(&record).await?;
+        tracing::info!(key_id = %record.id, "rotated the data-protection key");
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(record.id)
+    }
+
+    /// Every key of the ring as stored (material sealed when a master key is configured).
+    pub async fn list(&self) -> Result<Vec<DataProtectionKeyRecord>, ProtectError> {
+        Ok(self.store.list_data_protection_keys().await?)
+    }
+
+    fn new_record(
+        &self,
+        now: OffsetDateTime,
+        activates: OffsetDateTime,
+    ) -> DataProtectionKeyRecord {
+        let id = Uuid::now_v7();
+        let material = random_bytes::<32>();
+        let stored = match &self.master_key {
+            Some(master) => oxidp_jose::data_protection::master::seal(master, id, &material),
+            None => material.to_vec(),
+        };
+        DataProtectionKeyRecord {
+            id,
+            created: now,
+            activates,
+            expires: activates + self.key_lifetime,
+            material: stored,
+        }
+    }
+
+    fn open_material(&self, record: &DataProtectionKeyRecord) -> Option<[u8; 32]> {
+        use oxidp_jose::data_protection::master;
+        if !master::is_sealed(&record.material) {
+            return <[u8; 32]>::try_from(record.material.as_slice()).ok();
+        }
+        let Some(key) = &self.master_key else {
+            tracing::error!(key_id = %record.id, "data-protection key is sealed by a master key and none is configured (OXIDP_MASTER_KEY_FILE)");
+            return None;
+        };
+        match master::open(key, record.id, &record.material) {
+            Ok(material) => Some(material),
+            Err(_) => {
+                tracing::error!(key_id = %record.id, "data-protection key does not open with the configured master key");
+                None
+            }
         }
     }
 
@@ -129,13 +192,7 @@ impl DataProtector {
         };
         if needs_successor {
             let activates = current.map_or(now, |key| key.expires.max(now));
-            let record = DataProtectionKeyRecord {
-                id: Uuid::now_v7(),
-                created: now,
-                activates,
-                expires: activates + self.key_lifetime,
-                material: random_bytes::<32>().to_vec(),
-            };
+            let record = self.new_record(now, activates);
             self.store.insert_data_protection_key(&record).await?;
             tracing::info!(key_id = %record.id, "created data-protection key");
             records.push(record);
@@ -146,8 +203,7 @@ impl DataProtector {
         let keys = records
             .iter()
             .filter_map(|r| {
-                <[u8; 32]>::try_from(r.material.as_slice())
-                    .ok()
+                self.open_material(r)
                     .map(|m| DataProtectionKey::new(r.id, &m))
             })
             .collect();
@@ -180,6 +236,39 @@ mod tests {
             Duration::from_secs(90 * 86400),
             Duration::from_secs(300),
         )
+    }
+
+    #[tokio::test]
+    async fn a_master_key_seals_the_ring_at_rest() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let dp = protector(store.clone(), clock.clone()).with_master_key(Some([9u8; 32]));
+        let sealed = dp.protect("p", b"secret").await.unwrap();
+        let stored = store.list_data_protection_keys().await.unwrap().remove(0);
+        assert!(oxidp_jose::data_protection::master::is_sealed(
+            &stored.material
+        ));
+        let same_master = protector(store.clone(), clock.clone()).with_master_key(Some([9u8; 32]));
+        assert_eq!(
+            same_master.unprotect("p", &sealed).await.unwrap(),
+            b"secret"
+        );
+        let no_master = protector(store.clone(), clock.clone());
+        assert!(no_master.unprotect("p", &sealed).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn rotation_switches_the_encrypting_key_and_keeps_old_data_readable() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let dp = protector(store.clone(), clock.clone());
+        let first = dp.maintain().await.unwrap();
+        let sealed = dp.protect("p", b"old").await.unwrap();
+        clock.advance(time::Duration::seconds(1));
+        let rotated = dp.rotate().await.unwrap();
+        assert_ne!(first, rotated);
+        assert_eq!(dp.maintain().await.unwrap(), rotated);
+        assert_eq!(dp.unprotect("p", &sealed).await.unwrap(), b"old");
     }
 
     #[tokio::test]

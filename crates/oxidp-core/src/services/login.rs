@@ -127,7 +127,7 @@ impl LoginService {
         username: &str,
         password: &str,
         client_ip: Option<IpAddr>,
-        previous: Option<&AuthenticationTicket>,
+        previous: Option<(&str, &AuthenticationTicket)>,
     ) -> Result<(AuthenticationTicket, String), LoginError> {
         let now = self.clock.now();
         let user_key = format!("user:{username}");

@@ -2,14 +2,15 @@
 //!
 //! Everything about the cookie goes through one abstraction, [`TicketStore`]: a ticket goes
 //! in, an opaque cookie value comes out, and back. [`SelfContainedTicketStore`] encrypts the
-//! whole ticket into the cookie with the data-protection key ring; server-side sessions are
-//! another `TicketStore` whose cookie value is only a key.
+//! whole ticket into the cookie with the data-protection key ring; server-side sessions
+//! ([`ServerSideTicketStore`](super::ServerSideTicketStore)) keep it in the store and put only
+//! a key in the cookie.
 
 use crate::clock::Clock;
 use crate::keys::DataProtector;
-use crate::model::{AuthenticationTicket, User};
+use crate::model::{AuthenticationTicket, PersistedGrantFilter, User, grant_types};
 use crate::options::AuthenticationOptions;
-use crate::store::StoreError;
+use crate::store::{GrantStore, StoreError};
 use async_trait::async_trait;
 use oxidp_jose::{b64url_decode, b64url_encode, random_bytes};
 use std::sync::Arc;
@@ -45,6 +46,15 @@ pub trait TicketStore: Send + Sync + std::fmt::Debug {
         cookie_value: &str,
         ticket: &AuthenticationTicket,
     ) -> Result<String, SessionError>;
+    /// Extends a ticket whose content is unchanged (only `issued` and `expires` moved). Stores
+    /// that can update those two alone override this.
+    async fn extend(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<String, SessionError> {
+        self.renew(cookie_value, ticket).await
+    }
     /// Forgets the ticket behind a cookie value.
     async fn remove(&self, cookie_value: &str) -> Result<(), SessionError>;
 }
@@ -111,22 +121,34 @@ pub struct Authenticated {
 }
 
 /// Signs browsers in and out and reads their sessions.
-#[derive(Debug)]
 pub struct SessionService {
     tickets: Arc<dyn TicketStore>,
+    grants: Arc<dyn GrantStore>,
     clock: Arc<dyn Clock>,
     options: AuthenticationOptions,
 }
 
+impl std::fmt::Debug for SessionService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("tickets", &self.tickets)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SessionService {
-    /// A session service over a ticket store.
+    /// A session service over a ticket store; `grants` are revoked when another user signs in
+    /// over a session.
     pub fn new(
         tickets: Arc<dyn TicketStore>,
+        grants: Arc<dyn GrantStore>,
         clock: Arc<dyn Clock>,
         options: AuthenticationOptions,
     ) -> Self {
         Self {
             tickets,
+            grants,
             clock,
             options,
         }
@@ -136,40 +158,47 @@ impl SessionService {
         time::Duration::try_from(self.options.cookie_lifetime).unwrap_or(time::Duration::MAX)
     }
 
-    /// Signs `user` in. The same user signing in again in the same browser keeps the session id
-    /// and the client list; anyone else gets a new session.
+    /// Signs `user` in over the browser's previous session, if any (its cookie value and
+    /// ticket). The same user signing in again keeps the session id, the client list and
+    /// (server-side) the key. Another user gets a new session id, and the previous user's
+    /// refresh tokens, reference tokens and codes of that session are revoked.
     pub async fn sign_in(
         &self,
         user: &User,
         amr: &[&str],
         idp: &str,
-        previous: Option<&AuthenticationTicket>,
+        previous: Option<(&str, &AuthenticationTicket)>,
     ) -> Result<(AuthenticationTicket, String), SessionError> {
         let now = self.clock.now();
-        let previous = previous.filter(|p| p.subject_id == user.subject_id);
+        let same_user = previous.filter(|(_, p)| p.subject_id == user.subject_id);
+        if let Some((_, prior)) = previous.filter(|(_, p)| p.subject_id != user.subject_id) {
+            let revoked = revoke_session_grants(&*self.grants, prior).await?;
+            tracing::info!(sid = %prior.session_id, revoked, "another user signed in over a session; its grants are revoked");
+        }
         let ticket = AuthenticationTicket {
             subject_id: user.subject_id.clone(),
-            session_id: previous.map_or_else(new_session_id, |p| p.session_id.clone()),
+            session_id: same_user.map_or_else(new_session_id, |(_, p)| p.session_id.clone()),
             auth_time: now,
             idp: idp.to_owned(),
             amr: amr.iter().map(|a| (*a).to_owned()).collect(),
-            client_ids: previous.map(|p| p.client_ids.clone()).unwrap_or_default(),
+            client_ids: same_user
+                .map(|(_, p)| p.client_ids.clone())
+                .unwrap_or_default(),
             issued: now,
             expires: now + self.lifetime(),
-            claims: user
-                .claims
-                .iter()
-                .filter(|(k, _)| k.as_str() == "name")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            claims: user.claims.clone(),
         };
-        let cookie = self.tickets.store(&ticket).await?;
+        let cookie = match previous {
+            Some((cookie_value, _)) => self.tickets.renew(cookie_value, &ticket).await?,
+            None => self.tickets.store(&ticket).await?,
+        };
         tracing::info!(subject_id = %ticket.subject_id, sid = %ticket.session_id, "signed in");
         Ok((ticket, cookie))
     }
 
-    /// The session of a cookie value, if valid now. With sliding expiration the ticket is
-    /// renewed at most once per half lifetime, never on every request.
+    /// The session of a cookie value, if valid now. An expired session met this way is
+    /// removed. With sliding expiration the session is extended at most once per half
+    /// lifetime, never on every request.
     pub async fn authenticate(
         &self,
         cookie_value: &str,
@@ -179,13 +208,14 @@ impl SessionService {
         };
         let now = self.clock.now();
         if ticket.expires <= now {
+            self.tickets.remove(cookie_value).await?;
             return Ok(None);
         }
         let mut renewed_cookie = None;
         if self.options.cookie_sliding_expiration && ticket.issued + self.lifetime() / 2 <= now {
             ticket.issued = now;
             ticket.expires = now + self.lifetime();
-            renewed_cookie = Some(self.tickets.renew(cookie_value, &ticket).await?);
+            renewed_cookie = Some(self.tickets.extend(cookie_value, &ticket).await?);
         }
         Ok(Some(Authenticated {
             ticket,
@@ -213,7 +243,9 @@ impl SessionService {
 
     /// Seconds until the ticket expires (the cookie's `Max-Age`).
     pub fn max_age(&self, ticket: &AuthenticationTicket) -> i64 {
-        (ticket.expires - self.clock.now()).whole_seconds().max(0)
+        (ticket.expires - self.clock.now())
+            .whole_seconds()
+            .clamp(0, i64::from(i32::MAX))
     }
 
     /// The current instant, from the injected clock.
@@ -225,4 +257,22 @@ impl SessionService {
 /// A new session id: 128 random bits.
 fn new_session_id() -> String {
     b64url_encode(random_bytes::<16>())
+}
+
+/// Revokes the refresh tokens, reference tokens and codes of a session.
+pub(crate) async fn revoke_session_grants(
+    grants: &dyn GrantStore,
+    ticket: &AuthenticationTicket,
+) -> Result<u64, StoreError> {
+    let filter = PersistedGrantFilter {
+        subject_id: Some(ticket.subject_id.clone()),
+        session_id: Some(ticket.session_id.clone()),
+        grant_types: Some(vec![
+            grant_types::REFRESH_TOKEN.to_owned(),
+            grant_types::REFERENCE_TOKEN.to_owned(),
+            grant_types::AUTHORIZATION_CODE.to_owned(),
+        ]),
+        ..PersistedGrantFilter::default()
+    };
+    grants.remove_grants(&filter).await
 }

@@ -3,7 +3,9 @@
 use super::Context;
 use super::access_token::validate_access_token;
 use super::identity::{OPENID, claims_for};
+use super::server_side_sessions::ServerSideTicketStore;
 use crate::error::OAuthError;
+use crate::model::SessionFilter;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -37,11 +39,31 @@ impl From<OAuthError> for UserInfoError {
 #[derive(Debug)]
 pub struct UserInfoService {
     ctx: Arc<Context>,
+    server_side: Option<ServerSideTicketStore>,
 }
 
 impl UserInfoService {
-    pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+    pub(crate) fn new(ctx: Arc<Context>, server_side: Option<ServerSideTicketStore>) -> Self {
+        Self { ctx, server_side }
+    }
+
+    /// With server-side sessions, the claims captured in the token's session (exactly one
+    /// session must match its `sub` and `sid`); `None` otherwise.
+    async fn session_claims(
+        &self,
+        subject_id: &str,
+        session_id: &str,
+    ) -> Option<std::collections::BTreeMap<String, Value>> {
+        let tickets = self.server_side.as_ref()?;
+        let filter = SessionFilter {
+            subject_id: Some(subject_id.to_owned()),
+            session_id: Some(session_id.to_owned()),
+        };
+        let sessions = self.ctx.stores.sessions.get_sessions(&filter).await.ok()?;
+        let [session] = sessions.as_slice() else {
+            return None;
+        };
+        tickets.open(session).await.map(|ticket| ticket.claims)
     }
 
     /// The user's claims for `token`.
@@ -61,12 +83,19 @@ impl UserInfoService {
             .map_err(|_| UserInfoError::Server)?
             .filter(|u| u.enabled)
             .ok_or(UserInfoError::InvalidToken)?;
+        // The session's claims when it is kept server-side (what the user signed in with);
+        // the user store otherwise.
+        let session_claims = match &claims.sid {
+            Some(sid) => self.session_claims(&user.subject_id, sid).await,
+            None => None,
+        };
+        let source = session_claims.as_ref().unwrap_or(&user.claims);
         let mut response = Map::new();
         response.insert("sub".into(), Value::String(user.subject_id.clone()));
         for name in claims_for(claims.scopes()) {
-            if name == "preferred_username" && !user.claims.contains_key(name) {
+            if name == "preferred_username" && !source.contains_key(name) {
                 response.insert(name.into(), Value::String(user.username.clone()));
-            } else if let Some(value) = user.claims.get(name) {
+            } else if let Some(value) = source.get(name) {
                 response.insert(name.into(), value.clone());
             }
         }

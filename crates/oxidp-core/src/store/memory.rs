@@ -3,7 +3,7 @@
 use super::{ClientStore, GrantStore, KeyStore, ResourceStore, StoreError, StoreResult, UserStore};
 use crate::model::{
     ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    SigningKeyRecord, User,
+    ServerSideSession, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -18,17 +18,18 @@ pub struct MemoryStore {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+pub(super) struct Inner {
     clients: BTreeMap<String, Client>,
     resources: BTreeMap<String, ApiResource>,
     grants: BTreeMap<String, PersistedGrant>,
     signing_keys: BTreeMap<String, SigningKeyRecord>,
     data_protection_keys: BTreeMap<Uuid, DataProtectionKeyRecord>,
     users: BTreeMap<String, User>,
+    pub(super) sessions: BTreeMap<String, ServerSideSession>,
 }
 
 impl MemoryStore {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave these maps half-updated (each operation is
         // a single insert or remove), so a poisoned lock is still safe to use.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())

@@ -19,6 +19,8 @@ pub struct TestApp {
     /// The key the `signed-client` uses for private_key_jwt.
     pub client_key: SigningKey,
     pub clock: Option<Arc<ManualClock>>,
+    /// The stores the server runs on.
+    pub stores: Stores,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _dir: Arc<TempDir>,
 }
@@ -176,7 +178,7 @@ impl TestApp {
         (app, store)
     }
 
-    async fn spawn_on(
+    pub async fn spawn_on(
         stores: Option<Stores>,
         clock: Option<Arc<ManualClock>>,
         adjust: impl FnOnce(&mut Config),
@@ -196,7 +198,7 @@ impl TestApp {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
-        let server = Server::build_with(config.clone(), stores, server_clock)
+        let server = Server::build_with(config.clone(), stores.clone(), server_clock)
             .await
             .expect("server builds");
         let address = format!("http://{}", server.address());
@@ -209,6 +211,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             client_key,
             clock,
+            stores,
             _shutdown: shutdown,
             _dir: dir,
         }

@@ -23,6 +23,7 @@ mod postgres;
 mod refresh;
 mod relying_party;
 mod revocation;
+mod server_side_sessions;
 mod session;
 mod token;
 mod userinfo;

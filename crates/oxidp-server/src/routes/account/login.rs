@@ -90,7 +90,9 @@ pub async fn submit(
             &username,
             &password,
             ip,
-            previous.as_ref().map(|s| &s.ticket),
+            previous
+                .as_ref()
+                .map(|s| (s.cookie_value.as_str(), &s.ticket)),
         )
         .await
     {

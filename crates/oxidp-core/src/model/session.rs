@@ -1,0 +1,147 @@
+//! Server-side sessions: the stored form of an authentication ticket, and how to find them.
+
+use std::fmt;
+use time::OffsetDateTime;
+
+/// A browser session kept on the server. The cookie holds only `key`; the ticket is encrypted
+/// in `ticket`, and the plaintext columns exist to find, page and expire sessions.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerSideSession {
+    /// The random value in the cookie (256 bits, base64url). Unique.
+    pub key: String,
+    /// The authentication scheme (`oxidp` for the identity server's own cookie).
+    pub scheme: String,
+    /// The user (`sub`).
+    pub subject_id: String,
+    /// The session id (`sid`).
+    pub session_id: String,
+    /// The value of the configured display-name claim, if any (unset by default, for privacy).
+    pub display_name: Option<String>,
+    /// When the session was created.
+    pub created: OffsetDateTime,
+    /// When it was last renewed.
+    pub renewed: OffsetDateTime,
+    /// When it expires; `None` never expires.
+    pub expires: Option<OffsetDateTime>,
+    /// The data-protection envelope of the serialized ticket.
+    pub ticket: Vec<u8>,
+}
+
+impl fmt::Debug for ServerSideSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key is a bearer credential: never in logs.
+        f.debug_struct("ServerSideSession")
+            .field("subject_id", &self.subject_id)
+            .field("session_id", &self.session_id)
+            .field("display_name", &self.display_name)
+            .field("created", &self.created)
+            .field("renewed", &self.renewed)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSideSession {
+    /// Whether the session has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// Selects sessions by subject and/or session id, both exact and AND-combined. At least one
+/// must be set: an empty filter is refused rather than read as "every session".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Match this subject.
+    pub subject_id: Option<String>,
+    /// Match this session id.
+    pub session_id: Option<String>,
+}
+
+impl SessionFilter {
+    /// Whether no criterion is set.
+    pub fn is_empty(&self) -> bool {
+        self.subject_id.as_deref().is_none_or(str::is_empty)
+            && self.session_id.as_deref().is_none_or(str::is_empty)
+    }
+
+    /// Whether `session` satisfies the filter (the reference semantics every store follows).
+    pub fn matches(&self, session: &ServerSideSession) -> bool {
+        self.subject_id
+            .as_deref()
+            .is_none_or(|s| s.is_empty() || session.subject_id == s)
+            && self
+                .session_id
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || session.session_id == s)
+    }
+}
+
+/// A page request over sessions (keyset pagination: the token names the page's edges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// The token of the page the caller is on; `None` (or malformed, or stale) starts at page 1.
+    pub results_token: Option<String>,
+    /// Go backward from the token's page instead of forward.
+    pub request_prior_results: bool,
+    /// Page size; 0 means 25, more than 1,000 means 1,000.
+    pub count_requested: u32,
+    /// Exact subject id.
+    pub subject_id: Option<String>,
+    /// Exact session id.
+    pub session_id: Option<String>,
+    /// Display-name prefix (case-sensitive).
+    pub display_name: Option<String>,
+}
+
+impl SessionQuery {
+    /// The default page size.
+    pub const DEFAULT_COUNT: u32 = 25;
+    /// The largest page size.
+    pub const MAX_COUNT: u32 = 1_000;
+
+    /// The page size in force.
+    pub fn page_size(&self) -> u32 {
+        match self.count_requested {
+            0 => Self::DEFAULT_COUNT,
+            n => n.min(Self::MAX_COUNT),
+        }
+    }
+
+    /// Whether `session` passes the query's filters (the reference semantics).
+    pub fn matches(&self, session: &ServerSideSession) -> bool {
+        self.subject_id
+            .as_deref()
+            .is_none_or(|s| s.is_empty() || session.subject_id == s)
+            && self
+                .session_id
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || session.session_id == s)
+            && self.display_name.as_deref().is_none_or(|p| {
+                p.is_empty()
+                    || session
+                        .display_name
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with(p))
+            })
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryResult<T> {
+    /// Token of this page, to pass back for the next or previous page; `None` for an empty page.
+    pub results_token: Option<String>,
+    /// Whether a previous page exists.
+    pub has_prev_results: bool,
+    /// Whether a next page exists.
+    pub has_next_results: bool,
+    /// Matching records in all.
+    pub total_count: u64,
+    /// Pages in all (at least 1 when there are results).
+    pub total_pages: u64,
+    /// This page's number, from 1.
+    pub current_page: u64,
+    /// The records, in ascending (created, key) order.
+    pub results: Vec<T>,
+}

@@ -1,0 +1,176 @@
+//! The server-side [`TicketStore`]: the cookie carries a 256-bit random key; the ticket lives,
+//! encrypted, in a [`ServerSideSession`] with plaintext columns to find and expire it.
+//!
+//! The `renewed` and `expires` columns are authoritative: a ticket read back takes its issue
+//! and expiry instants from them, so extending a session is a column update
+//! ([`TicketStore::extend`]), not a re-encryption.
+
+use super::session::{SessionError, TicketStore};
+use crate::keys::DataProtector;
+use crate::model::{AuthenticationTicket, ServerSideSession};
+use crate::store::SessionStore;
+use async_trait::async_trait;
+use oxidp_jose::random_token;
+use std::sync::Arc;
+
+/// Purpose of the data-protection envelope of a stored ticket.
+const PURPOSE: &str = "oxidp.server-side-session.v1";
+
+/// The scheme recorded for the identity server's own cookie.
+pub const SCHEME: &str = "oxidp";
+
+/// Tickets in a [`SessionStore`].
+#[derive(Clone)]
+pub struct ServerSideTicketStore {
+    sessions: Arc<dyn SessionStore>,
+    protector: Arc<DataProtector>,
+    display_name_claim: Option<String>,
+}
+
+impl std::fmt::Debug for ServerSideTicketStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerSideTicketStore")
+            .field("display_name_claim", &self.display_name_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSideTicketStore {
+    /// Tickets in `sessions`, encrypted with `protector`; `display_name_claim` chooses the
+    /// claim indexed as display name.
+    pub fn new(
+        sessions: Arc<dyn SessionStore>,
+        protector: Arc<DataProtector>,
+        display_name_claim: Option<String>,
+    ) -> Self {
+        Self {
+            sessions,
+            protector,
+            display_name_claim,
+        }
+    }
+
+    async fn record(
+        &self,
+        key: &str,
+        ticket: &AuthenticationTicket,
+        created: time::OffsetDateTime,
+    ) -> Result<ServerSideSession, SessionError> {
+        let json = serde_json::to_vec(ticket).map_err(|_| SessionError::Protection)?;
+        let sealed = self
+            .protector
+            .protect(PURPOSE, &json)
+            .await
+            .map_err(|_| SessionError::Protection)?;
+        let display_name = self
+            .display_name_claim
+            .as_ref()
+            .and_then(|claim| ticket.claims.get(claim))
+            .and_then(|value| value.as_str())
+            .map(str::to_owned);
+        Ok(ServerSideSession {
+            key: key.to_owned(),
+            scheme: SCHEME.to_owned(),
+            subject_id: ticket.subject_id.clone(),
+            session_id: ticket.session_id.clone(),
+            display_name,
+            created,
+            renewed: ticket.issued,
+            expires: Some(ticket.expires),
+            ticket: sealed,
+        })
+    }
+
+    /// The ticket inside a stored session, with issue and expiry instants from its columns;
+    /// `None` when it cannot be decrypted or read.
+    pub async fn open(&self, session: &ServerSideSession) -> Option<AuthenticationTicket> {
+        let json = self
+            .protector
+            .unprotect(PURPOSE, &session.ticket)
+            .await
+            .ok()?;
+        let mut ticket: AuthenticationTicket = serde_json::from_slice(&json).ok()?;
+        ticket.issued = session.renewed;
+        // A session without expiry never expires: represent it as the far future.
+        ticket.expires = session
+            .expires
+            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+        Some(ticket)
+    }
+}
+
+#[async_trait]
+impl TicketStore for ServerSideTicketStore {
+    async fn store(&self, ticket: &AuthenticationTicket) -> Result<String, SessionError> {
+        let key = random_token();
+        let record = self.record(&key, ticket, ticket.issued).await?;
+        self.sessions.create_session(&record).await?;
+        tracing::debug!(sid = %ticket.session_id, "server-side session created");
+        Ok(key)
+    }
+
+    async fn retrieve(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<AuthenticationTicket>, SessionError> {
+        let Some(session) = self.sessions.get_session(cookie_value).await? else {
+            return Ok(None);
+        };
+        match self.open(&session).await {
+            Some(ticket) => Ok(Some(ticket)),
+            None => {
+                // A ticket no key can open (tampered, or its key retired) is a dead session.
+                tracing::warn!(sid = %session.session_id, "unreadable server-side session deleted");
+                self.sessions.delete_session(cookie_value).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn renew(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<String, SessionError> {
+        let existing = self.sessions.get_session(cookie_value).await?;
+        // Another user (or a new session) over the same cookie restarts `created`.
+        let created = match &existing {
+            Some(session)
+                if session.subject_id == ticket.subject_id
+                    && session.session_id == ticket.session_id =>
+            {
+                session.created
+            }
+            _ => ticket.issued,
+        };
+        let record = self.record(cookie_value, ticket, created).await?;
+        if existing.is_some() {
+            self.sessions.update_session(&record).await?;
+        } else {
+            // The row may have been removed meanwhile (expiry, admin): recreate it under the same key.
+            self.sessions.create_session(&record).await?;
+        }
+        Ok(cookie_value.to_owned())
+    }
+
+    async fn extend(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<String, SessionError> {
+        if self
+            .sessions
+            .touch_session(cookie_value, ticket.issued, Some(ticket.expires))
+            .await?
+        {
+            Ok(cookie_value.to_owned())
+        } else {
+            self.renew(cookie_value, ticket).await
+        }
+    }
+
+    async fn remove(&self, cookie_value: &str) -> Result<(), SessionError> {
+        self.sessions.delete_session(cookie_value).await?;
+        Ok(())
+    }
+}

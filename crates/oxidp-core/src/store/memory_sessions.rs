@@ -1,0 +1,251 @@
+//! The in-memory [`SessionStore`](super::SessionStore).
+//!
+//! The reference semantics of session paging, which the SQL stores reproduce with keyset
+//! queries: the matching sessions in (created, key) order; a results token names the
+//! (created, key) of the first and last rows of the page it came from; a forward request takes
+//! the rows after the last one, a backward request the rows before the first one. The token is
+//! `base64url(JSON [created_first, key_first, created_last, key_last])`, with `created` in unix
+//! nanoseconds here (the memory store keeps sub-second instants); anything that does not decode
+//! to that shape starts at page 1.
+
+use super::memory::MemoryStore;
+use super::{SessionStore, StoreError, StoreResult};
+use crate::model::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::cmp::Ordering;
+use time::OffsetDateTime;
+
+/// A session's place in the paging order.
+type Position = (i128, String);
+
+fn position(session: &ServerSideSession) -> (i128, &str) {
+    (session.created.unix_timestamp_nanos(), session.key.as_str())
+}
+
+/// Orders `session` relative to `edge`, by (created, key).
+fn compare(session: &ServerSideSession, edge: &Position) -> Ordering {
+    position(session).cmp(&(edge.0, edge.1.as_str()))
+}
+
+fn by_created_then_key(a: &ServerSideSession, b: &ServerSideSession) -> Ordering {
+    (a.created, &a.key).cmp(&(b.created, &b.key))
+}
+
+fn encode_token(first: &ServerSideSession, last: &ServerSideSession) -> String {
+    let (first, last) = (position(first), position(last));
+    let json = serde_json::json!([first.0, first.1, last.0, last.1]);
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+/// The (first, last) positions a token names; `None` for anything malformed.
+fn decode_token(token: &str) -> Option<(Position, Position)> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let (first_created, first_key, last_created, last_key): (i128, String, i128, String) =
+        serde_json::from_slice(&bytes).ok()?;
+    Some(((first_created, first_key), (last_created, last_key)))
+}
+
+/// The page `query` asks for among `matching` (sorted): the range of its rows.
+fn page_range(
+    matching: &[&ServerSideSession],
+    query: &SessionQuery,
+    size: usize,
+) -> (usize, usize) {
+    let from_start = (0, size.min(matching.len()));
+    let Some((first, last)) = query.results_token.as_deref().and_then(decode_token) else {
+        return from_start;
+    };
+    if query.request_prior_results {
+        let end = matching.partition_point(|s| compare(s, &first) == Ordering::Less);
+        let start = end.saturating_sub(size);
+        // Nothing before the token's page, or a short first page because rows were deleted
+        // meanwhile: show a full first page instead.
+        if end == 0 || (start == 0 && end < size && end < matching.len()) {
+            return from_start;
+        }
+        (start, end)
+    } else {
+        let start = matching.partition_point(|s| compare(s, &last) != Ordering::Greater);
+        if start == matching.len() {
+            // Nothing after the token's page any more: the token is stale.
+            return from_start;
+        }
+        (start, (start + size).min(matching.len()))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, session: &ServerSideSession) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if inner.sessions.contains_key(&session.key) {
+            return Err(StoreError::Conflict);
+        }
+        inner.sessions.insert(session.key.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(&self, key: &str) -> StoreResult<Option<ServerSideSession>> {
+        Ok(self.lock().sessions.get(key).cloned())
+    }
+
+    async fn update_session(&self, session: &ServerSideSession) -> StoreResult<bool> {
+        match self.lock().sessions.get_mut(&session.key) {
+            Some(stored) => {
+                *stored = session.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn touch_session(
+        &self,
+        key: &str,
+        renewed: OffsetDateTime,
+        expires: Option<OffsetDateTime>,
+    ) -> StoreResult<bool> {
+        match self.lock().sessions.get_mut(key) {
+            Some(stored) => {
+                stored.renewed = renewed;
+                stored.expires = expires;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_session(&self, key: &str) -> StoreResult<bool> {
+        Ok(self.lock().sessions.remove(key).is_some())
+    }
+
+    async fn get_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>> {
+        if filter.is_empty() {
+            return Err(StoreError::EmptyFilter);
+        }
+        let mut sessions: Vec<_> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| filter.matches(s))
+            .cloned()
+            .collect();
+        sessions.sort_by(by_created_then_key);
+        Ok(sessions)
+    }
+
+    async fn delete_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>> {
+        if filter.is_empty() {
+            return Err(StoreError::EmptyFilter);
+        }
+        let mut inner = self.lock();
+        let keys: Vec<String> = inner
+            .sessions
+            .values()
+            .filter(|s| filter.matches(s))
+            .map(|s| s.key.clone())
+            .collect();
+        let mut removed: Vec<_> = keys
+            .iter()
+            .filter_map(|key| inner.sessions.remove(key))
+            .collect();
+        removed.sort_by(by_created_then_key);
+        Ok(removed)
+    }
+
+    async fn get_and_remove_expired(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Vec<ServerSideSession>> {
+        let mut inner = self.lock();
+        let mut expired: Vec<(OffsetDateTime, String)> = inner
+            .sessions
+            .values()
+            .filter_map(|s| s.expires.filter(|e| *e < now).map(|e| (e, s.key.clone())))
+            .collect();
+        expired.sort();
+        Ok(expired
+            .into_iter()
+            .take(batch as usize)
+            .filter_map(|(_, key)| inner.sessions.remove(&key))
+            .collect())
+    }
+
+    async fn query_sessions(
+        &self,
+        query: &SessionQuery,
+    ) -> StoreResult<QueryResult<ServerSideSession>> {
+        let size = query.page_size() as usize;
+        let inner = self.lock();
+        let mut matching: Vec<&ServerSideSession> = inner
+            .sessions
+            .values()
+            .filter(|s| query.matches(s))
+            .collect();
+        matching.sort_by(|a, b| by_created_then_key(a, b));
+
+        let (start, end) = page_range(&matching, query, size);
+        let total = matching.len();
+        let results: Vec<ServerSideSession> =
+            matching[start..end].iter().map(|s| (*s).clone()).collect();
+        drop(inner);
+        let (Some(first), Some(last)) = (results.first(), results.last()) else {
+            return Ok(QueryResult {
+                results_token: None,
+                has_prev_results: false,
+                has_next_results: false,
+                total_count: 0,
+                total_pages: 0,
+                current_page: 0,
+                results,
+            });
+        };
+        let total_pages = total.div_ceil(size) as u64;
+        Ok(QueryResult {
+            results_token: Some(encode_token(first, last)),
+            has_prev_results: start > 0,
+            has_next_results: end < total,
+            total_count: total as u64,
+            total_pages,
+            current_page: (1 + start.div_ceil(size) as u64).min(total_pages),
+            results,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_any_key() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)
+            .expect("a valid instant");
+        let session = |key: &str| ServerSideSession {
+            key: key.to_owned(),
+            scheme: "oxidp".to_owned(),
+            subject_id: "s".to_owned(),
+            session_id: "sid".to_owned(),
+            display_name: None,
+            created: at,
+            renewed: at,
+            expires: None,
+            ticket: Vec::new(),
+        };
+        let (a, b) = (session("a:b|c,\"é\u{0}"), session(""));
+        let token = encode_token(&a, &b);
+        assert_eq!(
+            decode_token(&token),
+            Some((
+                (at.unix_timestamp_nanos(), a.key.clone()),
+                (at.unix_timestamp_nanos(), String::new())
+            ))
+        );
+        for malformed in ["", "garbage", "a:b|c:d", "W10", "WzEsImEiXQ"] {
+            assert_eq!(decode_token(malformed), None, "{malformed}");
+        }
+    }
+}
