@@ -59,3 +59,11 @@ impl Clock for ManualClock {
         *self.now.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A configured duration as a `time::Duration`, capped at 100 years so that adding it to "now"
+/// can never overflow (a lifetime of "a million years" means "forever" in practice).
+pub fn capped(duration: std::time::Duration) -> Duration {
+    Duration::try_from(duration)
+        .unwrap_or(Duration::MAX)
+        .min(Duration::days(36_500))
+}

@@ -8,5 +8,5 @@ pub use data_protection::{DataProtector, purposes};
 pub use signing::{KeyError, KeyInfo, KeyManager, KeyStatus};
 
 fn to_time(duration: std::time::Duration) -> time::Duration {
-    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+    crate::clock::capped(duration)
 }

@@ -1,18 +1,22 @@
 //! The domain model: clients, API resources, persisted grants and key records.
 
+mod audit;
 mod client;
 mod grant;
 mod keys;
+mod outbox;
 mod resource;
 mod session;
 mod ticket;
 mod user;
 
+pub use audit::AuditEntry;
 pub use client::{
     AccessTokenType, Client, GrantType, HashedSecret, RefreshTokenExpiration, RefreshTokenUsage,
 };
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
+pub use outbox::{DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage, SessionRemoval};
 pub use resource::ApiResource;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
 pub use ticket::AuthenticationTicket;

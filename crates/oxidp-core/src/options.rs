@@ -23,6 +23,10 @@ pub mod paths {
     pub const USERINFO: &str = "/connect/userinfo";
     /// RP-initiated logout.
     pub const END_SESSION: &str = "/connect/endsession";
+    /// The admin page for sessions.
+    pub const ADMIN_SESSIONS: &str = "/admin/sessions";
+    /// The admin JSON API for sessions.
+    pub const ADMIN_API_SESSIONS: &str = "/api/admin/sessions";
     /// Login page.
     pub const LOGIN: &str = "/account/login";
     /// Consent page.
@@ -46,6 +50,44 @@ pub struct IdentityServerOptions {
     pub password_hashing: crate::users::PasswordHashingOptions,
     /// Server-side sessions.
     pub server_side_sessions: ServerSideSessionOptions,
+    /// Back-channel logout delivery.
+    pub backchannel_logout: BackchannelLogoutOptions,
+    /// How long clients and API resources are cached in memory (zero: not cached).
+    pub store_cache_duration: Duration,
+}
+
+/// How back-channel logout notifications are delivered.
+#[derive(Debug, Clone)]
+pub struct BackchannelLogoutOptions {
+    /// Time limit of one delivery attempt.
+    pub timeout: Duration,
+    /// How long a notification is retried before it is marked failed.
+    pub retry_period: Duration,
+    /// Delay before the first retry; each further retry doubles it.
+    pub initial_backoff: Duration,
+    /// The longest delay between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for BackchannelLogoutOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            retry_period: Duration::from_secs(24 * 3600),
+            initial_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl BackchannelLogoutOptions {
+    /// The delay before attempt number `attempts + 1`, given `attempts` failed ones.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
 }
 
 /// Server-side sessions: the cookie carries a key, the session lives in the store.
@@ -95,6 +137,8 @@ impl IdentityServerOptions {
             authentication: AuthenticationOptions::default(),
             password_hashing: crate::users::PasswordHashingOptions::default(),
             server_side_sessions: ServerSideSessionOptions::default(),
+            backchannel_logout: BackchannelLogoutOptions::default(),
+            store_cache_duration: Duration::from_secs(60),
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod access_token;
 mod authorize;
+mod backchannel;
 mod client_auth;
 mod consent;
 mod discovery;
@@ -14,6 +15,7 @@ mod revocation;
 mod scopes;
 mod server_side_sessions;
 mod session;
+mod session_management;
 mod token;
 mod userinfo;
 
@@ -21,6 +23,7 @@ pub use authorize::{
     AuthorizeError, AuthorizeRequest, AuthorizeResponse, AuthorizeService, Interaction,
     ResponseMode,
 };
+pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogoutService, EndedSession};
 pub use client_auth::{
     CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuthenticator, ClientCredentials, Introspector,
 };
@@ -34,6 +37,10 @@ pub use scopes::GrantedScopes;
 pub use server_side_sessions::ServerSideTicketStore;
 pub use session::{
     Authenticated, SelfContainedTicketStore, SessionError, SessionService, TicketStore,
+};
+pub use session_management::{
+    RemovalSummary, RemoveSessionsContext, SessionManagementError, SessionManagementService,
+    UserSession,
 };
 pub use token::{AccessTokenClaims, RefreshTokenData, SessionInfo, TokenResponse, TokenService};
 pub use userinfo::{UserInfoError, UserInfoService};
@@ -93,6 +100,10 @@ pub struct IdentityServer {
     pub users: Arc<UserService>,
     /// Password sign-in.
     pub login: Arc<LoginService>,
+    /// Back-channel logout tokens and messages.
+    pub backchannel: Arc<BackchannelLogoutService>,
+    /// Session management (query, remove, logout notifications).
+    pub session_management: Arc<SessionManagementService>,
 }
 
 impl IdentityServer {
@@ -100,6 +111,14 @@ impl IdentityServer {
     /// `options.server_side_sessions` says.
     pub fn new(options: IdentityServerOptions, stores: Stores, clock: Arc<dyn Clock>) -> Self {
         Self::builder(options, stores, clock).build()
+    }
+
+    /// The claims of one of this server's access tokens (JWT or reference) if it is valid now.
+    pub async fn validate_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<AccessTokenClaims>, crate::error::OAuthError> {
+        access_token::validate_access_token(&self.context, token).await
     }
 
     /// A builder, to plug in a custom ticket store or switch server-side sessions on.
@@ -156,10 +175,18 @@ impl IdentityServerBuilder {
     pub fn build(self) -> IdentityServer {
         let Self {
             options,
-            stores,
+            mut stores,
             clock,
             tickets,
         } = self;
+        if !options.store_cache_duration.is_zero() {
+            let ttl = options.store_cache_duration;
+            stores.clients = Arc::new(crate::store::CachedClientStore::new(stores.clients, ttl));
+            stores.resources = Arc::new(crate::store::CachedResourceStore::new(
+                stores.resources,
+                ttl,
+            ));
+        }
         let protector = Arc::new(
             DataProtector::new(
                 stores.keys.clone(),
@@ -219,6 +246,7 @@ impl IdentityServerBuilder {
             keys,
             protector,
         });
+        let backchannel = Arc::new(BackchannelLogoutService::new(context.clone()));
         IdentityServer {
             client_auth: Arc::new(ClientAuthenticator::new(context.clone())),
             tokens: Arc::new(TokenService::new(context.clone())),
@@ -226,7 +254,13 @@ impl IdentityServerBuilder {
             revocation: Arc::new(RevocationService::new(context.clone())),
             authorize: Arc::new(AuthorizeService::new(context.clone())),
             consent: Arc::new(ConsentService::new(context.clone())),
-            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side)),
+            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side.clone())),
+            session_management: Arc::new(SessionManagementService::new(
+                context.clone(),
+                server_side,
+                backchannel.clone(),
+            )),
+            backchannel,
             end_session: Arc::new(EndSessionService::new(context.clone())),
             sessions,
             users,

@@ -3,14 +3,18 @@
 //! Every implementation (memory here, SQLite and PostgreSQL in `oxidp-store`) must pass the
 //! conformance kit in [`crate::test_kit`] (feature `test-kit`).
 
+mod cache;
 mod memory;
+mod memory_outbox;
 mod memory_sessions;
 
+pub use cache::{CachedClientStore, CachedResourceStore};
 pub use memory::MemoryStore;
 
 use crate::model::{
-    ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    QueryResult, ServerSideSession, SessionFilter, SessionQuery, SigningKeyRecord, User,
+    ApiResource, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt, DeliveryStatus,
+    OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult, ServerSideSession,
+    SessionFilter, SessionQuery, SessionRemoval, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -160,6 +164,50 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<QueryResult<ServerSideSession>>;
 }
 
+/// The back-channel logout outbox, and the atomic removal that fills it.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// In one transaction: deletes the sessions, revokes the grants and enqueues the messages.
+    /// Returns how many sessions were actually deleted (a session already gone is skipped; its
+    /// messages are still enqueued, since its removal is what the caller decided).
+    async fn commit_removal(&self, removal: &SessionRemoval) -> StoreResult<u64>;
+    /// Enqueues messages (outside a removal, e.g. RP-initiated logout).
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
+    /// Claims up to `batch` pending messages due at `now` for delivery by this caller: their
+    /// `next_attempt` moves to `lease_until`, so no other worker claims them meanwhile; two
+    /// concurrent callers never claim the same message.
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    /// Records an attempt and the message's new state (`status`, `next_attempt`, attempts + 1).
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        status: DeliveryStatus,
+        next_attempt: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Messages with this status, newest first, at most `limit`.
+    async fn list_messages(
+        &self,
+        status: DeliveryStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>>;
+    /// The attempts of one message, oldest first.
+    async fn list_attempts(&self, message_id: Uuid) -> StoreResult<Vec<DeliveryAttempt>>;
+}
+
+/// The audit trail of administrative actions.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry.
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// The newest entries first, at most `limit`.
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -175,13 +223,25 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Server-side sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// The back-channel logout outbox.
+    pub outbox: Arc<dyn OutboxStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditStore>,
 }
 
 impl Stores {
     /// Every store backed by one value that implements them all (as each backend does).
     pub fn from_backend<S>(backend: Arc<S>) -> Self
     where
-        S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + 'static,
+        S: ClientStore
+            + ResourceStore
+            + GrantStore
+            + KeyStore
+            + UserStore
+            + SessionStore
+            + OutboxStore
+            + AuditStore
+            + 'static,
     {
         Self {
             clients: backend.clone(),
@@ -189,7 +249,9 @@ impl Stores {
             grants: backend.clone(),
             keys: backend.clone(),
             users: backend.clone(),
-            sessions: backend,
+            sessions: backend.clone(),
+            outbox: backend.clone(),
+            audit: backend,
         }
     }
 

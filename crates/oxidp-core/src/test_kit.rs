@@ -16,12 +16,18 @@
 //! each other's grants. The same holds for the session expiry checks,
 //! [`expired_sessions_are_removed_oldest_first_in_batches`] and
 //! [`concurrent_expired_session_removal_is_disjoint`] (which tolerate expired sessions left by
-//! others, but not others removing theirs). Give each concurrent run its own database or schema.
+//! others, but not others removing theirs), and for the outbox checks that claim messages
+//! ([`outbox_messages_round_trip_every_field`], [`claim_due_claims_due_pending_messages_in_batches`],
+//! [`concurrent_claims_are_disjoint`] and
+//! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`]), which claim at
+//! instants decades in the past and could claim each other's messages. Give each concurrent run
+//! its own database or schema.
 
 mod clients;
 mod grant_filters;
 mod grants;
 mod keys;
+mod outbox;
 mod resources;
 mod sessions;
 mod users;
@@ -48,6 +54,14 @@ pub use keys::{
     signing_key_delete_reports_whether_it_existed, signing_keys_are_ordered_by_activation_then_id,
     signing_keys_round_trip,
 };
+pub use outbox::{
+    claim_due_claims_due_pending_messages_in_batches,
+    commit_removal_deletes_sessions_revokes_grants_and_enqueues,
+    commit_removal_with_empty_grant_filter_changes_nothing, concurrent_claims_are_disjoint,
+    list_messages_filters_by_status_newest_first_with_limit,
+    outbox_messages_round_trip_every_field,
+    record_attempt_updates_the_message_and_lists_attempts_oldest_first,
+};
 pub use resources::{
     api_resource_delete_reports_whether_it_existed, api_resource_upsert_replaces,
     api_resources_are_listed_in_name_order, api_resources_round_trip_every_field,
@@ -72,14 +86,23 @@ pub use users::{
 };
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
-use crate::store::{ClientStore, GrantStore, KeyStore, ResourceStore, SessionStore, UserStore};
+use crate::store::{
+    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, SessionStore, UserStore,
+};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// Runs every check of the kit, one after the other.
 pub async fn run_all<S>(store: &S)
 where
-    S: ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + ?Sized,
+    S: ClientStore
+        + ResourceStore
+        + GrantStore
+        + KeyStore
+        + UserStore
+        + SessionStore
+        + OutboxStore
+        + ?Sized,
 {
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
@@ -140,6 +163,14 @@ where
     session_query_filters_by_subject_session_and_display_name_prefix(store).await;
     session_query_page_size_defaults_and_caps(store).await;
     session_query_without_matches_is_empty(store).await;
+
+    outbox_messages_round_trip_every_field(store).await;
+    commit_removal_deletes_sessions_revokes_grants_and_enqueues(store).await;
+    commit_removal_with_empty_grant_filter_changes_nothing(store).await;
+    claim_due_claims_due_pending_messages_in_batches(store).await;
+    concurrent_claims_are_disjoint(store).await;
+    record_attempt_updates_the_message_and_lists_attempts_oldest_first(store).await;
+    list_messages_filters_by_status_newest_first_with_limit(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

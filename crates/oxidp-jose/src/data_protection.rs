@@ -102,11 +102,19 @@ impl KeyRing {
         Ok(out)
     }
 
-    /// A 256-bit secret for `purpose`, derived (HMAC-SHA256) from the current key, so that every
-    /// instance sharing the ring derives the same value without storing it. It changes when the
-    /// current key does.
+    /// A 256-bit secret for `purpose`, derived (HMAC-SHA256) from the ring's oldest key, so that
+    /// every instance sharing the ring derives the same value without storing it, and rotations
+    /// do not change it.
     pub fn derive_secret(&self, purpose: &str) -> Result<[u8; 32], DataProtectionError> {
-        let id = self.current.ok_or(DataProtectionError::NoKey)?;
+        // The ring's oldest key: unlike the current one it does not change when the ring
+        // rotates, so secrets derived from it (CSRF keys) survive rotations, and every instance
+        // sharing the ring agrees on it.
+        let id = self
+            .keys
+            .iter()
+            .map(|k| k.id)
+            .min()
+            .ok_or(DataProtectionError::NoKey)?;
         let tag = aws_lc_rs::hmac::sign(
             &self.key(id)?.derivation,
             format!("oxidp.derive:{purpose}").as_bytes(),

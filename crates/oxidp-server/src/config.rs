@@ -44,6 +44,8 @@ pub struct Config {
     pub authentication: AuthenticationConfig,
     /// Server-side sessions.
     pub server_side_sessions: ServerSideSessionsConfig,
+    /// Back-channel logout delivery.
+    pub backchannel_logout: BackchannelLogoutConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
@@ -118,6 +120,9 @@ pub struct StoreConfig {
     pub url: String,
     /// Largest number of pooled database connections.
     pub max_connections: u32,
+    /// How long clients and API resources are cached in memory; zero turns the cache off.
+    #[serde(with = "humantime_serde")]
+    pub cache_duration: Duration,
 }
 
 impl Default for StoreConfig {
@@ -125,6 +130,7 @@ impl Default for StoreConfig {
         Self {
             url: "sqlite://data/oxidp.db".into(),
             max_connections: 10,
+            cache_duration: Duration::from_secs(60),
         }
     }
 }
@@ -195,6 +201,36 @@ pub struct ServerSideSessionsConfig {
     pub enabled: bool,
     /// The claim indexed as a session's display name (unset by default, for privacy).
     pub user_display_name_claim_type: Option<String>,
+}
+
+/// `[backchannel_logout]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackchannelLogoutConfig {
+    /// Time limit of one delivery attempt.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How long a notification is retried.
+    #[serde(with = "humantime_serde")]
+    pub retry_period: Duration,
+    /// Delay before the first retry (doubling afterwards).
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+impl Default for BackchannelLogoutConfig {
+    fn default() -> Self {
+        let d = oxidp_core::options::BackchannelLogoutOptions::default();
+        Self {
+            timeout: d.timeout,
+            retry_period: d.retry_period,
+            initial_backoff: d.initial_backoff,
+            max_backoff: d.max_backoff,
+        }
+    }
 }
 
 /// `[log]`
@@ -356,6 +392,13 @@ impl Config {
                 .user_display_name_claim_type
                 .clone()
                 .filter(|claim| !claim.trim().is_empty()),
+        };
+        options.store_cache_duration = self.store.cache_duration;
+        options.backchannel_logout = oxidp_core::options::BackchannelLogoutOptions {
+            timeout: self.backchannel_logout.timeout,
+            retry_period: self.backchannel_logout.retry_period,
+            initial_backoff: self.backchannel_logout.initial_backoff,
+            max_backoff: self.backchannel_logout.max_backoff,
         };
         options.password_hashing = oxidp_core::users::PasswordHashingOptions {
             memory_kib: self.password_hashing.memory_kib,

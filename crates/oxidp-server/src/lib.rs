@@ -3,6 +3,8 @@
 //! Use [`Server::build`] with a [`config::Config`] to run the ready server, or [`router`] to
 //! nest the identity server's routes into your own axum application.
 
+pub mod admin_api;
+mod backchannel;
 mod browser;
 pub mod config;
 pub mod csrf;

@@ -9,6 +9,7 @@
 //! Each render function takes a typed view model and returns a [`Page`], which carries the
 //! security headers and Content-Security-Policy when turned into a response.
 
+mod admin;
 mod response;
 mod views;
 
@@ -21,6 +22,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
+pub use admin::*;
 pub use response::Page;
 pub use views::{
     ConsentView, ErrorView, FormPostView, LoggedOutView, LoginView, LogoutView, ScopeView,
@@ -44,10 +46,14 @@ const DEFAULTS: &[(&str, &str)] = &[
         "form_post.html",
         include_str!("../templates/form_post.html"),
     ),
+    (
+        "admin_sessions.html",
+        include_str!("../templates/admin_sessions.html"),
+    ),
 ];
 
 /// The names of the templates an override directory may replace.
-pub const TEMPLATE_NAMES: [&str; 7] = [
+pub const TEMPLATE_NAMES: [&str; 8] = [
     "layout.html",
     "login.html",
     "consent.html",
@@ -55,6 +61,7 @@ pub const TEMPLATE_NAMES: [&str; 7] = [
     "logged_out.html",
     "error.html",
     "form_post.html",
+    "admin_sessions.html",
 ];
 
 /// Shown when even the error template fails: static, so it cannot fail or leak.
@@ -175,7 +182,11 @@ impl Pages {
         check("logout.html", self.logout(&LogoutView::sample()))?;
         check("logged_out.html", self.logged_out(&LoggedOutView::sample()))?;
         check("error.html", self.error(&ErrorView::sample()))?;
-        check("form_post.html", self.form_post(&FormPostView::sample()))
+        check("form_post.html", self.form_post(&FormPostView::sample()))?;
+        check(
+            "admin_sessions.html",
+            self.admin_sessions(&AdminSessionsView::sample()),
+        )
     }
 }
 

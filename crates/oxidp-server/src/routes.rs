@@ -2,6 +2,7 @@
 //! result; protocol rules live in `oxidp-core`.
 
 mod account;
+pub(crate) mod admin;
 pub(crate) mod authorize;
 mod discovery;
 mod health;
@@ -82,6 +83,8 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECTION, post(introspect::introspect))
         .route(paths::REVOCATION, post(revocation::revoke))
+        .route("/admin/sessions", get(admin::sessions)) // TEMP-ADMIN-PAGE
+        .route("/admin/sessions/revoke", post(admin::revoke)) // TEMP-ADMIN-PAGE
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(axum::middleware::from_fn(telemetry::track_requests))

@@ -96,6 +96,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain(self.idp.clone()));
+        let deliveries = tokio::spawn(crate::backchannel::deliver_forever(self.idp.clone()));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self
             .router
@@ -117,6 +118,7 @@ impl Server {
             }
         };
         maintenance.abort();
+        deliveries.abort();
         result
     }
 }

@@ -6,8 +6,9 @@
 //! [`migrate`] only applies the migrations (`oxidp migrate`).
 //!
 //! Both backends implement every store trait of [`oxidp_core::store`] from the same SQL (see
-//! `sql.rs` and, for sessions and their keyset paging, `sessions.rs`; `$n` placeholders work on
-//! both), expanded by one macro for each backend type, and both pass the conformance kit of
+//! `sql.rs`; for sessions and their keyset paging, `sessions.rs`; for the back-channel logout
+//! outbox and the audit trail, `outbox.rs`; `$n` placeholders work on both), expanded by one
+//! macro for each backend type, and both pass the conformance kit of
 //! `oxidp-core` (`tests/conformance.rs`). Timestamps are stored as BIGINT unix seconds in both
 //! databases; client and API resource bodies as their serde JSON.
 //! `sqlx` errors become [`StoreError`](oxidp_core::store::StoreError)s here: a unique violation
@@ -19,6 +20,7 @@
 
 mod error;
 mod migrations;
+mod outbox;
 mod postgres;
 mod sessions;
 mod sql;

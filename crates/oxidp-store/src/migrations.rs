@@ -28,6 +28,16 @@ const SQLITE: &[Embedded] = &[
         "server_side_sessions",
         include_str!("../migrations/sqlite/20250701000000_server_side_sessions.sql"),
     ),
+    (
+        20250801000000,
+        "backchannel_outbox",
+        include_str!("../migrations/sqlite/20250801000000_backchannel_outbox.sql"),
+    ),
+    (
+        20250802000000,
+        "audit_log",
+        include_str!("../migrations/sqlite/20250802000000_audit_log.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -46,6 +56,16 @@ const POSTGRES: &[Embedded] = &[
         20250701000000,
         "server_side_sessions",
         include_str!("../migrations/postgres/20250701000000_server_side_sessions.sql"),
+    ),
+    (
+        20250801000000,
+        "backchannel_outbox",
+        include_str!("../migrations/postgres/20250801000000_backchannel_outbox.sql"),
+    ),
+    (
+        20250802000000,
+        "audit_log",
+        include_str!("../migrations/postgres/20250802000000_audit_log.sql"),
     ),
 ];
 

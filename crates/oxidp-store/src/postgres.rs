@@ -21,6 +21,17 @@ const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE ke
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
+/// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
+/// them. `SKIP LOCKED` gives instances claiming at the same time different rows (a row another
+/// claimer updated meanwhile is re-checked and, leased, no longer due), and the `MATERIALIZED`
+/// CTE selects and locks the batch exactly once, so no two callers get the same message.
+const CLAIM_DUE_MESSAGES: &str = "WITH due AS MATERIALIZED \
+     (SELECT id FROM backchannel_outbox WHERE status = 'pending' AND next_attempt <= $1 \
+     ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN (SELECT id FROM due) \
+     RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, created, \
+     next_attempt, attempts, give_up_after, status";
+
 /// Every store in one PostgreSQL database (in the connection's `search_path` schema).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -80,4 +91,5 @@ impl_stores!(
     sqlx::Postgres,
     remove_expired_grants = REMOVE_EXPIRED_GRANTS,
     get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
+    claim_due = CLAIM_DUE_MESSAGES,
 );

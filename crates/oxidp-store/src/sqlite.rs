@@ -24,6 +24,15 @@ const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE ke
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
+/// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
+/// them. One statement is atomic in SQLite (the write lock serializes concurrent claimers), so
+/// no two callers get the same message.
+const CLAIM_DUE_MESSAGES: &str = "UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN \
+     (SELECT id FROM backchannel_outbox WHERE status = 'pending' AND next_attempt <= $1 \
+     ORDER BY next_attempt, id LIMIT $3) \
+     RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, created, \
+     next_attempt, attempts, give_up_after, status";
+
 /// Every store in one SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -89,4 +98,5 @@ impl_stores!(
     sqlx::Sqlite,
     remove_expired_grants = REMOVE_EXPIRED_GRANTS,
     get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
+    claim_due = CLAIM_DUE_MESSAGES,
 );

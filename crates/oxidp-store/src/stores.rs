@@ -9,14 +9,17 @@
 /// [`ResourceStore`](oxidp_core::store::ResourceStore),
 /// [`GrantStore`](oxidp_core::store::GrantStore), [`KeyStore`](oxidp_core::store::KeyStore)
 /// [`UserStore`](oxidp_core::store::UserStore) and
-/// [`SessionStore`](oxidp_core::store::SessionStore) for `$store`, a struct with a
+/// [`SessionStore`](oxidp_core::store::SessionStore),
+/// [`OutboxStore`](oxidp_core::store::OutboxStore) and
+/// [`AuditStore`](oxidp_core::store::AuditStore) for `$store`, a struct with a
 /// `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_stores {
     (
         $store:ty,
         $db:ty,
         remove_expired_grants = $remove_expired:expr,
-        get_and_remove_expired_sessions = $remove_expired_sessions:expr $(,)?
+        get_and_remove_expired_sessions = $remove_expired_sessions:expr,
+        claim_due = $claim_due:expr $(,)?
     ) => {
         #[async_trait::async_trait]
         impl oxidp_core::store::ClientStore for $store {
@@ -656,6 +659,247 @@ macro_rules! impl_stores {
                     }
                 }
                 Ok($crate::sessions::page_result(rows, size, counts))
+            }
+        }
+
+        impl $store {
+            /// Inserts `messages` on `conn`, at most `outbox::MESSAGE_CHUNK` rows per statement.
+            async fn insert_outbox_messages(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                messages: &[oxidp_core::model::OutboxMessage],
+            ) -> oxidp_core::store::StoreResult<()> {
+                for chunk in messages.chunks($crate::outbox::MESSAGE_CHUNK) {
+                    let sql = $crate::outbox::insert_messages(chunk.len());
+                    // Only column names and `$n` placeholders were written into the text; every
+                    // value is bound below.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for message in chunk {
+                        query = query
+                            .bind($crate::outbox::id_text(message.id))
+                            .bind(message.client_id.as_str())
+                            .bind(message.endpoint.as_str())
+                            .bind(message.logout_token.as_str())
+                            .bind(message.subject_id.as_str())
+                            .bind(message.session_id.as_str())
+                            .bind(message.reason.as_str())
+                            .bind($crate::sql::seconds(message.created))
+                            .bind($crate::sql::seconds(message.next_attempt))
+                            .bind($crate::outbox::attempts_value(message.attempts))
+                            .bind($crate::sql::seconds(message.give_up_after))
+                            .bind(message.status.as_str());
+                    }
+                    query
+                        .execute(&mut *conn)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                }
+                Ok(())
+            }
+
+            /// Deletes the sessions with these keys on `conn`; returns how many existed.
+            async fn delete_sessions_by_key(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                keys: &[String],
+            ) -> oxidp_core::store::StoreResult<u64> {
+                let mut removed = 0;
+                for chunk in keys.chunks($crate::outbox::KEY_CHUNK) {
+                    let sql = $crate::outbox::delete_sessions_by_key(chunk.len());
+                    // Only `$n` placeholders were written into the text; every key is bound.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for key in chunk {
+                        query = query.bind(key.as_str());
+                    }
+                    removed += query
+                        .execute(&mut *conn)
+                        .await
+                        .map_err($crate::error::store_error)?
+                        .rows_affected();
+                }
+                Ok(removed)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl oxidp_core::store::OutboxStore for $store {
+            #[tracing::instrument(
+                level = "debug",
+                skip_all,
+                fields(
+                    sessions = removal.session_keys.len(),
+                    filters = removal.grant_filters.len(),
+                    messages = removal.messages.len(),
+                )
+            )]
+            async fn commit_removal(
+                &self,
+                removal: &oxidp_core::model::SessionRemoval,
+            ) -> oxidp_core::store::StoreResult<u64> {
+                // Built before the transaction starts: an empty filter writes nothing.
+                let grant_deletions = removal
+                    .grant_filters
+                    .iter()
+                    .map($crate::sql::delete_grants)
+                    .collect::<oxidp_core::store::StoreResult<Vec<_>>>()?;
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let removed = Self::delete_sessions_by_key(&mut tx, &removal.session_keys).await?;
+                for statement in &grant_deletions {
+                    Self::dynamic(statement)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                }
+                Self::insert_outbox_messages(&mut tx, &removal.messages).await?;
+                // Dropping the transaction on any error above rolls everything back.
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(removed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(messages = messages.len()))]
+            async fn enqueue(
+                &self,
+                messages: &[oxidp_core::model::OutboxMessage],
+            ) -> oxidp_core::store::StoreResult<()> {
+                if messages.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Self::insert_outbox_messages(&mut tx, messages).await?;
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
+            async fn claim_due(
+                &self,
+                now: time::OffsetDateTime,
+                lease_until: time::OffsetDateTime,
+                batch: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::OutboxMessage>> {
+                let rows = sqlx::query($claim_due)
+                    .bind($crate::sql::seconds(now))
+                    .bind($crate::sql::seconds(lease_until))
+                    .bind(i64::from(batch))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let mut claimed = rows
+                    .iter()
+                    .map($crate::outbox::message_from_row)
+                    .collect::<oxidp_core::store::StoreResult<Vec<_>>>()?;
+                // `RETURNING` has no order; every claimed message now has the same
+                // `next_attempt`, so this is (next_attempt, id) order.
+                claimed.sort_by_key(|message| message.id);
+                Ok(claimed)
+            }
+
+            #[tracing::instrument(
+                level = "debug",
+                skip_all,
+                fields(message_id = %attempt.message_id, status = status.as_str())
+            )]
+            async fn record_attempt(
+                &self,
+                attempt: &oxidp_core::model::DeliveryAttempt,
+                status: oxidp_core::model::DeliveryStatus,
+                next_attempt: time::OffsetDateTime,
+            ) -> oxidp_core::store::StoreResult<()> {
+                let id = $crate::outbox::id_text(attempt.message_id);
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let updated = sqlx::query($crate::outbox::UPDATE_AFTER_ATTEMPT)
+                    .bind(id.as_str())
+                    .bind(status.as_str())
+                    .bind($crate::sql::seconds(next_attempt))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                if updated.rows_affected() == 0 {
+                    // The message is gone (an attempt cannot outlive its message): nothing to
+                    // record, as the in-memory store has no message to update either.
+                    return Ok(());
+                }
+                sqlx::query($crate::outbox::INSERT_ATTEMPT)
+                    .bind(id.as_str())
+                    .bind($crate::sql::seconds(attempt.at))
+                    .bind(attempt.http_status.map(i32::from))
+                    .bind(attempt.error.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(status = status.as_str(), limit = limit))]
+            async fn list_messages(
+                &self,
+                status: oxidp_core::model::DeliveryStatus,
+                limit: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::OutboxMessage>> {
+                let rows = sqlx::query($crate::outbox::LIST_MESSAGES)
+                    .bind(status.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.iter().map($crate::outbox::message_from_row).collect()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(message_id = %message_id))]
+            async fn list_attempts(
+                &self,
+                message_id: uuid::Uuid,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::DeliveryAttempt>> {
+                let rows = sqlx::query($crate::outbox::LIST_ATTEMPTS)
+                    .bind($crate::outbox::id_text(message_id))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.iter().map($crate::outbox::attempt_from_row).collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl oxidp_core::store::AuditStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = %entry.id))]
+            async fn record_audit(
+                &self,
+                entry: &oxidp_core::model::AuditEntry,
+            ) -> oxidp_core::store::StoreResult<()> {
+                sqlx::query($crate::outbox::INSERT_AUDIT)
+                    .bind($crate::outbox::id_text(entry.id))
+                    .bind($crate::sql::seconds(entry.at))
+                    .bind(entry.actor.as_str())
+                    .bind(entry.request.as_str())
+                    .bind(entry.outcome.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(limit = limit))]
+            async fn list_audit(
+                &self,
+                limit: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::AuditEntry>> {
+                let rows = sqlx::query($crate::outbox::LIST_AUDIT)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                rows.iter().map($crate::outbox::audit_from_row).collect()
             }
         }
     };

@@ -113,6 +113,13 @@ conformance!(
     session_query_filters_by_subject_session_and_display_name_prefix,
     session_query_page_size_defaults_and_caps,
     session_query_without_matches_is_empty,
+    outbox_messages_round_trip_every_field,
+    commit_removal_deletes_sessions_revokes_grants_and_enqueues,
+    commit_removal_with_empty_grant_filter_changes_nothing,
+    claim_due_claims_due_pending_messages_in_batches,
+    concurrent_claims_are_disjoint,
+    record_attempt_updates_the_message_and_lists_attempts_oldest_first,
+    list_messages_filters_by_status_newest_first_with_limit,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the
@@ -245,4 +252,207 @@ async fn unreachable_postgres_is_a_connect_error_without_the_password() {
         .expect_err("nothing listens on port 1");
     assert!(matches!(error, SetupError::Connect(_)), "{error:?}");
     assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+/// A removal that fails on its last statement (a message id that already exists) rolls back its
+/// session deletions and grant revocations too; a duplicate id is a conflict. (The in-memory
+/// store replaces a message with the same id, so this is no kit check.)
+async fn failed_removal_rolls_everything_back(stores: oxidp_core::store::Stores) {
+    use oxidp_core::model::{
+        DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrant, PersistedGrantFilter,
+        ServerSideSession, SessionRemoval,
+    };
+    use oxidp_core::store::StoreError;
+    let uid = uuid::Uuid::new_v4().simple().to_string();
+    let at = time::OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("a valid instant");
+    let subject = format!("sub-{uid}");
+    let key = format!("session-{uid}");
+    let session = ServerSideSession {
+        key: key.clone(),
+        scheme: "oxidp".to_owned(),
+        subject_id: subject.clone(),
+        session_id: format!("sid-{uid}"),
+        display_name: None,
+        created: at,
+        renewed: at,
+        expires: None,
+        ticket: vec![1, 2, 3],
+    };
+    stores
+        .sessions
+        .create_session(&session)
+        .await
+        .expect("create_session");
+    let grant = PersistedGrant {
+        key: format!("grant-{uid}"),
+        grant_type: "refresh_token".to_owned(),
+        subject_id: Some(subject.clone()),
+        session_id: None,
+        client_id: "client".to_owned(),
+        created: at,
+        expires: None,
+        consumed: None,
+        data: "{}".to_owned(),
+    };
+    stores
+        .grants
+        .store_grant(&grant)
+        .await
+        .expect("store_grant");
+    let message = |id| OutboxMessage {
+        id,
+        client_id: "client".to_owned(),
+        endpoint: "https://rp.example/logout".to_owned(),
+        logout_token: "token".to_owned(),
+        subject_id: subject.clone(),
+        session_id: session.session_id.clone(),
+        reason: LogoutReason::Terminated,
+        created: at,
+        next_attempt: at,
+        attempts: 0,
+        give_up_after: at,
+        status: DeliveryStatus::Pending,
+    };
+    let existing = message(uuid::Uuid::now_v7());
+    stores
+        .outbox
+        .enqueue(std::slice::from_ref(&existing))
+        .await
+        .expect("enqueue");
+    let fresh = message(uuid::Uuid::now_v7());
+
+    let removal = SessionRemoval {
+        session_keys: vec![key.clone()],
+        grant_filters: vec![PersistedGrantFilter {
+            subject_id: Some(subject.clone()),
+            ..PersistedGrantFilter::default()
+        }],
+        messages: vec![fresh.clone(), existing.clone()],
+    };
+    let result = stores.outbox.commit_removal(&removal).await;
+    assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
+    assert!(
+        stores
+            .sessions
+            .get_session(&key)
+            .await
+            .expect("get_session")
+            .is_some(),
+        "the session deletion was not rolled back"
+    );
+    assert!(
+        stores
+            .grants
+            .get_grant(&grant.key)
+            .await
+            .expect("get_grant")
+            .is_some(),
+        "the grant revocation was not rolled back"
+    );
+    let pending = stores
+        .outbox
+        .list_messages(DeliveryStatus::Pending, 1_000)
+        .await
+        .expect("list_messages");
+    assert!(
+        !pending.iter().any(|m| m.id == fresh.id),
+        "the message insert was not rolled back"
+    );
+    assert_eq!(
+        stores.outbox.enqueue(std::slice::from_ref(&existing)).await,
+        Err(StoreError::Conflict)
+    );
+
+    // An attempt at a message that does not exist is ignored, as in the in-memory store.
+    let unknown = uuid::Uuid::now_v7();
+    stores
+        .outbox
+        .record_attempt(
+            &oxidp_core::model::DeliveryAttempt {
+                message_id: unknown,
+                at,
+                http_status: None,
+                error: None,
+            },
+            DeliveryStatus::Failed,
+            at,
+        )
+        .await
+        .expect("record_attempt of an unknown message");
+    assert!(
+        stores
+            .outbox
+            .list_attempts(unknown)
+            .await
+            .expect("list_attempts")
+            .is_empty()
+    );
+}
+
+/// Audit entries read back as written, newest first, at most `limit`; in the SQL stores a
+/// duplicate id is a conflict (the in-memory store appends it again).
+async fn audit_entries_round_trip_newest_first(stores: oxidp_core::store::Stores, sql: bool) {
+    use oxidp_core::model::AuditEntry;
+    use oxidp_core::store::StoreError;
+    let at = time::OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("a valid instant");
+    let entries: Vec<AuditEntry> = (0..3)
+        .map(|n| AuditEntry {
+            id: uuid::Uuid::now_v7(),
+            at: at + time::Duration::seconds(n),
+            actor: format!("cli:opérateur-{n}"),
+            request: format!(r#"{{"subject_id":"alice","n":{n},"q":"\"✓\""}}"#),
+            outcome: r#"{"sessions":2,"grants":5}"#.to_owned(),
+        })
+        .collect();
+    for entry in &entries {
+        stores
+            .audit
+            .record_audit(entry)
+            .await
+            .expect("record_audit");
+    }
+    let listed = stores.audit.list_audit(100).await.expect("list_audit");
+    let newest_first: Vec<AuditEntry> = entries.iter().rev().cloned().collect();
+    assert_eq!(listed, newest_first);
+    let limited = stores.audit.list_audit(2).await.expect("list_audit");
+    assert_eq!(limited, newest_first[..2]);
+    if sql {
+        assert_eq!(
+            stores.audit.record_audit(&entries[0]).await,
+            Err(StoreError::Conflict)
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_failed_removal_rolls_everything_back() {
+    let (store, _dir) = sqlite_store().await;
+    failed_removal_rolls_everything_back(SqlStore::Sqlite(store.clone()).stores()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_failed_removal_rolls_everything_back() {
+    let store = postgres_test_store().await;
+    failed_removal_rolls_everything_back(SqlStore::Postgres(store.clone()).stores()).await;
+    drop_test_schema(store).await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_entries_round_trip_newest_first() {
+    let (store, _dir) = sqlite_store().await;
+    audit_entries_round_trip_newest_first(SqlStore::Sqlite(store.clone()).stores(), true).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_audit_entries_round_trip_newest_first() {
+    let store = postgres_test_store().await;
+    audit_entries_round_trip_newest_first(SqlStore::Postgres(store.clone()).stores(), true).await;
+    drop_test_schema(store).await;
+}
+
+#[tokio::test]
+async fn memory_audit_entries_round_trip_newest_first() {
+    audit_entries_round_trip_newest_first(oxidp_core::store::Stores::in_memory(), false).await;
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod keys;
+mod sessions;
 mod users;
 
 /// oxidp — an OpenID Connect and OAuth 2.0 identity provider.
@@ -44,6 +45,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// List and revoke server-side sessions (back-channel logout is delivered by a running server).
+    Sessions {
+        #[command(subcommand)]
+        command: sessions::SessionsCommand,
     },
 }
 
@@ -95,6 +101,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
+        Command::Sessions { command } => sessions::run(command).await,
     }
 }
 

@@ -192,6 +192,40 @@ fn migrate_creates_the_schema_and_keys_commands_manage_keys() {
         "{text}"
     );
 
+    let dp_list = oxidp()
+        .args(["keys", "list", "--demo", "--purpose", "data-protection"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        dp_list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dp_list.stderr)
+    );
+    let before = String::from_utf8_lossy(&dp_list.stdout).lines().count();
+    let dp_rotate = oxidp()
+        .args(["keys", "rotate", "--demo", "--purpose", "data-protection"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        dp_rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dp_rotate.stderr)
+    );
+    let dp_list = oxidp()
+        .args(["keys", "list", "--demo", "--purpose", "data-protection"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dp_list.stdout).into_owned();
+    assert_eq!(text.lines().count(), before + 1, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains("current")).count(),
+        1,
+        "{text}"
+    );
+
     let unconfigured = oxidp()
         .args(["keys", "rotate", "--demo", "--algorithm", "RS256"])
         .current_dir(dir.path())
@@ -213,6 +247,36 @@ fn an_unknown_configuration_key_stops_start_up_and_names_the_key() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("listn"), "{stderr}");
+}
+
+#[test]
+fn a_master_key_file_seals_the_key_ring() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let key_file = dir.path().join("master.key");
+    std::fs::write(&key_file, "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=\n").unwrap();
+    let output = oxidp()
+        .args(["keys", "list", "--demo", "--purpose", "data-protection"])
+        .current_dir(dir.path())
+        .env("OXIDP_MASTER_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(text.lines().skip(1).all(|l| l.ends_with("yes")), "{text}");
+
+    std::fs::write(&key_file, "too-short").unwrap();
+    let output = oxidp()
+        .args(["migrate", "--demo"])
+        .current_dir(dir.path())
+        .env("OXIDP_MASTER_KEY_FILE", &key_file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("master_key"));
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct DataProtector {
     cached: RwLock<Option<(OffsetDateTime, Arc<KeyRing>)>>,
     refresh: tokio::sync::Mutex<()>,
     master_key: Option<[u8; 32]>,
+    last_forced_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for DataProtector {
@@ -62,6 +63,7 @@ impl DataProtector {
             cached: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(()),
             master_key: None,
+            last_forced_reload: std::sync::Mutex::new(None),
         }
     }
 
@@ -134,15 +136,30 @@ impl DataProtector {
     /// Decrypts what [`DataProtector::protect`] produced for the same purpose.
     pub async fn unprotect(&self, purpose: &str, data: &[u8]) -> Result<Vec<u8>, ProtectError> {
         match self.ring(false).await?.unprotect(purpose, data) {
-            Err(DataProtectionError::UnknownKey(_)) => {
+            // Another instance may have created the key: re-read the ring, but at most once per
+            // few seconds, so forged envelopes naming random key ids cannot hammer the database.
+            Err(DataProtectionError::UnknownKey(_)) if self.may_force_reload() => {
                 Ok(self.ring(true).await?.unprotect(purpose, data)?)
             }
             other => Ok(other?),
         }
     }
 
-    /// A 256-bit secret for `purpose` derived from the current key: the same on every instance
-    /// sharing the ring, without being stored anywhere.
+    fn may_force_reload(&self) -> bool {
+        const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+        let mut last = self
+            .last_forced_reload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < MIN_INTERVAL) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+
+    /// A 256-bit secret for `purpose` derived from the ring: the same on every instance sharing
+    /// it and across rotations, without being stored anywhere.
     pub async fn derive_secret(&self, purpose: &str) -> Result<[u8; 32], ProtectError> {
         Ok(self.ring(false).await?.derive_secret(purpose)?)
     }

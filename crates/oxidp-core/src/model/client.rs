@@ -195,6 +195,12 @@ pub struct Client {
     /// With sliding expiration, how far each use extends the token.
     #[serde(with = "humantime_serde", default = "default_sliding_refresh_lifetime")]
     pub sliding_refresh_token_lifetime: Duration,
+    /// Where the client receives back-channel logout tokens (OIDC Back-Channel Logout 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in logout tokens (always sent here).
+    #[serde(default = "yes")]
+    pub backchannel_logout_session_required: bool,
 }
 
 fn yes() -> bool {
@@ -247,6 +253,8 @@ impl Client {
             refresh_token_expiration: RefreshTokenExpiration::Absolute,
             absolute_refresh_token_lifetime: default_absolute_refresh_lifetime(),
             sliding_refresh_token_lifetime: default_sliding_refresh_lifetime(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: true,
         }
     }
 

@@ -11,6 +11,8 @@ pub mod grant_types {
     pub const AUTHORIZATION_CODE: &str = "authorization_code";
     /// A refresh token.
     pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// A pending CIBA authentication request.
+    pub const CIBA_REQUEST: &str = "ciba_request";
     /// A remembered consent of a user for a client (one per user and client).
     pub const USER_CONSENT: &str = "user_consent";
     /// A used `private_key_jwt` assertion id, kept until the assertion expires to refuse replays.

@@ -15,6 +15,9 @@ use crate::params::Parameters;
 use oxidp_jose::random_token;
 use std::sync::Arc;
 
+/// Seconds a fresh sign-in still satisfies `max_age` (covers the redirect back from login).
+const MAX_AGE_GRACE: i64 = 5;
+
 /// How the response travels back to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
@@ -152,11 +155,16 @@ impl AuthorizeService {
                 description,
             ))
         };
-        if params.get("request").is_some() || params.get("request_uri").is_some() {
-            return Err(to_client(
-                ErrorCode::InvalidRequest,
-                "request objects are not supported",
-            ));
+        // OIDC Core §6: the specific errors for request objects this server does not support.
+        for (parameter, error) in [
+            ("request", "request_not_supported"),
+            ("request_uri", "request_uri_not_supported"),
+        ] {
+            if params.get(parameter).is_some() {
+                let response =
+                    self.error_response(redirect_uri, response_mode, state.as_deref(), error, "");
+                return Err(AuthorizeError::Redirect(response));
+            }
         }
         match params.get("response_type") {
             Some("code") => {}
@@ -289,7 +297,11 @@ impl AuthorizeService {
             None => None,
         };
         let too_old = match (ticket, request.max_age) {
-            (Some(ticket), Some(max_age)) => (now - ticket.auth_time).whole_seconds() > max_age,
+            // A few seconds of grace: the round trip from the login page back here takes time,
+            // and max_age=0 must not send the user back to the login page forever.
+            (Some(ticket), Some(max_age)) => {
+                (now - ticket.auth_time).whole_seconds() > max_age.saturating_add(MAX_AGE_GRACE)
+            }
             _ => false,
         };
         let signed_in = ticket.is_some() && user.is_some_and(|u| u.enabled);
@@ -303,7 +315,8 @@ impl AuthorizeService {
             }
             return Ok(Interaction::Login);
         }
-        if request.client.require_consent {
+        // prompt=consent asks for the page even from a client that does not require consent.
+        if request.client.require_consent || request.prompt_consent {
             let remembered = match ticket {
                 Some(ticket) => self
                     .remembered_consent_covers(&ticket.subject_id, request)

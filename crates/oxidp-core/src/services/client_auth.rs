@@ -167,7 +167,7 @@ pub enum Introspector {
     /// An API resource with its own secret: sees tokens whose audience includes it.
     ApiResource(ApiResource),
     /// A client: sees the tokens issued to it.
-    Client(Client),
+    Client(Box<Client>),
 }
 
 /// Authenticates clients and API resources.
@@ -247,7 +247,7 @@ impl ClientAuthenticator {
         if client.is_public() {
             return Err(OAuthError::invalid_client());
         }
-        Ok(Introspector::Client(client))
+        Ok(Introspector::Client(Box::new(client)))
     }
 
     /// RFC 7523 §3: signature by a registered key, `iss` = `sub` = client id, `aud` naming this
@@ -292,9 +292,11 @@ impl ClientAuthenticator {
         let valid = text("iss") == Some(client.client_id.as_str())
             && text("sub") == Some(client.client_id.as_str())
             && aud_ok
-            && exp + skew > now
-            && number("nbf").is_none_or(|nbf| nbf - skew <= now)
-            && number("iat").is_none_or(|iat| iat - skew <= now);
+            && exp.saturating_add(skew) > now
+            // An assertion valid for more than an hour is refused: it would be a long-lived bearer credential.
+            && exp <= now.saturating_add(3600)
+            && number("nbf").is_none_or(|nbf| nbf.saturating_sub(skew) <= now)
+            && number("iat").is_none_or(|iat| iat.saturating_sub(skew) <= now);
         let Some(jti) = text("jti").filter(|_| valid) else {
             tracing::info!(client_id = %client.client_id, "client assertion claims refused");
             return Ok(false);
@@ -307,7 +309,7 @@ impl ClientAuthenticator {
             client_id: client.client_id.clone(),
             created: self.ctx.clock.now(),
             // Kept until the assertion could no longer be accepted anyway.
-            expires: time::OffsetDateTime::from_unix_timestamp(exp + skew).ok(),
+            expires: time::OffsetDateTime::from_unix_timestamp(exp.saturating_add(skew)).ok(),
             consumed: None,
             data: String::new(),
         };

@@ -25,6 +25,29 @@ pub struct EndSessionRequest {
     pub state: Option<String>,
     /// The subject named by `id_token_hint`.
     pub subject_id: Option<String>,
+    /// The session named by `id_token_hint`.
+    pub session_id: Option<String>,
+    /// `logout_hint`: who the client believes is signed in (a username or subject id).
+    pub logout_hint: Option<String>,
+}
+
+impl EndSessionRequest {
+    /// Whether the request names this very session and user, so that the RP is the user's own
+    /// and logout may proceed without asking: the ID token's `sub` and `sid` match, and a
+    /// `logout_hint`, if any, names the same user.
+    pub fn names_session(
+        &self,
+        subject_id: &str,
+        session_id: &str,
+        username: Option<&str>,
+    ) -> bool {
+        self.subject_id.as_deref() == Some(subject_id)
+            && self.session_id.as_deref() == Some(session_id)
+            && self
+                .logout_hint
+                .as_deref()
+                .is_none_or(|hint| hint == subject_id || Some(hint) == username)
+    }
 }
 
 impl EndSessionRequest {
@@ -61,6 +84,7 @@ impl EndSessionService {
     pub async fn validate(&self, params: &Parameters) -> Result<EndSessionRequest, OAuthError> {
         let mut request = EndSessionRequest {
             state: params.get("state").map(str::to_owned),
+            logout_hint: params.get("logout_hint").map(str::to_owned),
             ..Default::default()
         };
         if let Some(hint) = params.get("id_token_hint") {
@@ -69,6 +93,7 @@ impl EndSessionService {
             })?;
             request.client_id = claims.get("aud").and_then(first_audience);
             request.subject_id = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+            request.session_id = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
         }
         if let Some(client_id) = params.get("client_id") {
             if request.client_id.as_deref().is_some_and(|c| c != client_id) {
@@ -115,7 +140,15 @@ impl EndSessionService {
         &self,
         token: &str,
     ) -> Result<Option<serde_json::Map<String, Value>>, OAuthError> {
-        if !looks_like_jwt(token) || jwt_header(token).is_none() {
+        // An ID token only: an access or logout token we signed is no hint.
+        let Some(header) = jwt_header(token).filter(|_| looks_like_jwt(token)) else {
+            return Ok(None);
+        };
+        if header
+            .get("typ")
+            .and_then(Value::as_str)
+            .is_some_and(|typ| typ != "JWT")
+        {
             return Ok(None);
         }
         let jwks = self

@@ -85,6 +85,17 @@ impl Throttle {
         failures.entry(key).or_default().push_back(now);
     }
 
+    fn forget_one(&self, key: &str) {
+        if let Some(times) = self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(key)
+        {
+            times.pop_back();
+        }
+    }
+
     fn clear(&self, key: &str) {
         self.failures
             .lock()
@@ -143,14 +154,19 @@ impl LoginService {
             tracing::warn!(client_ip = ?client_ip, "sign-in throttled");
             return Err(LoginError::Throttled);
         }
+        // The attempt counts before the password is checked, so parallel guesses cannot all
+        // slip under the limit; a success takes it back.
+        self.throttle.record(user_key.clone(), now);
+        if let Some(ip_key) = &ip_key {
+            self.throttle.record(ip_key.clone(), now);
+        }
         let Some(user) = self.users.validate_credentials(username, password).await? else {
-            self.throttle.record(user_key, now);
-            if let Some(ip_key) = ip_key {
-                self.throttle.record(ip_key, now);
-            }
             return Err(LoginError::InvalidCredentials);
         };
         self.throttle.clear(&user_key);
+        if let Some(ip_key) = &ip_key {
+            self.throttle.forget_one(ip_key);
+        }
         Ok(self
             .sessions
             .sign_in(&user, &["pwd"], "local", previous)

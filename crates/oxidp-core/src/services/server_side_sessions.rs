@@ -1,16 +1,18 @@
 //! The server-side [`TicketStore`]: the cookie carries a 256-bit random key; the ticket lives,
 //! encrypted, in a [`ServerSideSession`] with plaintext columns to find and expire it.
 //!
-//! The `renewed` and `expires` columns are authoritative: a ticket read back takes its issue
-//! and expiry instants from them, so extending a session is a column update
-//! ([`TicketStore::extend`]), not a re-encryption.
+//! The record's key is a hash of the cookie value, never the value itself, so a copy of the
+//! database (or a paging token naming a row) yields no usable cookie. The `renewed` and
+//! `expires` columns are authoritative: a ticket read back takes its issue and expiry instants
+//! from them, so extending a session is a column update ([`TicketStore::extend`]), not a
+//! re-encryption.
 
 use super::session::{SessionError, TicketStore};
 use crate::keys::DataProtector;
 use crate::model::{AuthenticationTicket, ServerSideSession};
 use crate::store::SessionStore;
 use async_trait::async_trait;
-use oxidp_jose::random_token;
+use oxidp_jose::{b64url_encode, random_token, sha256};
 use std::sync::Arc;
 
 /// Purpose of the data-protection envelope of a stored ticket.
@@ -18,6 +20,11 @@ const PURPOSE: &str = "oxidp.server-side-session.v1";
 
 /// The scheme recorded for the identity server's own cookie.
 pub const SCHEME: &str = "oxidp";
+
+/// The stored key of a cookie value.
+pub(crate) fn row_key(cookie_value: &str) -> String {
+    b64url_encode(sha256(cookie_value))
+}
 
 /// Tickets in a [`SessionStore`].
 #[derive(Clone)]
@@ -102,18 +109,21 @@ impl ServerSideTicketStore {
 #[async_trait]
 impl TicketStore for ServerSideTicketStore {
     async fn store(&self, ticket: &AuthenticationTicket) -> Result<String, SessionError> {
-        let key = random_token();
-        let record = self.record(&key, ticket, ticket.issued).await?;
+        let cookie_value = random_token();
+        let record = self
+            .record(&row_key(&cookie_value), ticket, ticket.issued)
+            .await?;
         self.sessions.create_session(&record).await?;
         tracing::debug!(sid = %ticket.session_id, "server-side session created");
-        Ok(key)
+        Ok(cookie_value)
     }
 
     async fn retrieve(
         &self,
         cookie_value: &str,
     ) -> Result<Option<AuthenticationTicket>, SessionError> {
-        let Some(session) = self.sessions.get_session(cookie_value).await? else {
+        let key = row_key(cookie_value);
+        let Some(session) = self.sessions.get_session(&key).await? else {
             return Ok(None);
         };
         match self.open(&session).await {
@@ -121,7 +131,7 @@ impl TicketStore for ServerSideTicketStore {
             None => {
                 // A ticket no key can open (tampered, or its key retired) is a dead session.
                 tracing::warn!(sid = %session.session_id, "unreadable server-side session deleted");
-                self.sessions.delete_session(cookie_value).await?;
+                self.sessions.delete_session(&key).await?;
                 Ok(None)
             }
         }
@@ -132,45 +142,53 @@ impl TicketStore for ServerSideTicketStore {
         cookie_value: &str,
         ticket: &AuthenticationTicket,
     ) -> Result<String, SessionError> {
-        let existing = self.sessions.get_session(cookie_value).await?;
-        // Another user (or a new session) over the same cookie restarts `created`.
-        let created = match &existing {
-            Some(session)
-                if session.subject_id == ticket.subject_id
-                    && session.session_id == ticket.session_id =>
-            {
-                session.created
-            }
-            _ => ticket.issued,
-        };
-        let record = self.record(cookie_value, ticket, created).await?;
+        let key = row_key(cookie_value);
+        let existing = self.sessions.get_session(&key).await?;
+        let created = existing
+            .as_ref()
+            .map_or(ticket.issued, |session| session.created);
+        let record = self.record(&key, ticket, created).await?;
         if existing.is_some() {
             self.sessions.update_session(&record).await?;
         } else {
-            // The row may have been removed meanwhile (expiry, admin): recreate it under the same key.
+            // Signing in again over a cookie whose record is gone (expired, removed): the
+            // sign-in recreates it under the same key.
             self.sessions.create_session(&record).await?;
         }
         Ok(cookie_value.to_owned())
+    }
+
+    async fn update(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<Option<String>, SessionError> {
+        let key = row_key(cookie_value);
+        let Some(existing) = self.sessions.get_session(&key).await? else {
+            return Ok(None);
+        };
+        let record = self.record(&key, ticket, existing.created).await?;
+        Ok(self
+            .sessions
+            .update_session(&record)
+            .await?
+            .then(|| cookie_value.to_owned()))
     }
 
     async fn extend(
         &self,
         cookie_value: &str,
         ticket: &AuthenticationTicket,
-    ) -> Result<String, SessionError> {
-        if self
+    ) -> Result<Option<String>, SessionError> {
+        let touched = self
             .sessions
-            .touch_session(cookie_value, ticket.issued, Some(ticket.expires))
-            .await?
-        {
-            Ok(cookie_value.to_owned())
-        } else {
-            self.renew(cookie_value, ticket).await
-        }
+            .touch_session(&row_key(cookie_value), ticket.issued, Some(ticket.expires))
+            .await?;
+        Ok(touched.then(|| cookie_value.to_owned()))
     }
 
     async fn remove(&self, cookie_value: &str) -> Result<(), SessionError> {
-        self.sessions.delete_session(cookie_value).await?;
+        self.sessions.delete_session(&row_key(cookie_value)).await?;
         Ok(())
     }
 }

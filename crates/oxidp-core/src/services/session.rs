@@ -28,6 +28,9 @@ pub enum SessionError {
     /// The ticket could not be protected.
     #[error("the ticket could not be protected")]
     Protection,
+    /// The session ended meanwhile (logged out or revoked elsewhere).
+    #[error("the session has ended")]
+    Ended,
 }
 
 /// Where authentication tickets live; the cookie carries what [`TicketStore::store`] returns.
@@ -46,14 +49,24 @@ pub trait TicketStore: Send + Sync + std::fmt::Debug {
         cookie_value: &str,
         ticket: &AuthenticationTicket,
     ) -> Result<String, SessionError>;
-    /// Extends a ticket whose content is unchanged (only `issued` and `expires` moved). Stores
-    /// that can update those two alone override this.
+    /// Replaces the ticket of a live session (its content changed, e.g. the client list);
+    /// returns the cookie value, or `None` when the session no longer exists (it is then not
+    /// recreated: a logged-out or revoked session stays ended).
+    async fn update(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+    ) -> Result<Option<String>, SessionError> {
+        self.renew(cookie_value, ticket).await.map(Some)
+    }
+    /// Extends a live session whose content is unchanged (only `issued` and `expires` moved);
+    /// `None` when it no longer exists. Stores that can update those two alone override this.
     async fn extend(
         &self,
         cookie_value: &str,
         ticket: &AuthenticationTicket,
-    ) -> Result<String, SessionError> {
-        self.renew(cookie_value, ticket).await
+    ) -> Result<Option<String>, SessionError> {
+        self.update(cookie_value, ticket).await
     }
     /// Forgets the ticket behind a cookie value.
     async fn remove(&self, cookie_value: &str) -> Result<(), SessionError>;
@@ -155,7 +168,7 @@ impl SessionService {
     }
 
     fn lifetime(&self) -> time::Duration {
-        time::Duration::try_from(self.options.cookie_lifetime).unwrap_or(time::Duration::MAX)
+        crate::clock::capped(self.options.cookie_lifetime)
     }
 
     /// Signs `user` in over the browser's previous session, if any (its cookie value and
@@ -188,9 +201,15 @@ impl SessionService {
             expires: now + self.lifetime(),
             claims: user.claims.clone(),
         };
-        let cookie = match previous {
-            Some((cookie_value, _)) => self.tickets.renew(cookie_value, &ticket).await?,
-            None => self.tickets.store(&ticket).await?,
+        // Another user never inherits the previous session's key: whoever kept a copy of the
+        // old cookie must not find the new user's session behind it.
+        let cookie = match (previous, same_user) {
+            (Some((cookie_value, _)), Some(_)) => self.tickets.renew(cookie_value, &ticket).await?,
+            (Some((cookie_value, _)), None) => {
+                self.tickets.remove(cookie_value).await?;
+                self.tickets.store(&ticket).await?
+            }
+            (None, _) => self.tickets.store(&ticket).await?,
         };
         tracing::info!(subject_id = %ticket.subject_id, sid = %ticket.session_id, "signed in");
         Ok((ticket, cookie))
@@ -215,7 +234,10 @@ impl SessionService {
         if self.options.cookie_sliding_expiration && ticket.issued + self.lifetime() / 2 <= now {
             ticket.issued = now;
             ticket.expires = now + self.lifetime();
-            renewed_cookie = Some(self.tickets.extend(cookie_value, &ticket).await?);
+            match self.tickets.extend(cookie_value, &ticket).await? {
+                Some(cookie) => renewed_cookie = Some(cookie),
+                None => return Ok(None),
+            }
         }
         Ok(Some(Authenticated {
             ticket,
@@ -233,7 +255,10 @@ impl SessionService {
         if !ticket.add_client(client_id) {
             return Ok(None);
         }
-        Ok(Some(self.tickets.renew(cookie_value, ticket).await?))
+        match self.tickets.update(cookie_value, ticket).await? {
+            Some(cookie) => Ok(Some(cookie)),
+            None => Err(SessionError::Ended),
+        }
     }
 
     /// Ends the session behind a cookie value.

@@ -21,11 +21,14 @@ pub struct MemoryStore {
 pub(super) struct Inner {
     clients: BTreeMap<String, Client>,
     resources: BTreeMap<String, ApiResource>,
-    grants: BTreeMap<String, PersistedGrant>,
+    pub(super) grants: BTreeMap<String, PersistedGrant>,
     signing_keys: BTreeMap<String, SigningKeyRecord>,
     data_protection_keys: BTreeMap<Uuid, DataProtectionKeyRecord>,
     users: BTreeMap<String, User>,
     pub(super) sessions: BTreeMap<String, ServerSideSession>,
+    pub(super) outbox: BTreeMap<Uuid, crate::model::OutboxMessage>,
+    pub(super) attempts: Vec<crate::model::DeliveryAttempt>,
+    pub(super) audit: Vec<crate::model::AuditEntry>,
 }
 
 impl MemoryStore {

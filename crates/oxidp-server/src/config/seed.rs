@@ -136,6 +136,11 @@ pub struct ClientConfig {
     /// Sliding refresh-token lifetime.
     #[serde(with = "humantime_serde")]
     pub sliding_refresh_token_lifetime: Duration,
+    /// Where the client receives back-channel logout tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client requires `sid` in logout tokens (always sent).
+    pub backchannel_logout_session_required: bool,
 }
 
 impl Default for ClientConfig {
@@ -164,6 +169,8 @@ impl Default for ClientConfig {
             refresh_token_expiration: c.refresh_token_expiration,
             absolute_refresh_token_lifetime: c.absolute_refresh_token_lifetime,
             sliding_refresh_token_lifetime: c.sliding_refresh_token_lifetime,
+            backchannel_logout_uri: c.backchannel_logout_uri,
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
         }
     }
 }
@@ -186,10 +193,31 @@ impl ClientConfig {
         if self.access_token_lifetime.is_zero() {
             bail!("`access_token_lifetime` must be positive");
         }
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+        let lifetimes = [
+            ("access_token_lifetime", self.access_token_lifetime),
+            (
+                "authorization_code_lifetime",
+                self.authorization_code_lifetime,
+            ),
+            ("identity_token_lifetime", self.identity_token_lifetime),
+            (
+                "absolute_refresh_token_lifetime",
+                self.absolute_refresh_token_lifetime,
+            ),
+            (
+                "sliding_refresh_token_lifetime",
+                self.sliding_refresh_token_lifetime,
+            ),
+        ];
+        if let Some((name, _)) = lifetimes.iter().find(|(_, lifetime)| *lifetime > CENTURY) {
+            bail!("`{name}` is longer than a century");
+        }
         for uri in self
             .redirect_uris
             .iter()
             .chain(&self.post_logout_redirect_uris)
+            .chain(&self.backchannel_logout_uri)
         {
             let parsed =
                 url::Url::parse(uri).with_context(|| format!("`{uri}` is not an absolute URL"))?;
@@ -269,6 +297,8 @@ impl ClientConfig {
             refresh_token_expiration: self.refresh_token_expiration,
             absolute_refresh_token_lifetime: self.absolute_refresh_token_lifetime,
             sliding_refresh_token_lifetime: self.sliding_refresh_token_lifetime,
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         })
     }
 }

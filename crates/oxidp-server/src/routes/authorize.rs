@@ -14,6 +14,7 @@ use oxidp_core::services::{AuthorizeError, AuthorizeRequest, Interaction};
 
 pub async fn authorize(
     State(state): State<AppState>,
+    method: axum::http::Method,
     jar: CookieJar,
     form: Result<RawForm, RawFormRejection>,
 ) -> Response {
@@ -29,6 +30,15 @@ pub async fn authorize(
             "The authorization request repeats a parameter.",
         );
     };
+    // The session cookie is SameSite=Lax: a cross-site POST arrives without it. Answer a POST
+    // with the same request as a GET, which the browser then sends with the cookie.
+    if method == axum::http::Method::POST {
+        return (
+            jar,
+            Redirect::to(&format!("{}?{}", paths::AUTHORIZE, params.to_query())),
+        )
+            .into_response();
+    }
     let request = match validate(&state, &params, jar.clone()).await {
         Ok(request) => request,
         Err(response) => return response,
@@ -131,6 +141,14 @@ pub(crate) async fn complete(
     {
         Ok(Some(value)) => jar.add(state.session_cookie(value, &session.ticket)),
         Ok(None) => jar,
+        Err(oxidp_core::services::SessionError::Ended) => {
+            let jar = jar.add(state.removal_cookie());
+            let page = state.error_page(
+                StatusCode::BAD_REQUEST,
+                "Your session has ended. Start again from the application.",
+            );
+            return (jar, page).into_response();
+        }
         Err(error) => {
             tracing::error!(%error, "cannot update the session");
             return state.error_page(

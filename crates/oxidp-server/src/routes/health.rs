@@ -9,7 +9,15 @@ use serde_json::json;
 
 /// 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.idp.context.stores.clients.find_client("").await {
+    // Clients are cached; users are not, so this reaches the database.
+    match state
+        .idp
+        .context
+        .stores
+        .users
+        .find_user_by_subject("")
+        .await
+    {
         Ok(_) => Json(json!({ "status": "ok" })).into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check failed");

@@ -164,20 +164,20 @@ async fn a_signed_in_user_gets_a_code_without_seeing_the_login_page_again() {
 }
 
 #[tokio::test]
-async fn prompt_login_and_max_age_zero_force_a_new_sign_in() {
-    let app = TestApp::spawn().await;
+async fn prompt_login_and_an_exceeded_max_age_force_a_new_sign_in() {
+    let app = TestApp::spawn_with_clock().await;
     let browser = Browser::new(&app);
     let (_, challenge) = pkce();
     browser
         .code_flow_callback("web", "openid", &challenge, ("alice", "alice-password"))
         .await;
-    for (name, value) in [("prompt", "login"), ("max_age", "0")] {
-        app_sleep_a_second().await;
+    for (name, value) in [("prompt", "login"), ("max_age", "0"), ("max_age", "60")] {
+        app.clock().advance(time::Duration::seconds(61));
         let response = browser
             .authorize(&with(base(&challenge), name, Some(value)))
             .await;
         let next = location(&response);
-        assert!(next.starts_with("/account/login"), "{name}: {next}");
+        assert!(next.starts_with("/account/login"), "{name}={value}: {next}");
         assert!(
             !next.contains("prompt%3Dlogin"),
             "the resumed request must not loop: {next}"
@@ -185,8 +185,22 @@ async fn prompt_login_and_max_age_zero_force_a_new_sign_in() {
     }
 }
 
-async fn app_sleep_a_second() {
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+#[tokio::test]
+async fn max_age_zero_is_satisfied_right_after_signing_in() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let response = browser
+        .authorize(&with(base(&challenge), "max_age", Some("0")))
+        .await;
+    let posted = browser
+        .sign_in_at(&location(&response), "alice", "alice-password")
+        .await;
+    let callback = browser.follow_to_client(posted).await;
+    assert!(
+        query(&callback).contains_key("code"),
+        "no second trip to the login page: {callback}"
+    );
 }
 
 #[tokio::test]
@@ -227,4 +241,30 @@ async fn a_public_client_must_use_pkce() {
         ("state", "xyz"),
     ];
     assert_eq!(client_error(&app, params).await["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn a_post_authorization_request_is_answered_with_the_same_request_as_a_get() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let response = browser.post("/connect/authorize", &base(&challenge)).await;
+    assert_eq!(response.status(), 303);
+    let next = location(&response);
+    assert!(next.starts_with("/connect/authorize?"), "{next}");
+    assert_eq!(query(&next)["state"], "xyz");
+}
+
+#[tokio::test]
+async fn request_objects_get_their_specific_errors() {
+    let app = TestApp::spawn().await;
+    let (_, challenge) = pkce();
+    let result = client_error(&app, with(base(&challenge), "request", Some("eyJ.x.y"))).await;
+    assert_eq!(result["error"], "request_not_supported");
+    let result = client_error(
+        &app,
+        with(base(&challenge), "request_uri", Some("https://app.test/r")),
+    )
+    .await;
+    assert_eq!(result["error"], "request_uri_not_supported");
 }

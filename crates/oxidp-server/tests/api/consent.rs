@@ -149,3 +149,22 @@ async fn a_consent_post_without_csrf_is_refused() {
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
 }
+
+#[tokio::test]
+async fn prompt_consent_shows_the_page_even_when_the_client_does_not_require_it() {
+    let app = TestApp::spawn().await;
+    let (browser, _) = app.web_tokens("openid").await;
+    let (_, challenge) = pkce();
+    let response = browser
+        .authorize(&[
+            ("client_id", "web"),
+            ("redirect_uri", WEB_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("prompt", "consent"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    assert!(location(&response).starts_with("/account/consent"));
+}

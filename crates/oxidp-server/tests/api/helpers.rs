@@ -21,6 +21,7 @@ pub struct TestApp {
     pub clock: Option<Arc<ManualClock>>,
     /// The stores the server runs on.
     pub stores: Stores,
+    idp: oxidp_core::services::IdentityServer,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _dir: Arc<TempDir>,
 }
@@ -202,6 +203,7 @@ impl TestApp {
             .await
             .expect("server builds");
         let address = format!("http://{}", server.address());
+        let idp = server.identity_server().clone();
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run_until_stopped(async move {
             let _ = stopped.await;
@@ -212,9 +214,15 @@ impl TestApp {
             client_key,
             clock,
             stores,
+            idp,
             _shutdown: shutdown,
             _dir: dir,
         }
+    }
+
+    /// The server's core services (for operations that have no HTTP surface in a test).
+    pub fn identity_server(&self) -> &oxidp_core::services::IdentityServer {
+        &self.idp
     }
 
     pub fn url(&self, path: &str) -> String {

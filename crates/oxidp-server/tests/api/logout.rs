@@ -101,3 +101,45 @@ async fn an_unregistered_post_logout_redirect_uri_is_refused() {
         .await;
     assert_eq!(response.status(), 400);
 }
+
+#[tokio::test]
+async fn a_logout_hint_naming_someone_else_asks_for_confirmation() {
+    let app = TestApp::spawn().await;
+    let (browser, tokens) = app.web_tokens("openid").await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let response = browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint), ("logout_hint", "bob")])
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(
+        field(&html, "logout_id").is_some(),
+        "confirmation page, not a silent logout"
+    );
+    let same = browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint), ("logout_hint", "alice")])
+        ))
+        .await;
+    assert!(
+        field(&same.text().await.unwrap(), "logout_id").is_none(),
+        "the right user: no prompt"
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_is_no_id_token_hint() {
+    let app = TestApp::spawn().await;
+    let (browser, tokens) = app.web_tokens("openid").await;
+    let response = browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", tokens["access_token"].as_str().unwrap())])
+        ))
+        .await;
+    assert_eq!(response.status(), 400);
+}

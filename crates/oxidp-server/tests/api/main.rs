@@ -10,6 +10,7 @@ mod browser;
 mod helpers;
 
 mod authorize;
+mod backchannel;
 mod client_auth;
 mod code_flow;
 mod config;

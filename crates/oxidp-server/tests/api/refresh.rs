@@ -167,3 +167,51 @@ async fn a_reusable_sliding_token_stays_the_same_and_slides() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_revoked_refresh_token_and_its_family_stop_working() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let renewed: Value = refresh(&app, ("web", "web-secret"), first, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let current = renewed["refresh_token"].as_str().unwrap();
+    let response = app
+        .post_form(
+            "/connect/revocation",
+            Some(("web", "web-secret")),
+            &[("token", current), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), current, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn another_client_cannot_revoke_a_refresh_token() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let response = app
+        .post_form(
+            "/connect/revocation",
+            Some(("consenting", "consenting-secret")),
+            &[("token", token)],
+        )
+        .await;
+    assert_oauth_error(response, 400, "unauthorized_client").await;
+    assert_eq!(
+        refresh(&app, ("web", "web-secret"), token, None)
+            .await
+            .status(),
+        200
+    );
+}

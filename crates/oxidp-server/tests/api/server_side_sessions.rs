@@ -230,15 +230,33 @@ async fn another_user_in_the_same_browser_gets_a_new_sid_and_the_previous_refres
         .await
         .is_empty()
     );
-    let bob_session = app
+    assert!(
+        app.stores
+            .sessions
+            .get_session(&alice_session.key)
+            .await
+            .unwrap()
+            .is_none(),
+        "a copy of alice's cookie opens nothing: bob's session has a key of its own"
+    );
+    let bob = app
         .stores
-        .sessions
-        .get_session(&alice_session.key)
+        .users
+        .find_user_by_username("bob")
         .await
         .unwrap()
-        .expect("the key is kept");
-    assert_ne!(bob_session.session_id, alice_session.session_id);
-    assert_ne!(bob_session.subject_id, alice_session.subject_id);
+        .unwrap();
+    let bob_sessions = sessions_of(
+        &app,
+        SessionFilter {
+            subject_id: Some(bob.subject_id),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(bob_sessions.len(), 1);
+    assert_ne!(bob_sessions[0].session_id, alice_session.session_id);
+    assert_ne!(bob_sessions[0].key, alice_session.key);
     let response = app
         .post_token(
             Some(("web", "web-secret")),

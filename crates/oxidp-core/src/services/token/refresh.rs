@@ -65,7 +65,7 @@ impl RefreshTokenData {
 }
 
 fn to_time(duration: std::time::Duration) -> time::Duration {
-    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+    crate::clock::capped(duration)
 }
 
 fn refresh_key(handle: &str) -> String {

@@ -98,7 +98,7 @@ pub async fn submit(
     {
         Ok((ticket, cookie_value)) => {
             let jar = jar.add(state.session_cookie(cookie_value, &ticket));
-            if authorize_params(&return_url).is_some() {
+            if followable(&return_url) {
                 (jar, Redirect::to(&return_url)).into_response()
             } else {
                 (jar, Html(SIGNED_IN)).into_response()
@@ -134,6 +134,23 @@ pub async fn submit(
             )
         }
     }
+}
+
+/// Whether to send the browser on to `return_url` after sign-in: an authorization request of
+/// ours, or a local admin page. Nothing else is followed (another origin, `//host`, a scheme,
+/// a backslash), so the sign-in page cannot serve as an open redirect.
+fn followable(return_url: &str) -> bool {
+    authorize_params(return_url).is_some() || admin_path(return_url)
+}
+
+/// A path under `/admin/`: visible ASCII only (no backslash, which browsers read as `/`), no
+/// `//` anywhere and no `..` segment, so it cannot leave the origin or the admin area.
+fn admin_path(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    url.starts_with("/admin/")
+        && !url.contains("//")
+        && url.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && !path.split('/').any(|segment| segment == "..")
 }
 
 async fn render(
@@ -199,6 +216,40 @@ async fn render(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The page could not be shown.",
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::followable;
+
+    #[test]
+    fn admin_pages_and_authorize_requests_are_followed() {
+        assert!(followable("/admin/sessions"));
+        assert!(followable("/admin/sessions?subject_id=a%2Fb&count=1"));
+        assert!(followable("/connect/authorize?client_id=web"));
+    }
+
+    #[test]
+    fn anything_else_is_not_followed() {
+        for url in [
+            "",
+            "/",
+            "/admin",
+            "//evil.example/admin/",
+            "https://evil.example/admin/x",
+            "javascript:alert(1)",
+            "/admin//evil.example",
+            "/admin/\\evil.example",
+            "/admin/../account/logout",
+            "/admin/x?next=https://evil.example",
+            "/admin/x y",
+            "/admin/x\r\nSet-Cookie:a=b",
+            "/account/login",
+            "/connect/authorize",
+        ] {
+            assert!(!followable(url), "{url:?} must not be followed");
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::extract::{RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
+use oxidp_core::model::AuthenticationTicket;
 use oxidp_core::params::Parameters;
 use oxidp_core::services::EndSessionRequest;
 use serde::Deserialize;
@@ -45,9 +46,32 @@ pub async fn end_session(
     let Some(session) = session else {
         return logged_out(&state, jar, &request);
     };
-    // A valid id_token_hint for the signed-in user shows the RP is the user's own: no prompt.
-    if request.subject_id.as_deref() == Some(session.ticket.subject_id.as_str()) {
-        return sign_out(&state, jar, &session.cookie_value, &request).await;
+    // An ID token of this very session (and a logout_hint naming the same user, if any) shows
+    // the RP is the user's own: no prompt. Anything else asks first.
+    let username = match state
+        .idp
+        .context
+        .stores
+        .users
+        .find_user_by_subject(&session.ticket.subject_id)
+        .await
+    {
+        Ok(user) => user.map(|u| u.username),
+        Err(_) => None,
+    };
+    if request.names_session(
+        &session.ticket.subject_id,
+        &session.ticket.session_id,
+        username.as_deref(),
+    ) {
+        return sign_out(
+            &state,
+            jar,
+            &session.cookie_value,
+            &session.ticket,
+            &request,
+        )
+        .await;
     }
     let logout_id = match state.idp.end_session.protect(&request).await {
         Ok(id) => id,
@@ -120,7 +144,16 @@ pub async fn confirm(
         Err(response) => return response,
     };
     match session {
-        Some(session) => sign_out(&state, jar, &session.cookie_value, &request).await,
+        Some(session) => {
+            sign_out(
+                &state,
+                jar,
+                &session.cookie_value,
+                &session.ticket,
+                &request,
+            )
+            .await
+        }
         None => logged_out(&state, jar, &request),
     }
 }
@@ -129,9 +162,15 @@ async fn sign_out(
     state: &AppState,
     jar: CookieJar,
     cookie_value: &str,
+    ticket: &AuthenticationTicket,
     request: &EndSessionRequest,
 ) -> Response {
-    if let Err(error) = state.idp.sessions.sign_out(cookie_value).await {
+    if let Err(error) = state
+        .idp
+        .session_management
+        .end_browser_session(cookie_value, ticket)
+        .await
+    {
         tracing::error!(%error, "cannot end the session");
         return state.error_page(
             StatusCode::SERVICE_UNAVAILABLE,

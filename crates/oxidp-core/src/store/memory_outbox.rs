@@ -1,0 +1,123 @@
+//! The in-memory [`OutboxStore`]: the reference semantics for the SQL stores. One lock guards
+//! every map, so a removal is atomic here as a transaction is in SQL.
+
+use super::{MemoryStore, OutboxStore, StoreError, StoreResult};
+use crate::model::{DeliveryAttempt, DeliveryStatus, OutboxMessage, SessionRemoval};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn commit_removal(&self, removal: &SessionRemoval) -> StoreResult<u64> {
+        if removal.grant_filters.iter().any(|f| f.is_empty()) {
+            return Err(StoreError::EmptyFilter);
+        }
+        let mut inner = self.lock();
+        let mut removed = 0;
+        for key in &removal.session_keys {
+            if inner.sessions.remove(key).is_some() {
+                removed += 1;
+            }
+        }
+        for filter in &removal.grant_filters {
+            inner.grants.retain(|_, grant| !filter.matches(grant));
+        }
+        for message in &removal.messages {
+            inner.outbox.insert(message.id, message.clone());
+        }
+        Ok(removed)
+    }
+
+    async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
+        let mut inner = self.lock();
+        for message in messages {
+            inner.outbox.insert(message.id, message.clone());
+        }
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let mut inner = self.lock();
+        let mut due: Vec<&mut OutboxMessage> = inner
+            .outbox
+            .values_mut()
+            .filter(|m| m.status == DeliveryStatus::Pending && m.next_attempt <= now)
+            .collect();
+        due.sort_by_key(|m| (m.next_attempt, m.id));
+        Ok(due
+            .into_iter()
+            .take(batch as usize)
+            .map(|message| {
+                message.next_attempt = lease_until;
+                message.clone()
+            })
+            .collect())
+    }
+
+    async fn record_attempt(
+        &self,
+        attempt: &DeliveryAttempt,
+        status: DeliveryStatus,
+        next_attempt: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        if let Some(message) = inner.outbox.get_mut(&attempt.message_id) {
+            message.status = status;
+            message.next_attempt = next_attempt;
+            message.attempts += 1;
+        }
+        inner.attempts.push(attempt.clone());
+        Ok(())
+    }
+
+    async fn list_messages(
+        &self,
+        status: DeliveryStatus,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let inner = self.lock();
+        let mut messages: Vec<_> = inner
+            .outbox
+            .values()
+            .filter(|m| m.status == status)
+            .cloned()
+            .collect();
+        messages.sort_by_key(|m| std::cmp::Reverse(m.id));
+        messages.truncate(limit as usize);
+        Ok(messages)
+    }
+
+    async fn list_attempts(&self, message_id: Uuid) -> StoreResult<Vec<DeliveryAttempt>> {
+        let inner = self.lock();
+        let mut attempts: Vec<_> = inner
+            .attempts
+            .iter()
+            .filter(|a| a.message_id == message_id)
+            .cloned()
+            .collect();
+        attempts.sort_by_key(|a| a.at);
+        Ok(attempts)
+    }
+}
+
+#[async_trait]
+impl super::AuditStore for MemoryStore {
+    async fn record_audit(&self, entry: &crate::model::AuditEntry) -> StoreResult<()> {
+        self.lock().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn list_audit(&self, limit: u32) -> StoreResult<Vec<crate::model::AuditEntry>> {
+        let inner = self.lock();
+        let mut entries = inner.audit.clone();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+        entries.truncate(limit as usize);
+        Ok(entries)
+    }
+}

@@ -1,0 +1,141 @@
+//! The back-channel logout delivery worker: drains the durable outbox, POSTs each logout token
+//! (`logout_token` form field, 10 s timeout by default) to the client, records every attempt,
+//! and retries failures with exponential backoff until the retry period has passed. Work is
+//! claimed with a lease, so several instances on one database never deliver a message twice at
+//! the same time, and a message claimed by an instance that dies is retried when its lease ends.
+
+use oxidp_core::model::{DeliveryAttempt, DeliveryStatus, OutboxMessage};
+use oxidp_core::services::IdentityServer;
+use std::time::Duration;
+
+/// Messages claimed per round.
+const BATCH: u32 = 100;
+/// How often the outbox is polled when it was empty.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Runs the delivery loop until the task is aborted.
+pub async fn deliver_forever(idp: IdentityServer) {
+    let options = idp.context.options.backchannel_logout.clone();
+    let http = match reqwest::Client::builder()
+        .timeout(options.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the back-channel HTTP client; logout notifications stay queued");
+            return;
+        }
+    };
+    loop {
+        match deliver_due(&idp, &http).await {
+            Ok(0) => tokio::time::sleep(IDLE_POLL).await,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, "back-channel outbox unavailable");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+/// Delivers the messages due now; returns how many were attempted.
+pub async fn deliver_due(
+    idp: &IdentityServer,
+    http: &reqwest::Client,
+) -> Result<usize, oxidp_core::store::StoreError> {
+    let options = &idp.context.options.backchannel_logout;
+    let now = idp.context.clock.now();
+    let lease = time::Duration::try_from(options.timeout * 3).unwrap_or(time::Duration::MINUTE);
+    let due = idp
+        .context
+        .stores
+        .outbox
+        .claim_due(now, now + lease, BATCH)
+        .await?;
+    let count = due.len();
+    let mut attempts = tokio::task::JoinSet::new();
+    for message in due {
+        let (idp, http) = (idp.clone(), http.clone());
+        attempts.spawn(async move { deliver_one(&idp, &http, message).await });
+    }
+    while let Some(result) = attempts.join_next().await {
+        match result {
+            Ok(recorded) => recorded?,
+            Err(error) => tracing::error!(%error, "a back-channel delivery task failed"),
+        }
+    }
+    Ok(count)
+}
+
+async fn deliver_one(
+    idp: &IdentityServer,
+    http: &reqwest::Client,
+    message: OutboxMessage,
+) -> Result<(), oxidp_core::store::StoreError> {
+    let options = &idp.context.options.backchannel_logout;
+    // Each attempt gets a fresh token: logout tokens live two minutes, retries much longer.
+    let token = idp
+        .backchannel
+        .logout_token(
+            &message.client_id,
+            &message.subject_id,
+            &message.session_id,
+            message.reason,
+            &message.id.to_string(),
+        )
+        .await
+        .unwrap_or(message.logout_token.clone());
+    let outcome = http
+        .post(&message.endpoint)
+        .form(&[("logout_token", token.as_str())])
+        .send()
+        .await;
+    let now = idp.context.clock.now();
+    let (http_status, error) = match &outcome {
+        Ok(response) => (
+            Some(response.status().as_u16()),
+            (!response.status().is_success())
+                .then(|| format!("HTTP {}", response.status().as_u16())),
+        ),
+        Err(error) => (None, Some(describe(error))),
+    };
+    let attempts = message.attempts + 1;
+    let (status, next_attempt) = if error.is_none() {
+        metrics::counter!("oxidp_backchannel_logout_delivered_total").increment(1);
+        (DeliveryStatus::Delivered, now)
+    } else {
+        let next = now
+            + time::Duration::try_from(options.backoff(attempts)).unwrap_or(time::Duration::HOUR);
+        if next > message.give_up_after {
+            metrics::counter!("oxidp_backchannel_logout_failed_total").increment(1);
+            tracing::warn!(client_id = %message.client_id, sid = %message.session_id, attempts, "back-channel logout given up");
+            (DeliveryStatus::Failed, now)
+        } else {
+            tracing::info!(client_id = %message.client_id, attempts, error = ?error, "back-channel logout failed; will retry");
+            (DeliveryStatus::Pending, next)
+        }
+    };
+    let attempt = DeliveryAttempt {
+        message_id: message.id,
+        at: now,
+        http_status,
+        error,
+    };
+    idp.context
+        .stores
+        .outbox
+        .record_attempt(&attempt, status, next_attempt)
+        .await
+}
+
+/// The kind of failure, without the URL's query or anything the client sent back.
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timeout".to_owned()
+    } else if error.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    }
+}

@@ -1,0 +1,295 @@
+//! Back-channel logout: who gets a logout token, what it says, and that it arrives.
+
+use crate::browser::*;
+use crate::helpers::*;
+use axum::extract::State;
+use axum::http::StatusCode;
+use oxidp_core::services::RemoveSessionsContext;
+use oxidp_server::config::{ClientConfig, SecretConfig};
+use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A client's back-channel logout endpoint that records what it receives and can fail the
+/// first attempts.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    tokens: Arc<Mutex<Vec<String>>>,
+    failures_left: Arc<AtomicUsize>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn receive(State(receiver): State<Receiver>, body: String) -> StatusCode {
+    receiver.hits.fetch_add(1, Ordering::SeqCst);
+    if receiver.failures_left.load(Ordering::SeqCst) > 0 {
+        receiver.failures_left.fetch_sub(1, Ordering::SeqCst);
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let token = form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned());
+    match token {
+        Some(token) => {
+            receiver.tokens.lock().unwrap().push(token);
+            StatusCode::OK
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl Receiver {
+    /// Starts the receiver on 127.0.0.1:0 and returns its URL.
+    pub async fn start(failures: usize) -> (Self, String) {
+        let receiver = Receiver {
+            failures_left: Arc::new(AtomicUsize::new(failures)),
+            ..Default::default()
+        };
+        let app = axum::Router::new()
+            .route("/bcl", axum::routing::post(receive))
+            .with_state(receiver.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/bcl", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (receiver, url)
+    }
+
+    pub fn tokens(&self) -> Vec<String> {
+        self.tokens.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `count` tokens arrived.
+    pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.tokens().len() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.tokens()
+    }
+}
+
+/// A confidential code-flow client with a back-channel logout URI.
+pub fn bcl_client(client_id: &str, uri: Option<&str>) -> ClientConfig {
+    ClientConfig {
+        client_id: client_id.to_owned(),
+        secrets: vec![SecretConfig {
+            value: Some(format!("{client_id}-secret")),
+            ..Default::default()
+        }],
+        allowed_grant_types: vec![oxidp_core::model::GrantType::AuthorizationCode],
+        allowed_scopes: vec!["openid".into()],
+        allow_offline_access: true,
+        redirect_uris: vec![WEB_REDIRECT.into()],
+        backchannel_logout_uri: uri.map(str::to_owned),
+        ..Default::default()
+    }
+}
+
+/// Signs alice in with `web` and then silently with each of `clients` in the same browser.
+async fn session_with(app: &TestApp, clients: &[&str]) -> (Browser, Value) {
+    let (browser, tokens) = app.web_tokens("openid offline_access").await;
+    for client in clients {
+        let (_, challenge) = pkce();
+        let response = browser
+            .authorize(&[
+                ("client_id", client),
+                ("redirect_uri", WEB_REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("prompt", "none"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ])
+            .await;
+        assert!(query(&location(&response)).contains_key("code"), "{client}");
+    }
+    (browser, tokens)
+}
+
+async fn verify_logout_token(app: &TestApp, token: &str) -> serde_json::Map<String, Value> {
+    let jwks: Value = app
+        .get("/.well-known/openid-configuration/jwks")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = oxidp_jose::verify::verify_signature(token, &jwks)
+        .expect("the logout token verifies against the JWKS");
+    assert_eq!(jwt_header(token)["typ"], "logout+jwt");
+    claims
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_notifies_each_client_of_the_session_once() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.clients.push(bcl_client("bcl-a", Some(&url)));
+        config.clients.push(bcl_client("bcl-b", Some(&url)));
+        config.clients.push(bcl_client("no-bcl", None));
+        config.clients.push(bcl_client("unused", Some(&url)));
+    })
+    .await;
+    let (browser, tokens) = session_with(&app, &["bcl-a", "bcl-b", "no-bcl", "bcl-a"]).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let response = browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint)])
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    let delivered = receiver.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.tokens().len(),
+        2,
+        "bcl-a and bcl-b, once each; not no-bcl, not unused"
+    );
+    let id_claims = jwt_payload(hint);
+    let mut audiences = Vec::new();
+    for token in &delivered {
+        let claims = verify_logout_token(&app, token).await;
+        assert_eq!(claims["iss"], ISSUER);
+        assert_eq!(claims["sub"], id_claims["sub"]);
+        assert_eq!(claims["sid"], id_claims["sid"]);
+        assert_eq!(claims["logout_reason"], "user_logout");
+        assert!(
+            claims["events"]
+                .get("http://schemas.openid.net/event/backchannel-logout")
+                .is_some()
+        );
+        assert!(
+            claims.get("nonce").is_none(),
+            "a logout token must not carry a nonce"
+        );
+        audiences.push(claims["aud"].as_str().unwrap().to_owned());
+    }
+    audiences.sort();
+    assert_eq!(audiences, ["bcl-a", "bcl-b"]);
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_the_first_attempts_still_gets_the_token() {
+    let (receiver, url) = Receiver::start(2).await;
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.backchannel_logout.initial_backoff = Duration::from_secs(1);
+        config.clients.push(bcl_client("flaky", Some(&url)));
+    })
+    .await;
+    let (browser, tokens) = session_with(&app, &["flaky"]).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint)])
+        ))
+        .await;
+    let delivered = receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        receiver.hits.load(Ordering::SeqCst),
+        3,
+        "two failures, then success"
+    );
+    verify_logout_token(&app, &delivered[0]).await;
+}
+
+#[tokio::test]
+async fn admin_removal_revokes_tokens_and_notifies_only_the_selected_clients() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.clients.push(bcl_client("bcl-a", Some(&url)));
+        config.clients.push(bcl_client("bcl-b", Some(&url)));
+    })
+    .await;
+    let (browser, tokens) = session_with(&app, &["bcl-a", "bcl-b"]).await;
+    let sid = jwt_payload(tokens["id_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = app.identity_server();
+    // A filter that excludes the session's `web` client leaves its grants and tells it nothing.
+    let summary = server
+        .session_management
+        .remove_sessions(&RemoveSessionsContext {
+            session_id: Some(sid.clone()),
+            client_ids: Some(vec!["bcl-b".into()]),
+            remove_server_side_session: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.notifications_enqueued, 1);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let response = app
+        .post_token(
+            Some(("web", "web-secret")),
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "web's refresh token survives a removal aimed at bcl-b"
+    );
+    let delivered = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        verify_logout_token(&app, &delivered[0]).await["aud"],
+        "bcl-b"
+    );
+    assert_eq!(
+        verify_logout_token(&app, &delivered[0]).await["logout_reason"],
+        "terminated"
+    );
+
+    // Everything: the session goes, the browser is signed out, the tokens are revoked.
+    let renewed: Value = response.json().await.unwrap();
+    let summary = server
+        .session_management
+        .remove_sessions(&RemoveSessionsContext {
+            session_id: Some(sid),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(summary.sessions_removed, 1);
+    let response = app
+        .post_token(
+            Some(("web", "web-secret")),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", renewed["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_oauth_error(response, 400, "invalid_grant").await;
+    let (_, challenge) = pkce();
+    let response = browser
+        .authorize(&[
+            ("client_id", "web"),
+            ("redirect_uri", WEB_REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("prompt", "none"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    assert_eq!(query(&location(&response))["error"], "login_required");
+}
+
+#[tokio::test]
+async fn the_discovery_document_advertises_back_channel_logout() {
+    let app = TestApp::spawn().await;
+    let document: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["backchannel_logout_supported"], true);
+    assert_eq!(document["backchannel_logout_session_supported"], true);
+}
