@@ -83,8 +83,9 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECTION, post(introspect::introspect))
         .route(paths::REVOCATION, post(revocation::revoke))
-        .route("/admin/sessions", get(admin::sessions)) // TEMP-ADMIN-PAGE
-        .route("/admin/sessions/revoke", post(admin::revoke)) // TEMP-ADMIN-PAGE
+        .route("/admin/sessions", get(admin::sessions))
+        .route("/admin/sessions/revoke", post(admin::revoke))
+        .merge(crate::admin_api::admin_api_router())
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .layer(axum::middleware::from_fn(telemetry::track_requests))

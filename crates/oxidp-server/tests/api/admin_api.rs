@@ -299,6 +299,10 @@ async fn malformed_bodies_get_the_envelope() {
         .await
         .unwrap();
     assert_envelope(response, 415, "invalid_request").await;
+    // The test server's body limit is 4 KiB.
+    let large = json!({ "subject_id": "x".repeat(8 * 1024) }).to_string();
+    let response = delete_sessions(&app, &token, &large).await;
+    assert_envelope(response, 413, "invalid_request").await;
     let response = app
         .http
         .post(app.url(SESSIONS))

@@ -9,6 +9,8 @@
 mod browser;
 mod helpers;
 
+mod admin_api;
+mod admin_page;
 mod authorize;
 mod backchannel;
 mod client_auth;
