@@ -293,3 +293,107 @@ async fn the_discovery_document_advertises_back_channel_logout() {
     assert_eq!(document["backchannel_logout_supported"], true);
     assert_eq!(document["backchannel_logout_session_supported"], true);
 }
+
+#[tokio::test]
+async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
+    use oxidp_core::clock::SystemClock;
+    use oxidp_core::model::{DeliveryStatus, LogoutReason, OutboxMessage};
+    use oxidp_server::Server;
+    use oxidp_server::config::Config;
+
+    // A port nobody listens on yet: the first server's attempts are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/bcl");
+    let dir = tempfile::TempDir::new().unwrap();
+    let key = oxidp_jose::SigningKey::generate(oxidp_jose::SigningAlgorithm::ES256).unwrap();
+    let mut config = Config::from_toml(&test_config(&dir, &key)).unwrap();
+    config.backchannel_logout.initial_backoff = Duration::from_secs(1);
+    config.backchannel_logout.max_backoff = Duration::from_secs(1);
+    config.clients.push(bcl_client("bcl-a", Some(&url)));
+
+    let run = |config: Config| async move {
+        let stores = oxidp_server::open_stores(&config.store.url, 4)
+            .await
+            .unwrap();
+        let server = Server::build_with(config, stores.clone(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(server.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        (stores, stop, running)
+    };
+
+    let (stores, stop, running) = run(config.clone()).await;
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let messages: Vec<OutboxMessage> = (0..20)
+        .map(|i| OutboxMessage {
+            id: uuid::Uuid::now_v7(),
+            client_id: "bcl-a".into(),
+            endpoint: url.clone(),
+            logout_token: "replaced-at-delivery".into(),
+            subject_id: format!("user-{i}"),
+            session_id: format!("sid-{i}"),
+            reason: LogoutReason::Terminated,
+            created: now,
+            next_attempt: now,
+            attempts: 0,
+            give_up_after: now + time::Duration::hours(1),
+            status: DeliveryStatus::Pending,
+        })
+        .collect();
+    stores.outbox.enqueue(&messages).await.unwrap();
+    // Let the first server try (and fail) at least once, then stop it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    let pending = stores
+        .outbox
+        .list_messages(DeliveryStatus::Pending, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.len(),
+        20,
+        "nothing delivered while the receiver was down"
+    );
+    assert!(
+        pending.iter().all(|m| m.attempts >= 1),
+        "each was attempted before the restart"
+    );
+
+    // The receiver comes up on the same port; a new server on the same database delivers all.
+    let receiver = Receiver::default();
+    let app = axum::Router::new()
+        .route("/bcl", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (stores, stop, running) = run(config).await;
+    let delivered = receiver.wait_for(20, Duration::from_secs(20)).await;
+    assert_eq!(delivered.len(), 20);
+    let subjects: std::collections::HashSet<String> = delivered
+        .iter()
+        .map(|token| jwt_payload(token)["sub"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 20, "each message once");
+    assert!(
+        stores
+            .outbox
+            .list_messages(DeliveryStatus::Pending, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
