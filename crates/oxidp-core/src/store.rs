@@ -75,9 +75,14 @@ pub trait GrantStore: Send + Sync {
     /// Creates the grant only if its key is unused; [`StoreError::Conflict`] otherwise.
     /// This is the atomic primitive behind one-time values (assertion ids, codes).
     async fn create_grant(&self, grant: &PersistedGrant) -> StoreResult<()>;
-    /// Marks the grant consumed at `at` if it exists and is not consumed yet; returns whether
-    /// this call consumed it. Atomic: of concurrent callers exactly one gets `true`.
-    async fn consume_grant(&self, key: &str, at: OffsetDateTime) -> StoreResult<bool>;
+    /// Marks the grant consumed at `at` if it exists and is not consumed yet, and returns it
+    /// as it now is (one statement: the read and the claim are one step). `None` when it does
+    /// not exist or was consumed already. Atomic: of concurrent callers exactly one gets it.
+    async fn consume_grant(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<PersistedGrant>>;
     /// The grant with this key, expired or not (callers decide with their clock).
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>>;
     /// Every grant matching the filter, ordered by creation then key.

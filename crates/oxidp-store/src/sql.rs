@@ -44,8 +44,8 @@ pub(crate) const CREATE_GRANT: &str = "INSERT INTO persisted_grants \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
      ON CONFLICT (key) DO NOTHING";
 /// Marks a grant consumed unless it already is; one row affected means this caller won.
-pub(crate) const CONSUME_GRANT: &str =
-    "UPDATE persisted_grants SET consumed = $2 WHERE key = $1 AND consumed IS NULL";
+pub(crate) const CONSUME_GRANT: &str = "UPDATE persisted_grants SET consumed = $2 WHERE key = $1 AND consumed IS NULL \
+     RETURNING key, grant_type, subject_id, session_id, client_id, created, expires, consumed, data";
 
 pub(crate) const GET_GRANT: &str = "SELECT key, grant_type, subject_id, session_id, client_id, \
      created, expires, consumed, data FROM persisted_grants WHERE key = $1";

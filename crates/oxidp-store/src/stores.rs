@@ -204,14 +204,14 @@ macro_rules! impl_stores {
                 &self,
                 key: &str,
                 at: time::OffsetDateTime,
-            ) -> oxidp_core::store::StoreResult<bool> {
-                let result = sqlx::query($crate::sql::CONSUME_GRANT)
+            ) -> oxidp_core::store::StoreResult<Option<oxidp_core::model::PersistedGrant>> {
+                let row = sqlx::query($crate::sql::CONSUME_GRANT)
                     .bind(key)
                     .bind(at.unix_timestamp())
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::error::store_error)?;
-                Ok(result.rows_affected() == 1)
+                row.as_ref().map($crate::sql::grant_from_row).transpose()
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

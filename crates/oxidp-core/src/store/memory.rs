@@ -91,14 +91,18 @@ impl GrantStore for MemoryStore {
         inner.grants.insert(grant.key.clone(), grant.clone());
         Ok(())
     }
-    async fn consume_grant(&self, key: &str, at: OffsetDateTime) -> StoreResult<bool> {
+    async fn consume_grant(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<PersistedGrant>> {
         let mut inner = self.lock();
         match inner.grants.get_mut(key) {
             Some(grant) if grant.consumed.is_none() => {
                 grant.consumed = Some(at);
-                Ok(true)
+                Ok(Some(grant.clone()))
             }
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>> {

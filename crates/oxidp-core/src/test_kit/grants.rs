@@ -323,9 +323,10 @@ pub async fn remove_expired_grants_respects_batch_size<S: GrantStore + ?Sized>(s
     store.remove_grants(&filter).await.expect("remove_grants");
 }
 
-/// `consume_grant` marks an unconsumed grant consumed at the given instant and reports `true`
-/// exactly once; a consumed or unknown grant reports `false` and is left unchanged. Of many
-/// concurrent consumers exactly one wins (the guarantee one-time codes rely on).
+/// `consume_grant` marks an unconsumed grant consumed at the given instant and returns it (every
+/// field, `consumed` set) exactly once; a consumed or unknown grant returns `None` and is left
+/// unchanged. Of many concurrent consumers exactly one wins (the guarantee one-time codes rely
+/// on).
 pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: &S) {
     let uid = unique();
     let at = now() + Duration::seconds(7);
@@ -338,11 +339,17 @@ pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: 
         now(),
     );
     store.store_grant(&fresh).await.expect("store_grant");
-    assert!(
-        store
-            .consume_grant(&fresh.key, at)
-            .await
-            .expect("consume_grant")
+    let taken = store
+        .consume_grant(&fresh.key, at)
+        .await
+        .expect("consume_grant")
+        .expect("the first consume returns the grant");
+    assert_eq!(
+        taken,
+        PersistedGrant {
+            consumed: Some(at),
+            ..fresh.clone()
+        }
     );
     let read = store
         .get_grant(&fresh.key)
@@ -351,10 +358,11 @@ pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: 
         .expect("still stored");
     assert_eq!(read.consumed, Some(at));
     assert!(
-        !store
+        store
             .consume_grant(&fresh.key, at + Duration::seconds(1))
             .await
             .expect("consume again")
+            .is_none()
     );
     let read = store
         .get_grant(&fresh.key)
@@ -367,10 +375,11 @@ pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: 
         "a second consume does not move the instant"
     );
     assert!(
-        !store
+        store
             .consume_grant(&format!("kit-missing-{uid}"), at)
             .await
             .expect("consume unknown")
+            .is_none()
     );
 
     let raced = grant(
@@ -385,7 +394,7 @@ pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: 
     let attempts = (0..8).map(|_| store.consume_grant(&raced.key, at));
     let mut wins = 0;
     for result in join_all(attempts).await {
-        if result.expect("consume_grant") {
+        if result.expect("consume_grant").is_some() {
             wins += 1;
         }
     }

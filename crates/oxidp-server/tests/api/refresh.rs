@@ -86,6 +86,15 @@ async fn a_narrower_scope_is_honoured_and_a_wider_one_refused() {
         "invalid_scope",
     )
     .await;
+    let after: Value = refresh(&app, ("web", "web-secret"), next, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        after["access_token"].is_string(),
+        "a refused scope does not burn the token: {after}"
+    );
 }
 
 #[tokio::test]

@@ -53,7 +53,7 @@ pub(super) async fn redeem(
     let data: AuthorizationCodeData =
         serde_json::from_str(&grant.data).map_err(|_| invalid_grant("the code is invalid"))?;
     let now = ctx.clock.now();
-    if !ctx.stores.grants.consume_grant(&key, now).await? {
+    if ctx.stores.grants.consume_grant(&key, now).await?.is_none() {
         tracing::warn!(client_id = %client.client_id, sid = %data.session.session_id, "authorization code replayed; revoking its tokens");
         revoke_session_tokens(ctx, client, &data).await?;
         return Err(invalid_grant("the code has already been used"));

@@ -107,22 +107,58 @@ pub(super) async fn redeem(
     let handle = params.require("refresh_token")?;
     let key = refresh_key(handle);
     let now = ctx.clock.now();
-    let Some(grant) = ctx.stores.grants.get_grant(&key).await? else {
-        return Err(invalid_grant("the refresh token is invalid"));
+    let one_time = client.refresh_token_usage == RefreshTokenUsage::OneTime;
+    // A one-time token is claimed in the same statement that reads it (the hot path needs one
+    // round trip, not two); what follows may still refuse it.
+    let claimed = if one_time {
+        ctx.stores.grants.consume_grant(&key, now).await?
+    } else {
+        None
+    };
+    let grant = match claimed {
+        Some(grant) => grant,
+        None => {
+            let Some(grant) = ctx.stores.grants.get_grant(&key).await? else {
+                return Err(invalid_grant("the refresh token is invalid"));
+            };
+            if one_time
+                && grant.grant_type == grant_types::REFRESH_TOKEN
+                && grant.client_id == client.client_id
+            {
+                // It exists, is ours, and could not be claimed: it was used before. Theft is
+                // the likely story: the whole family goes.
+                if let Ok(family) = serde_json::from_str::<RefreshTokenData>(&grant.data) {
+                    revoke_family(ctx, client, &family).await?;
+                }
+                return Err(invalid_grant("the refresh token has already been used"));
+            }
+            grant
+        }
     };
     if grant.grant_type != grant_types::REFRESH_TOKEN || grant.client_id != client.client_id {
         return Err(invalid_grant("the refresh token is invalid"));
     }
     let family: RefreshTokenData = serde_json::from_str(&grant.data)
         .map_err(|_| invalid_grant("the refresh token is invalid"))?;
-    if grant.consumed.is_some() {
-        revoke_family(ctx, client, &family).await?;
-        return Err(invalid_grant("the refresh token has already been used"));
-    }
     if grant.is_expired(now) {
         return Err(invalid_grant("the refresh token has expired"));
     }
-    let granted = narrow_scopes(ctx, &family.scopes, params.get("scope")).await?;
+    let granted = match narrow_scopes(ctx, &family.scopes, params.get("scope")).await {
+        Ok(granted) => granted,
+        Err(error) => {
+            // A malformed request must not cost the client its token: hand the claim back.
+            if one_time {
+                ctx.stores
+                    .grants
+                    .store_grant(&PersistedGrant {
+                        consumed: None,
+                        ..grant
+                    })
+                    .await?;
+            }
+            return Err(error);
+        }
+    };
     let user = ctx
         .stores
         .users
@@ -132,25 +168,17 @@ pub(super) async fn redeem(
         return Err(invalid_grant("the user is no longer active"));
     }
 
-    let refresh_token = match client.refresh_token_usage {
-        RefreshTokenUsage::OneTime => {
-            if !ctx.stores.grants.consume_grant(&key, now).await? {
-                // Another request consumed it between our read and now: a reuse all the same.
-                revoke_family(ctx, client, &family).await?;
-                return Err(invalid_grant("the refresh token has already been used"));
-            }
-            issue_refresh_token(ctx, client, &family, now).await?
+    let refresh_token = if one_time {
+        issue_refresh_token(ctx, client, &family, now).await?
+    } else {
+        if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
+            let slid = PersistedGrant {
+                expires: Some(family.expiry(client, now)),
+                ..grant
+            };
+            ctx.stores.grants.store_grant(&slid).await?;
         }
-        RefreshTokenUsage::ReUse => {
-            if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
-                let slid = PersistedGrant {
-                    expires: Some(family.expiry(client, now)),
-                    ..grant
-                };
-                ctx.stores.grants.store_grant(&slid).await?;
-            }
-            handle.to_owned()
-        }
+        handle.to_owned()
     };
     let (access_token, _) = issue_access_token(
         ctx,
