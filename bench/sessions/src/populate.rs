@@ -1,9 +1,17 @@
 //! `populate`: users and server-side sessions with real encrypted tickets, bulk-loaded.
+//!
+//! Each bulk ticket goes through [`TicketStore::store`] of a [`ServerSideTicketStore`] on the
+//! database's key ring, backed by a throwaway [`MemoryStore`]: the record it writes there (key
+//! hashed from the cookie value, ticket sealed, plaintext columns) is exactly what the server
+//! would write, and is then copied into the database in multi-row `INSERT`s. The cookie value
+//! it returns is what the sample file keeps.
 
 use crate::SplitMix;
 use anyhow::{Context as _, bail, ensure};
 use oxidp_core::clock::SystemClock;
-use oxidp_core::model::{AuthenticationTicket, ServerSideSession, User, UserProfile};
+use oxidp_core::model::{
+    AuthenticationTicket, ServerSideSession, SessionFilter, User, UserProfile,
+};
 use oxidp_core::options::IdentityServerOptions;
 use oxidp_core::services::{IdentityServer, ServerSideTicketStore, TicketStore};
 use oxidp_core::store::{MemoryStore, SessionStore};
@@ -340,11 +348,19 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 let user = &users[rng.below(users.len() as u64) as usize];
                 let ticket = ticket_for(user, now, lifetime, &mut rng);
                 let key = tickets.store(&ticket).await?;
-                let record = memory
-                    .get_session(&key)
-                    .await?
-                    .context("the sealed session is not in the memory store")?;
-                memory.delete_session(&key).await?;
+                // The record is stored under a hash of the cookie value: take it out of the
+                // memory store by its session id (it is the only one there).
+                let filter = SessionFilter {
+                    session_id: Some(ticket.session_id.clone()),
+                    ..SessionFilter::default()
+                };
+                let mut records = memory.delete_sessions(&filter).await?;
+                ensure!(
+                    records.len() == 1,
+                    "the memory store held {} records for a sealed session",
+                    records.len()
+                );
+                let record = records.remove(0);
                 reservoir.offer(&key);
                 rows.push(record);
                 made += 1;

@@ -106,6 +106,8 @@ pub struct AuthenticationOptions {
     pub cookie_lifetime: Duration,
     /// Whether activity extends the session (renewed at most once per half lifetime).
     pub cookie_sliding_expiration: bool,
+    /// Whether clients' token lifetimes follow the user session unless a client says otherwise.
+    pub coordinate_client_lifetimes_with_user_session: bool,
 }
 
 impl Default for AuthenticationOptions {
@@ -113,6 +115,7 @@ impl Default for AuthenticationOptions {
         Self {
             cookie_lifetime: Duration::from_secs(10 * 3600),
             cookie_sliding_expiration: false,
+            coordinate_client_lifetimes_with_user_session: false,
         }
     }
 }

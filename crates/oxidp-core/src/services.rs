@@ -6,6 +6,7 @@ mod authorize;
 mod backchannel;
 mod client_auth;
 mod consent;
+mod coordination;
 mod discovery;
 mod end_session;
 pub mod identity;
@@ -28,6 +29,7 @@ pub use client_auth::{
     CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuthenticator, ClientCredentials, Introspector,
 };
 pub use consent::ConsentService;
+pub use coordination::SessionCoordinationService;
 pub use discovery::discovery_document;
 pub use end_session::{EndSessionRequest, EndSessionService};
 pub use introspection::IntrospectionService;
@@ -104,6 +106,8 @@ pub struct IdentityServer {
     pub backchannel: Arc<BackchannelLogoutService>,
     /// Session management (query, remove, logout notifications).
     pub session_management: Arc<SessionManagementService>,
+    /// Coordination of client token lifetimes with user sessions.
+    pub coordination: Arc<SessionCoordinationService>,
 }
 
 impl IdentityServer {
@@ -260,6 +264,7 @@ impl IdentityServerBuilder {
                 server_side,
                 backchannel.clone(),
             )),
+            coordination: Arc::new(SessionCoordinationService::new(context.clone())),
             backchannel,
             end_session: Arc::new(EndSessionService::new(context.clone())),
             sessions,

@@ -181,6 +181,8 @@ pub struct AuthenticationConfig {
     pub cookie_lifetime: Duration,
     /// Whether activity extends the session.
     pub cookie_sliding_expiration: bool,
+    /// Whether clients' token lifetimes follow the user session unless a client says otherwise.
+    pub coordinate_client_lifetimes_with_user_session: bool,
 }
 
 impl Default for AuthenticationConfig {
@@ -189,6 +191,8 @@ impl Default for AuthenticationConfig {
         Self {
             cookie_lifetime: defaults.cookie_lifetime,
             cookie_sliding_expiration: defaults.cookie_sliding_expiration,
+            coordinate_client_lifetimes_with_user_session: defaults
+                .coordinate_client_lifetimes_with_user_session,
         }
     }
 }
@@ -384,6 +388,9 @@ impl Config {
         options.authentication = AuthenticationOptions {
             cookie_lifetime: self.authentication.cookie_lifetime,
             cookie_sliding_expiration: self.authentication.cookie_sliding_expiration,
+            coordinate_client_lifetimes_with_user_session: self
+                .authentication
+                .coordinate_client_lifetimes_with_user_session,
         };
         options.server_side_sessions = oxidp_core::options::ServerSideSessionOptions {
             enabled: self.server_side_sessions.enabled,

@@ -201,6 +201,11 @@ pub struct Client {
     /// Whether the client needs `sid` in logout tokens (always sent here).
     #[serde(default = "yes")]
     pub backchannel_logout_session_required: bool,
+    /// Whether the client's tokens live and die with the user session (refresh and
+    /// introspection then slide the session, and fail once it is gone); `None` inherits
+    /// `authentication.coordinate_client_lifetimes_with_user_session`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinate_lifetime_with_user_session: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -255,6 +260,7 @@ impl Client {
             sliding_refresh_token_lifetime: default_sliding_refresh_lifetime(),
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
+            coordinate_lifetime_with_user_session: None,
         }
     }
 

@@ -50,6 +50,18 @@ impl IntrospectionService {
                 }
             }
         }
+        if let Some(sid) = &claims.sid
+            && let Some(client) = self
+                .ctx
+                .stores
+                .clients
+                .find_client(&claims.client_id)
+                .await?
+            && !super::coordination::validate_and_extend(&self.ctx, &client, &claims.sub, sid)
+                .await?
+        {
+            return Ok(inactive());
+        }
         let mut response = serde_json::to_value(&claims).map_err(|_| OAuthError::server_error())?;
         response["active"] = json!(true);
         response["token_type"] = json!("Bearer");

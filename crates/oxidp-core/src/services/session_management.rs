@@ -316,9 +316,29 @@ impl SessionManagementService {
         let count = messages.len() as u64;
         if self.tickets.is_some() {
             let key = super::server_side_sessions::row_key(cookie_value);
+            // The coordinated clients' tokens end with the session.
+            let mut coordinated = Vec::new();
+            for client_id in &ticket.client_ids {
+                if let Some(client) = self.ctx.stores.clients.find_client(client_id).await?
+                    && super::coordination::is_coordinated(&self.ctx, &client)
+                {
+                    coordinated.push(client.client_id);
+                }
+            }
+            let grant_filters = if coordinated.is_empty() {
+                Vec::new()
+            } else {
+                vec![PersistedGrantFilter {
+                    subject_id: Some(ticket.subject_id.clone()),
+                    session_id: Some(ticket.session_id.clone()),
+                    client_ids: Some(coordinated),
+                    grant_types: Some(session_grant_types()),
+                    ..PersistedGrantFilter::default()
+                }]
+            };
             let removal = SessionRemoval {
                 session_keys: vec![key],
-                grant_filters: Vec::new(),
+                grant_filters,
                 messages,
             };
             self.ctx.stores.outbox.commit_removal(&removal).await?;

@@ -90,6 +90,22 @@ impl UserInfoService {
             None => None,
         };
         let source = session_claims.as_ref().unwrap_or(&user.claims);
+        if let Some(sid) = &claims.sid {
+            let client = self
+                .ctx
+                .stores
+                .clients
+                .find_client(&claims.client_id)
+                .await
+                .map_err(|_| UserInfoError::Server)?;
+            if let Some(client) = client
+                && !super::coordination::validate_and_extend(&self.ctx, &client, &claims.sub, sid)
+                    .await
+                    .map_err(|_| UserInfoError::Server)?
+            {
+                return Err(UserInfoError::InvalidToken);
+            }
+        }
         let mut response = Map::new();
         response.insert("sub".into(), Value::String(user.subject_id.clone()));
         for name in claims_for(claims.scopes()) {

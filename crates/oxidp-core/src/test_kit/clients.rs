@@ -56,6 +56,7 @@ fn full_client(client_id: &str) -> Client {
         sliding_refresh_token_lifetime: StdDuration::from_secs(3_601),
         backchannel_logout_uri: Some("https://kit.test/bcl".to_owned()),
         backchannel_logout_session_required: false,
+        coordinate_lifetime_with_user_session: Some(true),
     }
 }
 

@@ -141,6 +141,9 @@ pub struct ClientConfig {
     pub backchannel_logout_uri: Option<String>,
     /// Whether the client requires `sid` in logout tokens (always sent).
     pub backchannel_logout_session_required: bool,
+    /// Whether the client's tokens follow the user session (unset: the global setting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coordinate_lifetime_with_user_session: Option<bool>,
 }
 
 impl Default for ClientConfig {
@@ -171,6 +174,7 @@ impl Default for ClientConfig {
             sliding_refresh_token_lifetime: c.sliding_refresh_token_lifetime,
             backchannel_logout_uri: c.backchannel_logout_uri,
             backchannel_logout_session_required: c.backchannel_logout_session_required,
+            coordinate_lifetime_with_user_session: c.coordinate_lifetime_with_user_session,
         }
     }
 }
@@ -299,6 +303,7 @@ impl ClientConfig {
             sliding_refresh_token_lifetime: self.sliding_refresh_token_lifetime,
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: self.backchannel_logout_session_required,
+            coordinate_lifetime_with_user_session: self.coordinate_lifetime_with_user_session,
         })
     }
 }

@@ -17,6 +17,7 @@ mod client_auth;
 mod code_flow;
 mod config;
 mod consent;
+mod coordination;
 mod discovery;
 mod introspection;
 mod keys;

@@ -167,6 +167,16 @@ pub(super) async fn redeem(
     if !user.is_some_and(|u| u.enabled) {
         return Err(invalid_grant("the user is no longer active"));
     }
+    if !super::super::coordination::validate_and_extend(
+        ctx,
+        client,
+        &family.subject_id,
+        &family.session.session_id,
+    )
+    .await?
+    {
+        return Err(invalid_grant("the user session has ended"));
+    }
 
     let refresh_token = if one_time {
         issue_refresh_token(ctx, client, &family, now).await?

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Server-side session benchmark: COUNT sessions in SQLite and in PostgreSQL; the
+# authenticated-request path (cookie -> record -> decrypt) timed in-process, then the real
+# server's memory while it answers authenticated requests. See bench/sessions/README.md.
+#
+#   bash bench/sessions/run.sh
+#
+# Environment knobs (defaults in brackets):
+#   COUNT [1000000]      sessions to create
+#   USERS [100000]       users the sessions belong to
+#   SAMPLES [10000]      timed authenticate calls per round (one per sampled session)
+#   ROUNDS [3]           sequential rounds, each on its own sampled sessions (pooled in the summary)
+#   WARMUP [1000]        untimed calls first, on other sampled sessions
+#   CONCURRENCY [32]     tasks of the throughput run
+#   REQUESTS [2000]      HTTP requests to the server per pass (one sequential, one 32-wide)
+#   BACKENDS ["sqlite postgres"]
+#   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   where to CREATE/DROP DATABASE
+#   PG_DATABASE [oxidp_bench]   the database created for the run and dropped at the end
+#   SKIP_BUILD [0]       1: use the binaries already in $CARGO_TARGET_DIR (or target/)
+#   KEEP [0]             1: keep the temp dir (SQLite file, keys, logs) and the PG database
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+
+COUNT=${COUNT:-1000000}
+USERS=${USERS:-100000}
+SAMPLES=${SAMPLES:-10000}
+ROUNDS=${ROUNDS:-3}
+WARMUP=${WARMUP:-1000}
+CONCURRENCY=${CONCURRENCY:-32}
+REQUESTS=${REQUESTS:-2000}
+BACKENDS=${BACKENDS:-sqlite postgres}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_DATABASE=${PG_DATABASE:-oxidp_bench}
+SKIP_BUILD=${SKIP_BUILD:-0}
+KEEP=${KEEP:-0}
+P99_LIMIT_US=1000
+RSS_LIMIT_MB=100
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BENCH=$TARGET/release/oxidp-bench-sessions
+OXIDP=$TARGET/release/oxidp
+
+if [[ $SKIP_BUILD != 1 ]]; then
+  cargo build --release -p oxidp -p oxidp-bench-sessions
+fi
+command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/oxidp-bench-sessions.XXXXXX)
+SERVER_PID=
+PG_CREATED=0
+
+pg_admin() {
+  PGOPTIONS="-c client_min_messages=warning" psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -q -X -c "$1"
+}
+
+cleanup() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ $PG_CREATED == 1 && $KEEP != 1 ]]; then
+    pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)" || true
+  fi
+  if [[ $KEEP != 1 ]]; then
+    rm -rf "$WORK"
+  else
+    echo "kept $WORK"
+    if [[ $PG_CREATED == 1 ]]; then echo "kept database $PG_DATABASE"; fi
+  fi
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + RANDOM % 40000))
+}
+
+# Field NAME=value of the last "RESULT <kind>" line of a log.
+result() { # log kind field
+  grep "^RESULT $2 " "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$3=//p"
+}
+
+# VmRSS / VmHWM of a process, in KiB.
+status_kib() { # pid field
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# Percentile (nearest rank) of a file of numbers, one a line.
+percentile() { # file p
+  sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { r = int((p / 100) * NR + 0.999999); if (r < 1) r = 1; print v[r] }'
+}
+
+# A curl config sending one authorize request per key (prompt=none, the session cookie).
+curl_config() { # keys-file port
+  local url="http://127.0.0.1:$2/connect/authorize?response_type=code&client_id=bench&redirect_uri=https%3A%2F%2Fbench.test%2Fcb&scope=openid&state=bench&prompt=none"
+  local first=1
+  while read -r key; do
+    if [[ $first != 1 ]]; then echo next; fi
+    first=0
+    printf 'url = "%s"\ncookie = "oxidp.session=%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total} %%{redirect_url}\\n"\n' "$url" "$key"
+  done < "$1"
+}
+
+cat > "$WORK/oxidp.toml" <<'EOF'
+# The server of bench/sessions/run.sh: server-side sessions on; one client whose consent is
+# required, so that `prompt=none` with a valid session answers `consent_required` (and without
+# one `login_required`) and no request writes anything.
+[server_side_sessions]
+enabled = true
+
+[log]
+level = "warn"
+
+[[clients]]
+client_id = "bench"
+secrets = [{ value = "bench-secret" }]
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid"]
+redirect_uris = ["https://bench.test/cb"]
+require_pkce = false
+require_consent = true
+EOF
+
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ)  COUNT=$COUNT USERS=$USERS SAMPLES=$SAMPLES ROUNDS=$ROUNDS CONCURRENCY=$CONCURRENCY REQUESTS=$REQUESTS"
+
+SUMMARY=$WORK/summary.txt
+printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
+  backend sessions load_s p50_us p99_us max_us cpu_us load1 'p99<1ms' "tput@$CONCURRENCY" proc_mb srv_rss srv_hwm http_auth 'hwm<100MB' > "$SUMMARY"
+
+for backend in $BACKENDS; do
+  case $backend in
+    sqlite)
+      mkdir -p "$WORK/sqlite"
+      URL="sqlite://$WORK/sqlite/sessions.db"
+      ;;
+    postgres)
+      command -v psql >/dev/null || { echo "psql is required for the PostgreSQL run" >&2; exit 1; }
+      pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
+      pg_admin "CREATE DATABASE $PG_DATABASE"
+      PG_CREATED=1
+      URL="${PG_ADMIN_URL%/*}/$PG_DATABASE"
+      ;;
+    *) echo "unknown backend $backend" >&2; exit 1 ;;
+  esac
+  KEYS=$WORK/$backend-keys.txt
+  LOG=$WORK/$backend.log
+
+  echo
+  echo "== $backend: populate $COUNT sessions"
+  "$BENCH" populate --url "$URL" --count "$COUNT" --users "$USERS" --keys "$KEYS" \
+    --sample $((WARMUP + ROUNDS * SAMPLES + 2 * REQUESTS)) | tee -a "$LOG"
+
+  echo "== $backend: measure, sequential (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
+    --rounds "$ROUNDS" --label "$backend" | tee -a "$LOG"
+  echo "== $backend: measure, $CONCURRENCY tasks (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
+    --concurrency "$CONCURRENCY" --label "$backend" | tee -a "$LOG.concurrent"
+
+  echo "== $backend: the server, $REQUESTS sequential + $REQUESTS concurrent authorize requests with session cookies"
+  PORT=$(free_port)
+  OXIDP_STORE__URL=$URL OXIDP_SERVER__LISTEN=127.0.0.1:$PORT RUST_LOG=warn \
+    "$OXIDP" serve --config "$WORK/oxidp.toml" > "$WORK/$backend-server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$backend-server.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  idle_rss=$(status_kib "$SERVER_PID" VmRSS)
+  # Keys not used by `measure`: the tail of the sample.
+  tail -n $((2 * REQUESTS)) "$KEYS" > "$WORK/$backend-http.keys"
+  sed -n "1,${REQUESTS}p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-seq.keys"
+  sed -n "$((REQUESTS + 1)),\$p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-par.keys"
+  curl_config "$WORK/$backend-http-seq.keys" "$PORT" > "$WORK/$backend-seq.curl"
+  curl_config "$WORK/$backend-http-par.keys" "$PORT" > "$WORK/$backend-par.curl"
+  curl -s -K "$WORK/$backend-seq.curl" > "$WORK/$backend-http-seq.out" 2>> "$WORK/curl.err"
+  curl -s --parallel --parallel-max "$CONCURRENCY" -K "$WORK/$backend-par.curl" > "$WORK/$backend-http-par.out" 2>> "$WORK/curl.err"
+  rss=$(status_kib "$SERVER_PID" VmRSS)
+  hwm=$(status_kib "$SERVER_PID" VmHWM)
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+
+  cat "$WORK/$backend-http-seq.out" "$WORK/$backend-http-par.out" > "$WORK/$backend-http.out"
+  total=$(wc -l < "$WORK/$backend-http.out")
+  signed_in=$(grep -c '^30[23] .*error=consent_required' "$WORK/$backend-http.out" || true)
+  signed_out=$(grep -c 'error=login_required' "$WORK/$backend-http.out" || true)
+  awk '{ printf "%d\n", $2 * 1000000 }' "$WORK/$backend-http-seq.out" > "$WORK/$backend-http-seq.us"
+  echo "  server: $signed_in of $total requests authenticated (consent_required), $signed_out signed out (login_required)"
+  echo "  server HTTP round trip, sequential: p50 $(percentile "$WORK/$backend-http-seq.us" 50) us, p99 $(percentile "$WORK/$backend-http-seq.us" 99) us (curl time_total, loopback)"
+  echo "  server memory: VmRSS $((idle_rss / 1024)) MB idle after start, VmRSS $((rss / 1024)) MB after the requests, VmHWM $((hwm / 1024)) MB"
+  grep -iE 'error|warn' "$WORK/$backend-server.log" | head -n 5 || true
+
+  p50=$(result "$LOG" measure p50_us)
+  p99=$(result "$LOG" measure p99_us)
+  max=$(result "$LOG" measure max_us)
+  cpu=$(result "$LOG" measure cpu_us_per_call)
+  load1=$(result "$LOG" measure load1)
+  proc_hwm=$(result "$LOG" measure hwm_kb)
+  tput=$(result "$LOG.concurrent" measure throughput)
+  populate_s=$(result "$LOG" populate seconds)
+  sessions=$(result "$LOG" populate sessions)
+  p99_verdict=MISS; (( p99 < P99_LIMIT_US )) && p99_verdict=PASS
+  rss_verdict=MISS; (( hwm / 1024 < RSS_LIMIT_MB )) && rss_verdict=PASS
+  printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
+    "$backend" "$sessions" "$populate_s" "$p50" "$p99" "$max" "$cpu" "$load1" "$p99_verdict" "$tput" \
+    "$((proc_hwm / 1024))" "$((rss / 1024))" "$((hwm / 1024))" "$signed_in/$total" "$rss_verdict" >> "$SUMMARY"
+  if [[ $backend == postgres && $KEEP != 1 ]]; then
+    pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
+    PG_CREATED=0
+  fi
+done
+
+echo
+echo "== summary"
+echo "   load_s: populate time; p50/p99/max: in-process authenticate, sequential, $ROUNDS x $SAMPLES calls, us;"
+echo "   cpu_us: CPU of the measuring process per call (the PostgreSQL server's own CPU is not in it);"
+echo "   load1: load average at the end of the sequential run; tput: calls/s from $CONCURRENCY tasks;"
+echo "   proc_mb: VmHWM of the measuring process; srv_rss/srv_hwm: the oxidp server (MB) after"
+echo "   $((2 * REQUESTS)) authorize requests with session cookies; http_auth: those that found the session."
+echo "   Limits: p99 < ${P99_LIMIT_US} us; server VmHWM < ${RSS_LIMIT_MB} MB."
+cat "$SUMMARY"
