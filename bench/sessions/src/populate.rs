@@ -466,5 +466,6 @@ fn ticket_for(
         issued,
         expires: issued + lifetime,
         claims: user.claims.clone(),
+        issuer: None,
     }
 }

@@ -236,6 +236,7 @@ impl IdentityServerBuilder {
             stores.grants.clone(),
             clock.clone(),
             options.authentication.clone(),
+            options.issuer.clone(),
         ));
         let login = Arc::new(LoginService::new(
             users.clone(),

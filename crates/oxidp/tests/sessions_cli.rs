@@ -121,6 +121,7 @@ async fn seed_sessions(config: &Path, subject: &str, count: usize) -> Vec<String
             issued: now,
             expires: now + time::Duration::hours(1),
             claims: [("name".to_owned(), serde_json::json!("Alice Smith"))].into(),
+            issuer: None,
         };
         tickets.store(&ticket).await.unwrap();
         sids.push(session_id);

@@ -28,9 +28,13 @@ pub struct AuthenticationTicket {
     /// When the ticket expires.
     #[serde(with = "time::serde::timestamp")]
     pub expires: OffsetDateTime,
-    /// Further claims about the user captured at sign-in (e.g. `name`), for display.
+    /// The user's claims captured at sign-in.
     #[serde(default)]
     pub claims: BTreeMap<String, serde_json::Value>,
+    /// The issuer that signed the user in (tickets of another issuer sharing a store are not
+    /// ours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
 }
 
 impl AuthenticationTicket {
@@ -62,6 +66,7 @@ mod tests {
             issued: now,
             expires: now,
             claims: BTreeMap::new(),
+            issuer: None,
         };
         assert!(ticket.add_client("b"));
         assert!(ticket.add_client("a"));

@@ -139,6 +139,7 @@ pub struct SessionService {
     grants: Arc<dyn GrantStore>,
     clock: Arc<dyn Clock>,
     options: AuthenticationOptions,
+    issuer: String,
 }
 
 impl std::fmt::Debug for SessionService {
@@ -158,12 +159,14 @@ impl SessionService {
         grants: Arc<dyn GrantStore>,
         clock: Arc<dyn Clock>,
         options: AuthenticationOptions,
+        issuer: String,
     ) -> Self {
         Self {
             tickets,
             grants,
             clock,
             options,
+            issuer,
         }
     }
 
@@ -200,6 +203,7 @@ impl SessionService {
             issued: now,
             expires: now + self.lifetime(),
             claims: user.claims.clone(),
+            issuer: Some(self.issuer.clone()),
         };
         // Another user never inherits the previous session's key: whoever kept a copy of the
         // old cookie must not find the new user's session behind it.
