@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Server-side session benchmark: COUNT sessions in SQLite and in PostgreSQL; the
 # authenticated-request path (cookie -> record -> decrypt) timed in-process, then the real
-# server's memory while it answers authenticated requests. See bench/sessions/README.md.
+# server's memory while it answers authenticated requests; then session management on the same
+# database: query pages (page 1 and a deep page), revocation of users with 100 sessions x 3
+# back-channel clients, and the real server's back-channel outbox delivery rate to a local
+# receiver. See bench/sessions/README.md.
 #
 #   bash bench/sessions/run.sh
+#   STEPS="query revoke outbox" bash bench/sessions/run.sh     # session management only
 #
 # Environment knobs (defaults in brackets):
 #   COUNT [1000000]      sessions to create
@@ -16,8 +20,20 @@
 #   BACKENDS ["sqlite postgres"]
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   where to CREATE/DROP DATABASE
 #   PG_DATABASE [oxidp_bench]   the database created for the run and dropped at the end
+#   STEPS ["measure serve query revoke outbox"]   what runs after populate, on each backend
+#   QUERY_SAMPLES [1000] timed query_sessions calls per case, at most ...
+#   QUERY_MAX_SECONDS [20]  ... or until this many seconds per case (at least 50 calls)
+#   QUERY_PAGE [10000]   the deep page
+#   REVOKE_USERS [30]    users removed and timed (each 100 sessions x 3 clients; 3 more untimed)
+#   OUTBOX_MESSAGES [10000]  logout messages the server delivers, timed
+#   SQLITE_DB []         an already populated SQLite file to use instead of populating one
+#   PG_REUSE [0]         1: use the existing database PG_DATABASE as it is (no create, no
+#                        populate, no drop)
 #   SKIP_BUILD [0]       1: use the binaries already in $CARGO_TARGET_DIR (or target/)
 #   KEEP [0]             1: keep the temp dir (SQLite file, keys, logs) and the PG database
+#
+# With SQLITE_DB or PG_REUSE the keys file of `populate` is not there, so the steps that need it
+# (measure, serve) are skipped for that backend.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,8 +51,19 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DATABASE=${PG_DATABASE:-oxidp_bench}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP=${KEEP:-0}
+STEPS=${STEPS:-measure serve query revoke outbox}
+QUERY_SAMPLES=${QUERY_SAMPLES:-1000}
+QUERY_MAX_SECONDS=${QUERY_MAX_SECONDS:-20}
+QUERY_PAGE=${QUERY_PAGE:-10000}
+REVOKE_USERS=${REVOKE_USERS:-30}
+OUTBOX_MESSAGES=${OUTBOX_MESSAGES:-10000}
+SQLITE_DB=${SQLITE_DB:-}
+PG_REUSE=${PG_REUSE:-0}
 P99_LIMIT_US=1000
 RSS_LIMIT_MB=100
+QUERY_P99_LIMIT_US=5000
+REVOKE_P99_LIMIT_MS=100
+OUTBOX_RATE_MIN=1000
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BENCH=$TARGET/release/oxidp-bench-sessions
@@ -60,14 +87,14 @@ cleanup() {
     kill "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
   fi
-  if [[ $PG_CREATED == 1 && $KEEP != 1 ]]; then
+  if [[ $PG_CREATED == 1 && $KEEP != 1 && $PG_REUSE != 1 ]]; then
     pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)" || true
   fi
   if [[ $KEEP != 1 ]]; then
     rm -rf "$WORK"
   else
     echo "kept $WORK"
-    if [[ $PG_CREATED == 1 ]]; then echo "kept database $PG_DATABASE"; fi
+    if [[ $PG_CREATED == 1 && $PG_REUSE != 1 ]]; then echo "kept database $PG_DATABASE"; fi
   fi
 }
 trap cleanup EXIT
@@ -81,6 +108,19 @@ free_port() {
 result() { # log kind field
   grep "^RESULT $2 " "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$3=//p"
 }
+
+# Field NAME=value of the "RESULT query" line of one case.
+query_result() { # log case field
+  grep "^RESULT query .* case=$2 " "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$3=//p"
+}
+
+# A database URL without its user info.
+redact() { sed 's#//[^@/]*@#//#' <<< "$1"; }
+
+has_step() { [[ " $STEPS " == *" $1 "* ]]; }
+
+# PASS when $1 < $2 (integers), MISS otherwise (or when $1 is empty).
+below() { if [[ -n $1 ]] && (( $1 < $2 )); then echo PASS; else echo MISS; fi; }
 
 # VmRSS / VmHWM of a process, in KiB.
 status_kib() { # pid field
@@ -129,18 +169,38 @@ echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ)  COUNT=$COUNT USERS=$USERS SAMPLES=$SAMP
 SUMMARY=$WORK/summary.txt
 printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
   backend sessions load_s p50_us p99_us max_us cpu_us load1 'p99<1ms' "tput@$CONCURRENCY" proc_mb srv_rss srv_hwm http_auth 'hwm<100MB' > "$SUMMARY"
+QUERY_SUMMARY=$WORK/summary-query.txt
+printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %8s\n' \
+  backend case matching page samples p50_us p99_us max_us select_p50 count_p50 'p99<5ms' > "$QUERY_SUMMARY"
+REVOKE_SUMMARY=$WORK/summary-revoke.txt
+printf '%-8s %5s %8s %8s %8s %8s %10s %10s %5s %10s\n' \
+  backend users sessions messages p50_ms p99_ms commit_p50 commit_p99 load1 'p99<100ms' > "$REVOKE_SUMMARY"
+OUTBOX_SUMMARY=$WORK/summary-outbox.txt
+printf '%-8s %8s %8s %9s %11s %11s %11s %10s %5s %11s\n' \
+  backend messages first_ms drain_s 'steady/s' 'end2end/s' 'recorded/s' srv_cpu_us load1 '>=1000/s' > "$OUTBOX_SUMMARY"
 
 for backend in $BACKENDS; do
+  POPULATE=1
   case $backend in
     sqlite)
-      mkdir -p "$WORK/sqlite"
-      URL="sqlite://$WORK/sqlite/sessions.db"
+      if [[ -n $SQLITE_DB ]]; then
+        [[ -f $SQLITE_DB ]] || { echo "SQLITE_DB=$SQLITE_DB does not exist" >&2; exit 1; }
+        URL="sqlite://$(cd "$(dirname "$SQLITE_DB")" && pwd)/$(basename "$SQLITE_DB")"
+        POPULATE=0
+      else
+        mkdir -p "$WORK/sqlite"
+        URL="sqlite://$WORK/sqlite/sessions.db"
+      fi
       ;;
     postgres)
       command -v psql >/dev/null || { echo "psql is required for the PostgreSQL run" >&2; exit 1; }
-      pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
-      pg_admin "CREATE DATABASE $PG_DATABASE"
-      PG_CREATED=1
+      if [[ $PG_REUSE == 1 ]]; then
+        POPULATE=0
+      else
+        pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
+        pg_admin "CREATE DATABASE $PG_DATABASE"
+        PG_CREATED=1
+      fi
       URL="${PG_ADMIN_URL%/*}/$PG_DATABASE"
       ;;
     *) echo "unknown backend $backend" >&2; exit 1 ;;
@@ -148,68 +208,116 @@ for backend in $BACKENDS; do
   KEYS=$WORK/$backend-keys.txt
   LOG=$WORK/$backend.log
 
-  echo
-  echo "== $backend: populate $COUNT sessions"
-  "$BENCH" populate --url "$URL" --count "$COUNT" --users "$USERS" --keys "$KEYS" \
-    --sample $((WARMUP + ROUNDS * SAMPLES + 2 * REQUESTS)) | tee -a "$LOG"
+  if [[ $POPULATE == 1 ]]; then
+    echo
+    echo "== $backend: populate $COUNT sessions"
+    "$BENCH" populate --url "$URL" --count "$COUNT" --users "$USERS" --keys "$KEYS" \
+      --sample $((WARMUP + ROUNDS * SAMPLES + 2 * REQUESTS)) | tee -a "$LOG"
+  else
+    echo
+    echo "== $backend: reusing $(redact "$URL") as it is (no populate; measure and serve need its keys file and are skipped)"
+  fi
 
-  echo "== $backend: measure, sequential (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
-    --rounds "$ROUNDS" --label "$backend" | tee -a "$LOG"
-  echo "== $backend: measure, $CONCURRENCY tasks (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-  "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
-    --concurrency "$CONCURRENCY" --label "$backend" | tee -a "$LOG.concurrent"
+  if has_step measure && [[ $POPULATE == 1 ]]; then
+    echo "== $backend: measure, sequential (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
+      --rounds "$ROUNDS" --label "$backend" | tee -a "$LOG"
+    echo "== $backend: measure, $CONCURRENCY tasks (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" measure --url "$URL" --keys "$KEYS" --warmup "$WARMUP" --samples "$SAMPLES" \
+      --concurrency "$CONCURRENCY" --label "$backend" | tee -a "$LOG.concurrent"
+  fi
 
-  echo "== $backend: the server, $REQUESTS sequential + $REQUESTS concurrent authorize requests with session cookies"
-  PORT=$(free_port)
-  OXIDP_STORE__URL=$URL OXIDP_SERVER__LISTEN=127.0.0.1:$PORT RUST_LOG=warn \
-    "$OXIDP" serve --config "$WORK/oxidp.toml" > "$WORK/$backend-server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$backend-server.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  idle_rss=$(status_kib "$SERVER_PID" VmRSS)
-  # Keys not used by `measure`: the tail of the sample.
-  tail -n $((2 * REQUESTS)) "$KEYS" > "$WORK/$backend-http.keys"
-  sed -n "1,${REQUESTS}p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-seq.keys"
-  sed -n "$((REQUESTS + 1)),\$p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-par.keys"
-  curl_config "$WORK/$backend-http-seq.keys" "$PORT" > "$WORK/$backend-seq.curl"
-  curl_config "$WORK/$backend-http-par.keys" "$PORT" > "$WORK/$backend-par.curl"
-  curl -s -K "$WORK/$backend-seq.curl" > "$WORK/$backend-http-seq.out" 2>> "$WORK/curl.err"
-  curl -s --parallel --parallel-max "$CONCURRENCY" -K "$WORK/$backend-par.curl" > "$WORK/$backend-http-par.out" 2>> "$WORK/curl.err"
-  rss=$(status_kib "$SERVER_PID" VmRSS)
-  hwm=$(status_kib "$SERVER_PID" VmHWM)
-  kill "$SERVER_PID"
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
+  if has_step serve && [[ $POPULATE == 1 ]]; then
+    echo "== $backend: the server, $REQUESTS sequential + $REQUESTS concurrent authorize requests with session cookies"
+    PORT=$(free_port)
+    OXIDP_STORE__URL=$URL OXIDP_SERVER__LISTEN=127.0.0.1:$PORT RUST_LOG=warn \
+      "$OXIDP" serve --config "$WORK/oxidp.toml" > "$WORK/$backend-server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+      curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+      kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$backend-server.log" >&2; exit 1; }
+      sleep 0.2
+    done
+    idle_rss=$(status_kib "$SERVER_PID" VmRSS)
+    # Keys not used by `measure`: the tail of the sample.
+    tail -n $((2 * REQUESTS)) "$KEYS" > "$WORK/$backend-http.keys"
+    sed -n "1,${REQUESTS}p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-seq.keys"
+    sed -n "$((REQUESTS + 1)),\$p" "$WORK/$backend-http.keys" > "$WORK/$backend-http-par.keys"
+    curl_config "$WORK/$backend-http-seq.keys" "$PORT" > "$WORK/$backend-seq.curl"
+    curl_config "$WORK/$backend-http-par.keys" "$PORT" > "$WORK/$backend-par.curl"
+    curl -s -K "$WORK/$backend-seq.curl" > "$WORK/$backend-http-seq.out" 2>> "$WORK/curl.err"
+    curl -s --parallel --parallel-max "$CONCURRENCY" -K "$WORK/$backend-par.curl" > "$WORK/$backend-http-par.out" 2>> "$WORK/curl.err"
+    rss=$(status_kib "$SERVER_PID" VmRSS)
+    hwm=$(status_kib "$SERVER_PID" VmHWM)
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
 
-  cat "$WORK/$backend-http-seq.out" "$WORK/$backend-http-par.out" > "$WORK/$backend-http.out"
-  total=$(wc -l < "$WORK/$backend-http.out")
-  signed_in=$(grep -c '^30[23] .*error=consent_required' "$WORK/$backend-http.out" || true)
-  signed_out=$(grep -c 'error=login_required' "$WORK/$backend-http.out" || true)
-  awk '{ printf "%d\n", $2 * 1000000 }' "$WORK/$backend-http-seq.out" > "$WORK/$backend-http-seq.us"
-  echo "  server: $signed_in of $total requests authenticated (consent_required), $signed_out signed out (login_required)"
-  echo "  server HTTP round trip, sequential: p50 $(percentile "$WORK/$backend-http-seq.us" 50) us, p99 $(percentile "$WORK/$backend-http-seq.us" 99) us (curl time_total, loopback)"
-  echo "  server memory: VmRSS $((idle_rss / 1024)) MB idle after start, VmRSS $((rss / 1024)) MB after the requests, VmHWM $((hwm / 1024)) MB"
-  grep -iE 'error|warn' "$WORK/$backend-server.log" | head -n 5 || true
+    cat "$WORK/$backend-http-seq.out" "$WORK/$backend-http-par.out" > "$WORK/$backend-http.out"
+    total=$(wc -l < "$WORK/$backend-http.out")
+    signed_in=$(grep -c '^30[23] .*error=consent_required' "$WORK/$backend-http.out" || true)
+    signed_out=$(grep -c 'error=login_required' "$WORK/$backend-http.out" || true)
+    awk '{ printf "%d\n", $2 * 1000000 }' "$WORK/$backend-http-seq.out" > "$WORK/$backend-http-seq.us"
+    echo "  server: $signed_in of $total requests authenticated (consent_required), $signed_out signed out (login_required)"
+    echo "  server HTTP round trip, sequential: p50 $(percentile "$WORK/$backend-http-seq.us" 50) us, p99 $(percentile "$WORK/$backend-http-seq.us" 99) us (curl time_total, loopback)"
+    echo "  server memory: VmRSS $((idle_rss / 1024)) MB idle after start, VmRSS $((rss / 1024)) MB after the requests, VmHWM $((hwm / 1024)) MB"
+    grep -iE 'error|warn' "$WORK/$backend-server.log" | head -n 5 || true
+  fi
 
-  p50=$(result "$LOG" measure p50_us)
-  p99=$(result "$LOG" measure p99_us)
-  max=$(result "$LOG" measure max_us)
-  cpu=$(result "$LOG" measure cpu_us_per_call)
-  load1=$(result "$LOG" measure load1)
-  proc_hwm=$(result "$LOG" measure hwm_kb)
-  tput=$(result "$LOG.concurrent" measure throughput)
-  populate_s=$(result "$LOG" populate seconds)
-  sessions=$(result "$LOG" populate sessions)
-  p99_verdict=MISS; (( p99 < P99_LIMIT_US )) && p99_verdict=PASS
-  rss_verdict=MISS; (( hwm / 1024 < RSS_LIMIT_MB )) && rss_verdict=PASS
-  printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
-    "$backend" "$sessions" "$populate_s" "$p50" "$p99" "$max" "$cpu" "$load1" "$p99_verdict" "$tput" \
-    "$((proc_hwm / 1024))" "$((rss / 1024))" "$((hwm / 1024))" "$signed_in/$total" "$rss_verdict" >> "$SUMMARY"
-  if [[ $backend == postgres && $KEEP != 1 ]]; then
+  if has_step measure && has_step serve && [[ $POPULATE == 1 ]]; then
+    p50=$(result "$LOG" measure p50_us)
+    p99=$(result "$LOG" measure p99_us)
+    max=$(result "$LOG" measure max_us)
+    cpu=$(result "$LOG" measure cpu_us_per_call)
+    load1=$(result "$LOG" measure load1)
+    proc_hwm=$(result "$LOG" measure hwm_kb)
+    tput=$(result "$LOG.concurrent" measure throughput)
+    populate_s=$(result "$LOG" populate seconds)
+    sessions=$(result "$LOG" populate sessions)
+    p99_verdict=$(below "$p99" "$P99_LIMIT_US")
+    rss_verdict=$(below "$((hwm / 1024))" "$RSS_LIMIT_MB")
+    printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
+      "$backend" "$sessions" "$populate_s" "$p50" "$p99" "$max" "$cpu" "$load1" "$p99_verdict" "$tput" \
+      "$((proc_hwm / 1024))" "$((rss / 1024))" "$((hwm / 1024))" "$signed_in/$total" "$rss_verdict" >> "$SUMMARY"
+  fi
+
+  # Session management, on the same database.
+  if has_step query; then
+    echo "== $backend: query_sessions, page 1 and page $QUERY_PAGE (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" query --url "$URL" --samples "$QUERY_SAMPLES" --max-seconds "$QUERY_MAX_SECONDS" \
+      --page "$QUERY_PAGE" --label "$backend" | tee "$LOG.query"
+    grep '^RESULT query ' "$LOG.query" | while read -r line; do
+      field() { tr ' ' '\n' <<< "$line" | sed -n "s/^$1=//p"; }
+      p99=$(field p99_us)
+      printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %8s\n' "$backend" "$(field case)" \
+        "$(field matching)" "$(field page)" "$(field samples)" "$(field p50_us)" "$p99" \
+        "$(field max_us)" "$(field select_p50_us)" "$(field count_p50_us)" "$(below "$p99" "$QUERY_P99_LIMIT_US")" >> "$QUERY_SUMMARY"
+    done
+  fi
+  if has_step revoke; then
+    echo "== $backend: remove_sessions, $REVOKE_USERS users x 100 sessions x 3 clients (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" revoke --url "$URL" --users "$REVOKE_USERS" --label "$backend" | tee "$LOG.revoke"
+    p99=$(result "$LOG.revoke" revoke p99_ms)
+    printf '%-8s %5s %8s %8s %8s %8s %10s %10s %5s %10s\n' "$backend" \
+      "$(result "$LOG.revoke" revoke users)" "$(result "$LOG.revoke" revoke sessions_per_user)" \
+      "$(result "$LOG.revoke" revoke messages_per_user)" "$(result "$LOG.revoke" revoke p50_ms)" "$p99" \
+      "$(result "$LOG.revoke" revoke commit_p50_ms)" "$(result "$LOG.revoke" revoke commit_p99_ms)" \
+      "$(result "$LOG.revoke" revoke load1)" "$(below "${p99%.*}" "$REVOKE_P99_LIMIT_MS")" >> "$REVOKE_SUMMARY"
+  fi
+  if has_step outbox; then
+    echo "== $backend: the server's outbox delivery, $OUTBOX_MESSAGES logout tokens to a local receiver (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" outbox --url "$URL" --oxidp "$OXIDP" --messages "$OUTBOX_MESSAGES" \
+      --server-log "$WORK/$backend-outbox-server.log" --label "$backend" | tee "$LOG.outbox"
+    e2e=$(result "$LOG.outbox" outbox end_to_end_per_s)
+    verdict=MISS; [[ -n $e2e ]] && (( e2e >= OUTBOX_RATE_MIN )) && verdict=PASS
+    printf '%-8s %8s %8s %9s %11s %11s %11s %10s %5s %11s\n' "$backend" \
+      "$(result "$LOG.outbox" outbox messages)" "$(result "$LOG.outbox" outbox first_ms)" \
+      "$(result "$LOG.outbox" outbox drain_s)" "$(result "$LOG.outbox" outbox steady_per_s)" "$e2e" \
+      "$(result "$LOG.outbox" outbox recorded_per_s)" "$(result "$LOG.outbox" outbox server_cpu_us_per_msg)" \
+      "$(result "$LOG.outbox" outbox load1)" "$verdict" >> "$OUTBOX_SUMMARY"
+  fi
+
+  if [[ $backend == postgres && $KEEP != 1 && $PG_REUSE != 1 ]]; then
     pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
     PG_CREATED=0
   fi
@@ -217,10 +325,32 @@ done
 
 echo
 echo "== summary"
-echo "   load_s: populate time; p50/p99/max: in-process authenticate, sequential, $ROUNDS x $SAMPLES calls, us;"
-echo "   cpu_us: CPU of the measuring process per call (the PostgreSQL server's own CPU is not in it);"
-echo "   load1: load average at the end of the sequential run; tput: calls/s from $CONCURRENCY tasks;"
-echo "   proc_mb: VmHWM of the measuring process; srv_rss/srv_hwm: the oxidp server (MB) after"
-echo "   $((2 * REQUESTS)) authorize requests with session cookies; http_auth: those that found the session."
-echo "   Limits: p99 < ${P99_LIMIT_US} us; server VmHWM < ${RSS_LIMIT_MB} MB."
-cat "$SUMMARY"
+if has_step measure && has_step serve && [[ $(wc -l < "$SUMMARY") -gt 1 ]]; then
+  echo "   load_s: populate time; p50/p99/max: in-process authenticate, sequential, $ROUNDS x $SAMPLES calls, us;"
+  echo "   cpu_us: CPU of the measuring process per call (the PostgreSQL server's own CPU is not in it);"
+  echo "   load1: load average at the end of the sequential run; tput: calls/s from $CONCURRENCY tasks;"
+  echo "   proc_mb: VmHWM of the measuring process; srv_rss/srv_hwm: the oxidp server (MB) after"
+  echo "   $((2 * REQUESTS)) authorize requests with session cookies; http_auth: those that found the session."
+  echo "   Limits: p99 < ${P99_LIMIT_US} us; server VmHWM < ${RSS_LIMIT_MB} MB."
+  cat "$SUMMARY"
+fi
+if has_step query; then
+  echo
+  echo "   query_sessions, page of 25 (us): name-*: display-name prefix matching that share of the"
+  echo "   sessions; subject/sid: exact; select_p50/count_p50: the store's two statements timed alone."
+  echo "   Limit: p99 < ${QUERY_P99_LIMIT_US} us."
+  cat "$QUERY_SUMMARY"
+fi
+if has_step revoke; then
+  echo
+  echo "   remove_sessions of one user (100 sessions x 3 clients, 300 outbox messages), ms;"
+  echo "   commit: the one transaction inside it. Limit: p99 < ${REVOKE_P99_LIMIT_MS} ms."
+  cat "$REVOKE_SUMMARY"
+fi
+if has_step outbox; then
+  echo
+  echo "   outbox: the real server delivering to a local receiver; first_ms: first delivery after the"
+  echo "   enqueue commit (1 s idle poll); steady: first -> last delivery; end2end: commit -> last"
+  echo "   delivery (the verdict); recorded: commit -> every attempt recorded. Limit: >= ${OUTBOX_RATE_MIN}/s."
+  cat "$OUTBOX_SUMMARY"
+fi

@@ -19,10 +19,23 @@
 //!   for every sampled key, sequentially (latency) or from N tasks (throughput), and prints
 //!   percentiles and this process's resident memory.
 //!
-//! `bench/sessions/run.sh` runs both against both backends and then checks the real server.
+//! Session management (issue 5, "Performance"), on the same populated database:
+//!
+//! * `query` times `SessionManagementService::query_sessions` for a page of 25 at page 1 and
+//!   at a deep page (10,000), unfiltered and with each filter.
+//! * `revoke` times `remove_sessions` for users with 100 sessions x 3 back-channel clients, and
+//!   the one commit (sessions, grants, 300 outbox messages) inside it.
+//! * `outbox` starts the real server on the database and measures how fast its delivery worker
+//!   drains the outbox to a receiver in this process.
+//!
+//! `bench/sessions/run.sh` runs them all against both backends and then checks the real server.
 
+mod db;
 mod measure;
+mod outbox;
 mod populate;
+mod query;
+mod revoke;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +53,12 @@ enum Command {
     Populate(populate::Args),
     /// Times the authenticated-request path over sampled session keys.
     Measure(measure::Args),
+    /// Times session-management queries (a page of 25) at page 1 and deep pages, per filter.
+    Query(query::Args),
+    /// Times the removal of users with 100 sessions x 3 back-channel clients each.
+    Revoke(revoke::Args),
+    /// Measures how fast the real server drains the back-channel outbox to a local receiver.
+    Outbox(outbox::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +71,9 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Populate(args) => populate::run(args).await,
             Command::Measure(args) => measure::run(args).await,
+            Command::Query(args) => query::run(args).await,
+            Command::Revoke(args) => revoke::run(args).await,
+            Command::Outbox(args) => outbox::run(args).await,
         }
     })
 }

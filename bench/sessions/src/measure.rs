@@ -84,17 +84,17 @@ async fn call(sessions: &SessionService, key: &str, outcome: &mut Outcome) {
 
 /// Percentiles (nearest rank) of latencies, in microseconds.
 #[derive(Debug, Clone, Copy)]
-struct Stats {
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    p999: u64,
-    max: u64,
-    mean: f64,
+pub(crate) struct Stats {
+    pub(crate) p50: u64,
+    pub(crate) p90: u64,
+    pub(crate) p99: u64,
+    pub(crate) p999: u64,
+    pub(crate) max: u64,
+    pub(crate) mean: f64,
 }
 
 impl Stats {
-    fn of(latencies: &[Duration]) -> Self {
+    pub(crate) fn of(latencies: &[Duration]) -> Self {
         let mut micros: Vec<u64> = latencies
             .iter()
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))

@@ -7,6 +7,7 @@
 //! it returns is what the sample file keeps.
 
 use crate::SplitMix;
+use crate::db::{Pool, with_pool};
 use anyhow::{Context as _, bail, ensure};
 use oxidp_core::clock::SystemClock;
 use oxidp_core::model::{
@@ -16,7 +17,7 @@ use oxidp_core::options::IdentityServerOptions;
 use oxidp_core::services::{IdentityServer, ServerSideTicketStore, TicketStore};
 use oxidp_core::store::{MemoryStore, SessionStore};
 use oxidp_jose::{b64url_encode, random_bytes};
-use oxidp_store::{SqlStore, StoreOptions};
+use oxidp_store::StoreOptions;
 use serde_json::json;
 use sqlx::QueryBuilder;
 use std::collections::BTreeMap;
@@ -61,37 +62,6 @@ pub(crate) struct Args {
     /// How many keys to sample (`measure` warms up on the first ones and times the rest).
     #[arg(long, default_value_t = 11_000)]
     sample: usize,
-}
-
-/// The pool of either backend, for the bulk statements the store API does not have.
-enum Pool {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-impl Pool {
-    fn of(store: &SqlStore) -> Self {
-        match store {
-            SqlStore::Sqlite(s) => Self::Sqlite(s.pool().clone()),
-            SqlStore::Postgres(s) => Self::Postgres(s.pool().clone()),
-        }
-    }
-}
-
-/// Runs `$body` with `$pool` bound to the pool and `$db` to the sqlx database type.
-macro_rules! with_pool {
-    ($pool:expr, |$p:ident, $db:ident| $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => {
-                type $db = sqlx::Sqlite;
-                $body
-            }
-            Pool::Postgres($p) => {
-                type $db = sqlx::Postgres;
-                $body
-            }
-        }
-    };
 }
 
 /// Inserts `statements` (each a batch of rows) in one transaction.
