@@ -64,7 +64,7 @@ impl IntoResponse for ProtocolError {
 }
 
 /// Wraps a JSON body with the headers every token-bearing response needs (RFC 6749 §5.1).
-pub fn no_store_json(body: serde_json::Value) -> Response {
+pub fn no_store_json(body: impl serde::Serialize) -> Response {
     let mut response = Json(body).into_response();
     response
         .headers_mut()

@@ -28,8 +28,8 @@ use tower_http::timeout::TimeoutLayer;
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    /// The core services.
-    pub idp: IdentityServer,
+    /// The core services (behind one `Arc`: handlers clone the state on every request).
+    pub idp: Arc<IdentityServer>,
     /// The metrics registry rendered on `/metrics`.
     pub metrics: PrometheusHandle,
     /// The HTML pages.
@@ -51,7 +51,7 @@ pub struct HttpLimits {
 pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Router {
     let secure_cookies = idp.context.options.is_https();
     let state = AppState {
-        idp,
+        idp: Arc::new(idp),
         metrics: telemetry::prometheus(),
         pages,
         secure_cookies,

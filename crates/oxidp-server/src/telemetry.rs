@@ -38,22 +38,91 @@ pub fn prometheus() -> PrometheusHandle {
 /// line per request.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
+    // Labels are static strings: no allocation per request on the hot path.
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or("unmatched", |p| route_label(p.as_str()));
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let labels = [
-        ("method", method.to_string()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
+        ("method", method),
+        ("route", route),
+        ("status", status_label(status)),
     ];
     metrics::counter!("oxidp_http_requests_total", &labels).increment(1);
-    metrics::histogram!("oxidp_http_request_duration_seconds", "route" => route.clone())
+    metrics::histogram!("oxidp_http_request_duration_seconds", "route" => route)
         .record(elapsed.as_secs_f64());
-    tracing::debug!(%method, %route, status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    tracing::debug!(
+        method,
+        route,
+        status,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
     response
+}
+
+/// The routes this server serves, as static labels.
+const ROUTES: &[&str] = &[
+    oxidp_core::options::paths::DISCOVERY,
+    oxidp_core::options::paths::JWKS,
+    oxidp_core::options::paths::TOKEN,
+    oxidp_core::options::paths::INTROSPECTION,
+    oxidp_core::options::paths::REVOCATION,
+    oxidp_core::options::paths::AUTHORIZE,
+    oxidp_core::options::paths::USERINFO,
+    oxidp_core::options::paths::END_SESSION,
+    oxidp_core::options::paths::LOGIN,
+    oxidp_core::options::paths::CONSENT,
+    oxidp_core::options::paths::LOGOUT,
+    "/admin/sessions",
+    "/admin/sessions/revoke",
+    "/api/admin/sessions",
+    "/api/admin/openapi.json",
+    "/healthz",
+    "/metrics",
+];
+
+fn route_label(path: &str) -> &'static str {
+    ROUTES
+        .iter()
+        .copied()
+        .find(|route| *route == path)
+        .unwrap_or("other")
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match *method {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        204 => "204",
+        302 => "302",
+        303 => "303",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    }
 }

@@ -19,9 +19,12 @@ pub async fn token(
         .await
         .map_err(|e| ProtocolError::from(e).with_basic_challenge(credentials.used_basic()))?;
     let response = state.idp.tokens.handle(&client, &form.params).await?;
-    metrics::counter!("oxidp_tokens_issued_total", "grant_type" => form.params.get("grant_type").unwrap_or("").to_owned())
-        .increment(1);
-    Ok(no_store_json(
-        serde_json::to_value(&response).unwrap_or_default(),
-    ))
+    let grant_type = match form.params.get("grant_type") {
+        Some("client_credentials") => "client_credentials",
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        _ => "other",
+    };
+    metrics::counter!("oxidp_tokens_issued_total", "grant_type" => grant_type).increment(1);
+    Ok(no_store_json(&response))
 }
