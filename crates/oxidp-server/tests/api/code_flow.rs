@@ -308,3 +308,21 @@ async fn the_session_cookie_is_http_only_and_lax() {
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Max-Age=36000"), "{cookie}");
 }
+
+#[tokio::test]
+async fn a_sign_in_without_a_return_url_answers_with_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let browser = Browser::new(&app);
+    let response = browser
+        .sign_in_at("/account/login", "alice", "alice-password")
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(response.text().await.unwrap().contains("You are signed in"));
+}

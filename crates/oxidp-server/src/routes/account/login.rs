@@ -6,7 +6,7 @@ use crate::routes::authorize::authorize_params;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use axum_extra::extract::cookie::CookieJar;
 use oxidp_core::services::LoginError;
@@ -101,7 +101,7 @@ pub async fn submit(
             if followable(&return_url) {
                 (jar, Redirect::to(&return_url)).into_response()
             } else {
-                (jar, Html(SIGNED_IN)).into_response()
+                (jar, crate::pages::Page::new(SIGNED_IN.to_owned())).into_response()
             }
         }
         Err(LoginError::InvalidCredentials) => {
