@@ -22,7 +22,7 @@ mod userinfo;
 
 pub use authorize::{
     AuthorizeError, AuthorizeRequest, AuthorizeResponse, AuthorizeService, Interaction,
-    ResponseMode,
+    ResponseMode, resume_after_login,
 };
 pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogoutService, EndedSession};
 pub use client_auth::{

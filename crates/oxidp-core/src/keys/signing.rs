@@ -83,6 +83,8 @@ struct View {
     valid_until: OffsetDateTime,
     signing: HashMap<SigningAlgorithm, Arc<SigningKey>>,
     jwks: Arc<JwkSet>,
+    /// The same set as JSON, built once per view for verifying our own tokens.
+    jwks_json: Arc<serde_json::Value>,
 }
 
 /// Creates, rotates, publishes and hands out the signing keys.
@@ -142,6 +144,12 @@ impl KeyManager {
     /// The published keys: announced, signing and retired-but-retained.
     pub async fn jwks(&self) -> Result<Arc<JwkSet>, KeyError> {
         Ok(self.current_view().await?.jwks.clone())
+    }
+
+    /// The published keys as a JSON JWK set (what signature verification of our own tokens
+    /// takes), built once per key view rather than per token.
+    pub async fn jwks_json(&self) -> Result<Arc<serde_json::Value>, KeyError> {
+        Ok(self.current_view().await?.jwks_json.clone())
     }
 
     /// The algorithms keys are kept for.
@@ -268,6 +276,7 @@ impl KeyManager {
         let view = Arc::new(View {
             valid_until: next_change,
             signing,
+            jwks_json: Arc::new(serde_json::json!({ "keys": keys })),
             jwks: Arc::new(JwkSet { keys }),
         });
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Some(view.clone());

@@ -26,11 +26,10 @@ async fn jwt_claims(ctx: &Context, token: &str) -> Result<Option<AccessTokenClai
     if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
         return Ok(None);
     }
-    let jwks = ctx.keys.jwks().await.map_err(|error| {
+    let jwks = ctx.keys.jwks_json().await.map_err(|error| {
         tracing::error!(%error, "keys unavailable for token validation");
         OAuthError::server_error()
     })?;
-    let jwks = serde_json::to_value(&*jwks).map_err(|_| OAuthError::server_error())?;
     let Ok(raw) = oxidp_jose::verify::verify_signature(token, &jwks) else {
         return Ok(None);
     };

@@ -56,6 +56,33 @@ pub struct AuthorizeRequest {
     pub login_hint: Option<String>,
 }
 
+impl AuthorizeRequest {
+    /// The scopes a consent grants: those of the request the user chose, and `openid` always
+    /// (without it the request is not OpenID Connect at all). Empty means nothing was approved.
+    pub fn consented_scopes(&self, chosen: &[&str]) -> Vec<String> {
+        self.scopes
+            .scopes
+            .iter()
+            .filter(|s| s.as_str() == OPENID || chosen.contains(&s.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The request to resume after the login page: `prompt=login` was honoured by showing that
+/// page, so it is removed, or the signed-in user would be sent back to it forever.
+pub fn resume_after_login(params: &Parameters) -> Parameters {
+    let mut resumed = params.clone();
+    let prompt: Vec<&str> = params
+        .get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| *p != "login")
+        .collect();
+    resumed.set("prompt", Some(prompt.join(" ")));
+    resumed
+}
+
 /// What the user must do before a code can be issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Interaction {
@@ -444,5 +471,20 @@ impl AuthorizeService {
     /// Whether the request asks for an ID token.
     pub fn is_openid(request: &AuthorizeRequest) -> bool {
         request.scopes.contains(OPENID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resuming_after_login_drops_only_prompt_login() {
+        let params = Parameters::from_form(b"client_id=c&prompt=login+consent&state=s").unwrap();
+        let resumed = resume_after_login(&params);
+        assert_eq!(resumed.get("prompt"), Some("consent"));
+        assert_eq!(resumed.get("state"), Some("s"));
+        let only_login = Parameters::from_form(b"prompt=login").unwrap();
+        assert_eq!(resume_after_login(&only_login).get("prompt"), None);
     }
 }

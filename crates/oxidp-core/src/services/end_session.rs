@@ -154,10 +154,9 @@ impl EndSessionService {
         let jwks = self
             .ctx
             .keys
-            .jwks()
+            .jwks_json()
             .await
             .map_err(|_| OAuthError::server_error())?;
-        let jwks = serde_json::to_value(&*jwks).map_err(|_| OAuthError::server_error())?;
         let Ok(claims) = oxidp_jose::verify::verify_signature(token, &jwks) else {
             return Ok(None);
         };

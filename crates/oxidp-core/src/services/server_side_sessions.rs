@@ -192,3 +192,106 @@ impl TicketStore for ServerSideTicketStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::User;
+    use crate::options::AuthenticationOptions;
+    use crate::services::session::SessionService;
+    use crate::store::MemoryStore;
+    use std::time::Duration;
+
+    fn service(
+        store: &Arc<MemoryStore>,
+        clock: &Arc<ManualClock>,
+        sliding: bool,
+    ) -> SessionService {
+        let protector = Arc::new(DataProtector::new(
+            store.clone(),
+            clock.clone(),
+            Duration::from_secs(86_400),
+            Duration::from_secs(60),
+        ));
+        let tickets = Arc::new(ServerSideTicketStore::new(store.clone(), protector, None));
+        let options = AuthenticationOptions {
+            cookie_lifetime: Duration::from_secs(3600),
+            cookie_sliding_expiration: sliding,
+            ..Default::default()
+        };
+        SessionService::new(
+            tickets,
+            store.clone(),
+            clock.clone(),
+            options,
+            "https://idp.test".into(),
+        )
+    }
+
+    fn alice(clock: &ManualClock) -> User {
+        use crate::clock::Clock;
+        User {
+            subject_id: "alice".into(),
+            username: "alice".into(),
+            password_hash: None,
+            claims: Default::default(),
+            enabled: true,
+            roles: vec![],
+            created: clock.now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_removed_elsewhere_is_not_recreated_by_a_client_update_or_a_renewal() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let sessions = service(&store, &clock, true);
+        let (mut ticket, cookie) = sessions
+            .sign_in(&alice(&clock), &["pwd"], "local", None)
+            .await
+            .unwrap();
+        assert_eq!(ticket.issuer.as_deref(), Some("https://idp.test"));
+        store.delete_session(&row_key(&cookie)).await.unwrap();
+        assert!(matches!(
+            sessions.add_client(&cookie, &mut ticket, "web").await,
+            Err(SessionError::Ended)
+        ));
+        assert!(
+            store
+                .get_session(&row_key(&cookie))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        clock.advance(time::Duration::minutes(40));
+        assert!(sessions.authenticate(&cookie).await.unwrap().is_none());
+        assert!(
+            store
+                .get_session(&row_key(&cookie))
+                .await
+                .unwrap()
+                .is_none(),
+            "not recreated"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_stored_key_is_a_hash_of_the_cookie_value() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let sessions = service(&store, &clock, false);
+        let (_, cookie) = sessions
+            .sign_in(&alice(&clock), &["pwd"], "local", None)
+            .await
+            .unwrap();
+        assert!(store.get_session(&cookie).await.unwrap().is_none());
+        assert!(
+            store
+                .get_session(&row_key(&cookie))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Conformance checks for [`GrantStore`] on single grants: round trips, replacement, creation
 //! conflicts, removal by key and removal of expired grants.
 
-use super::{full_grant, get_keys, grant, now, unique};
+use super::{full_grant, get_keys, grant, join_all, now, unique};
 use crate::model::{PersistedGrant, PersistedGrantFilter};
 use crate::store::{GrantStore, StoreError};
 use time::{Duration, OffsetDateTime};
@@ -399,28 +399,4 @@ pub async fn consume_grant_succeeds_exactly_once<S: GrantStore + ?Sized>(store: 
         }
     }
     assert_eq!(wins, 1, "exactly one concurrent consumer wins");
-}
-
-/// Polls every future together, so store calls really overlap.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

@@ -12,7 +12,7 @@
 //! database *at the same moment* could still claim each other's messages (see the
 //! [kit's caveat](super)).
 
-use super::{grant, now, unique};
+use super::{grant, join_all, now, unique};
 use crate::model::{
     DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrantFilter,
     ServerSideSession, SessionRemoval,
@@ -717,31 +717,4 @@ pub async fn list_messages_filters_by_status_newest_first_with_limit<S: OutboxSt
             "a limit of 0 returned messages"
         );
     }
-}
-
-/// Polls every future together, so store calls really overlap.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs
-        .into_iter()
-        .map(|output| output.expect("every future completed"))
-        .collect()
 }

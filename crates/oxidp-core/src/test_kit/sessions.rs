@@ -10,7 +10,7 @@
 //! someone else. Two expiry checks running on one database *at the same moment* could still
 //! remove each other's sessions (see the [kit's caveat](super)).
 
-use super::{now, unique};
+use super::{join_all, now, unique};
 use crate::model::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
 use crate::store::{SessionStore, StoreError};
 use std::collections::HashSet;
@@ -674,30 +674,6 @@ pub async fn concurrent_expired_session_removal_is_disjoint<S: SessionStore + ?S
         .await
         .expect("get_sessions");
     assert!(left.is_empty(), "{} expired sessions were left", left.len());
-}
-
-/// Polls every future together, so store calls really overlap.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// `count` sessions of one fresh subject, created over a few seconds with several sharing a

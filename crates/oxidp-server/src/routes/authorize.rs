@@ -55,15 +55,7 @@ pub async fn authorize(
     {
         Err(error) => render_error(&state, error, jar),
         Ok(Interaction::Login) => {
-            // Once signed in, the user must not be sent back to the login page by prompt=login.
-            let mut resumed = params.clone();
-            let prompt: Vec<&str> = params
-                .get("prompt")
-                .unwrap_or_default()
-                .split(' ')
-                .filter(|p| *p != "login")
-                .collect();
-            resumed.set("prompt", Some(prompt.join(" ")));
+            let resumed = oxidp_core::services::resume_after_login(&params);
             (jar, Redirect::to(&interaction_url(paths::LOGIN, &resumed))).into_response()
         }
         Ok(Interaction::Consent) => {

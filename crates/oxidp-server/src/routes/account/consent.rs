@@ -122,13 +122,7 @@ pub async fn submit(
         .filter(|(k, _)| k == "scopes")
         .map(|(_, v)| v.as_str())
         .collect();
-    let granted: Vec<String> = request
-        .scopes
-        .scopes
-        .iter()
-        .filter(|s| s.as_str() == OPENID || chosen.contains(&s.as_str()))
-        .cloned()
-        .collect();
+    let granted = request.consented_scopes(&chosen);
     if granted.is_empty() {
         let denied = state
             .idp
