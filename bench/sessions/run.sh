@@ -8,6 +8,7 @@
 #
 #   bash bench/sessions/run.sh
 #   STEPS="query revoke outbox" bash bench/sessions/run.sh     # session management only
+#   STEPS="cleanup" bash bench/sessions/run.sh                  # expired-session cleanup only
 #
 # Environment knobs (defaults in brackets):
 #   COUNT [1000000]      sessions to create
@@ -20,12 +21,16 @@
 #   BACKENDS ["sqlite postgres"]
 #   PG_ADMIN_URL [postgres://postgres@127.0.0.1:5432/postgres]   where to CREATE/DROP DATABASE
 #   PG_DATABASE [oxidp_bench]   the database created for the run and dropped at the end
-#   STEPS ["measure serve query revoke outbox"]   what runs after populate, on each backend
+#   STEPS ["measure serve query revoke outbox cleanup"]   what runs after populate, on each
+#                        backend (cleanup last: it expires and removes every session)
 #   QUERY_SAMPLES [1000] timed query_sessions calls per case, at most ...
 #   QUERY_MAX_SECONDS [20]  ... or until this many seconds per case (at least 50 calls)
 #   QUERY_PAGE [10000]   the deep page
 #   REVOKE_USERS [30]    users removed and timed (each 100 sessions x 3 clients; 3 more untimed)
 #   OUTBOX_MESSAGES [10000]  logout messages the server delivers, timed
+#   CLEANUP_BATCH [100]  remove_expired_sessions_batch_size of the server in the cleanup step
+#   CLEANUP_CONCURRENCY [8]  tasks sending token requests while the cleanup runs
+#   CLEANUP_TOKEN_RATE [500]  token requests per second they send, together
 #   SQLITE_DB []         an already populated SQLite file to use instead of populating one
 #   PG_REUSE [0]         1: use the existing database PG_DATABASE as it is (no create, no
 #                        populate, no drop)
@@ -51,12 +56,15 @@ PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_DATABASE=${PG_DATABASE:-oxidp_bench}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP=${KEEP:-0}
-STEPS=${STEPS:-measure serve query revoke outbox}
+STEPS=${STEPS:-measure serve query revoke outbox cleanup}
 QUERY_SAMPLES=${QUERY_SAMPLES:-1000}
 QUERY_MAX_SECONDS=${QUERY_MAX_SECONDS:-20}
 QUERY_PAGE=${QUERY_PAGE:-10000}
 REVOKE_USERS=${REVOKE_USERS:-30}
 OUTBOX_MESSAGES=${OUTBOX_MESSAGES:-10000}
+CLEANUP_BATCH=${CLEANUP_BATCH:-100}
+CLEANUP_CONCURRENCY=${CLEANUP_CONCURRENCY:-8}
+CLEANUP_TOKEN_RATE=${CLEANUP_TOKEN_RATE:-500}
 SQLITE_DB=${SQLITE_DB:-}
 PG_REUSE=${PG_REUSE:-0}
 P99_LIMIT_US=1000
@@ -64,6 +72,8 @@ RSS_LIMIT_MB=100
 QUERY_P99_LIMIT_US=5000
 REVOKE_P99_LIMIT_MS=100
 OUTBOX_RATE_MIN=1000
+CLEANUP_LIMIT_S=60
+CLEANUP_TOKEN_P99_LIMIT_MS=50
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BENCH=$TARGET/release/oxidp-bench-sessions
@@ -178,6 +188,9 @@ printf '%-8s %5s %8s %8s %8s %8s %10s %10s %5s %10s\n' \
 OUTBOX_SUMMARY=$WORK/summary-outbox.txt
 printf '%-8s %8s %8s %9s %11s %11s %11s %10s %5s %11s\n' \
   backend messages first_ms drain_s 'steady/s' 'end2end/s' 'recorded/s' srv_cpu_us load1 '>=1000/s' > "$OUTBOX_SUMMARY"
+CLEANUP_SUMMARY=$WORK/summary-cleanup.txt
+printf '%-8s %9s %5s %9s %9s %8s %9s %9s %9s %5s %7s %10s\n' \
+  backend sessions batch cleanup_s messages tokens p50_ms p99_ms max_ms load1 '<60s' 'p99<50ms' > "$CLEANUP_SUMMARY"
 
 for backend in $BACKENDS; do
   POPULATE=1
@@ -317,6 +330,21 @@ for backend in $BACKENDS; do
       "$(result "$LOG.outbox" outbox load1)" "$verdict" >> "$OUTBOX_SUMMARY"
   fi
 
+  if has_step cleanup; then
+    echo "== $backend: the server's cleanup job removing every session, made expired, with $CLEANUP_TOKEN_RATE token requests/s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    "$BENCH" cleanup --url "$URL" --oxidp "$OXIDP" --batch-size "$CLEANUP_BATCH" \
+      --concurrency "$CLEANUP_CONCURRENCY" --token-rate "$CLEANUP_TOKEN_RATE" --server-log "$WORK/$backend-cleanup-server.log" \
+      --label "$backend" | tee "$LOG.cleanup"
+    secs=$(result "$LOG.cleanup" cleanup cleanup_s)
+    p99=$(result "$LOG.cleanup" cleanup token_p99_ms)
+    printf '%-8s %9s %5s %9s %9s %8s %9s %9s %9s %5s %7s %10s\n' "$backend" \
+      "$(result "$LOG.cleanup" cleanup sessions)" "$(result "$LOG.cleanup" cleanup batch)" "$secs" \
+      "$(result "$LOG.cleanup" cleanup messages)" "$(result "$LOG.cleanup" cleanup tokens)" \
+      "$(result "$LOG.cleanup" cleanup token_p50_ms)" "$p99" "$(result "$LOG.cleanup" cleanup token_max_ms)" \
+      "$(result "$LOG.cleanup" cleanup load1)" "$(below "${secs%.*}" "$CLEANUP_LIMIT_S")" \
+      "$(below "${p99%.*}" "$CLEANUP_TOKEN_P99_LIMIT_MS")" >> "$CLEANUP_SUMMARY"
+  fi
+
   if [[ $backend == postgres && $KEEP != 1 && $PG_REUSE != 1 ]]; then
     pg_admin "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)"
     PG_CREATED=0
@@ -353,4 +381,13 @@ if has_step outbox; then
   echo "   enqueue commit (1 s idle poll); steady: first -> last delivery; end2end: commit -> last"
   echo "   delivery (the verdict); recorded: commit -> every attempt recorded. Limit: >= ${OUTBOX_RATE_MIN}/s."
   cat "$OUTBOX_SUMMARY"
+fi
+if has_step cleanup; then
+  echo
+  echo "   cleanup: every session made expired, then the real server's job (first run at start-up,"
+  echo "   batch $CLEANUP_BATCH) until none is left, with a logout message per client of each session"
+  echo "   enqueued (and delivered to a local receiver meanwhile); tokens: client_credentials requests"
+  echo "   answered in that window ($CLEANUP_TOKEN_RATE/s from $CLEANUP_CONCURRENCY tasks)."
+  echo "   Limits: cleanup < ${CLEANUP_LIMIT_S} s; token p99 < ${CLEANUP_TOKEN_P99_LIMIT_MS} ms."
+  cat "$CLEANUP_SUMMARY"
 fi

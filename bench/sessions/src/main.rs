@@ -30,6 +30,7 @@
 //!
 //! `bench/sessions/run.sh` runs them all against both backends and then checks the real server.
 
+mod cleanup;
 mod db;
 mod measure;
 mod outbox;
@@ -59,6 +60,9 @@ enum Command {
     Revoke(revoke::Args),
     /// Measures how fast the real server drains the back-channel outbox to a local receiver.
     Outbox(outbox::Args),
+    /// Makes every session expired and times the real server's cleanup job draining them
+    /// while token requests run.
+    Cleanup(cleanup::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             Command::Query(args) => query::run(args).await,
             Command::Revoke(args) => revoke::run(args).await,
             Command::Outbox(args) => outbox::run(args).await,
+            Command::Cleanup(args) => cleanup::run(args).await,
         }
     })
 }

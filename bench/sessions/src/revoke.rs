@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use oxidp_core::clock::SystemClock;
 use oxidp_core::model::{
     AuthenticationTicket, Client, DeliveryAttempt, DeliveryStatus, OutboxMessage, PersistedGrant,
-    SessionRemoval, User, grant_types,
+    SessionExpiration, SessionRemoval, User, grant_types,
 };
 use oxidp_core::options::IdentityServerOptions;
 use oxidp_core::services::{
@@ -88,6 +88,14 @@ impl OutboxStore for TimedOutbox {
             commits.push(elapsed);
         }
         result
+    }
+
+    async fn commit_expirations(
+        &self,
+        now: OffsetDateTime,
+        expirations: &[SessionExpiration],
+    ) -> StoreResult<Vec<String>> {
+        self.inner.commit_expirations(now, expirations).await
     }
 
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {

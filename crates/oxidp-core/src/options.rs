@@ -91,12 +91,44 @@ impl BackchannelLogoutOptions {
 }
 
 /// Server-side sessions: the cookie carries a key, the session lives in the store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerSideSessionOptions {
     /// Whether sessions are kept server-side.
     pub enabled: bool,
     /// The claim indexed as the session's display name; unset by default, for privacy.
     pub user_display_name_claim_type: Option<String>,
+    /// Whether the background job removes expired sessions (and ends what depended on them).
+    pub remove_expired_sessions: bool,
+    /// How often the cleanup job runs; each run drains every expired session.
+    pub remove_expired_sessions_frequency: Duration,
+    /// How many expired sessions one cleanup transaction processes.
+    pub remove_expired_sessions_batch_size: u32,
+    /// Whether an expired session sends back-channel logout to every client of the session
+    /// (true), or only to clients coordinated with the session (false).
+    pub expired_sessions_trigger_backchannel_logout: bool,
+    /// Whether an instance waits a random part of the frequency before its first cleanup run,
+    /// so instances started together do not run in step.
+    pub fuzz_expired_session_removal_start: bool,
+    /// Whether a cookie of the other kind is converted on its next request (on by default):
+    /// with server-side sessions on, a valid self-contained cookie becomes a session record
+    /// and a reference cookie; with them off, a reference cookie whose record exists becomes
+    /// a self-contained cookie again. Off, such cookies are not recognized (signed out).
+    pub migrate_cookie_sessions: bool,
+}
+
+impl Default for ServerSideSessionOptions {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            user_display_name_claim_type: None,
+            remove_expired_sessions: true,
+            remove_expired_sessions_frequency: Duration::from_secs(10 * 60),
+            remove_expired_sessions_batch_size: 100,
+            expired_sessions_trigger_backchannel_logout: true,
+            fuzz_expired_session_removal_start: true,
+            migrate_cookie_sessions: true,
+        }
+    }
 }
 
 /// The browser session (authentication cookie).

@@ -16,7 +16,9 @@ mod revocation;
 mod scopes;
 mod server_side_sessions;
 mod session;
+mod session_expiration;
 mod session_management;
+mod session_migration;
 mod token;
 mod userinfo;
 
@@ -40,9 +42,13 @@ pub use server_side_sessions::ServerSideTicketStore;
 pub use session::{
     Authenticated, SelfContainedTicketStore, SessionError, SessionService, TicketStore,
 };
+pub use session_expiration::{CleanupSummary, SessionExpirationService};
 pub use session_management::{
     RemovalSummary, RemoveSessionsContext, SessionManagementError, SessionManagementService,
     UserSession,
+};
+pub use session_migration::{
+    Migration, MigrationStores, SESSION_MIGRATION, SessionMigrationService,
 };
 pub use token::{AccessTokenClaims, RefreshTokenData, SessionInfo, TokenResponse, TokenService};
 pub use userinfo::{UserInfoError, UserInfoService};
@@ -98,6 +104,8 @@ pub struct IdentityServer {
     pub end_session: Arc<EndSessionService>,
     /// Browser sessions.
     pub sessions: Arc<SessionService>,
+    /// Conversion of cookies issued before server-side sessions were switched on (or off).
+    pub session_migration: Arc<SessionMigrationService>,
     /// Users.
     pub users: Arc<UserService>,
     /// Password sign-in.
@@ -108,6 +116,8 @@ pub struct IdentityServer {
     pub session_management: Arc<SessionManagementService>,
     /// Coordination of client token lifetimes with user sessions.
     pub coordination: Arc<SessionCoordinationService>,
+    /// The end of expired server-side sessions (`None` without server-side sessions).
+    pub session_expiration: Option<Arc<SessionExpirationService>>,
 }
 
 impl IdentityServer {
@@ -210,6 +220,25 @@ impl IdentityServerBuilder {
                     .clone(),
             )
         });
+        // Expired-on-sight processing maps a cookie to its record, which holds only for the
+        // built-in server-side ticket store.
+        let expire_on_sight = tickets.is_none() && server_side.is_some();
+        // A custom ticket store decides its own cookies: nothing is converted for it.
+        let session_migration = Arc::new(SessionMigrationService::new(
+            MigrationStores {
+                sessions: stores.sessions.clone(),
+                grants: stores.grants.clone(),
+                protector: protector.clone(),
+                clock: clock.clone(),
+            },
+            options.server_side_sessions.enabled,
+            options.server_side_sessions.migrate_cookie_sessions && tickets.is_none(),
+            options
+                .server_side_sessions
+                .user_display_name_claim_type
+                .clone(),
+            options.issuer.clone(),
+        ));
         let tickets: Arc<dyn TicketStore> = match (tickets, &server_side) {
             (Some(custom), _) => custom,
             (None, Some(server_side)) => Arc::new(server_side.clone()),
@@ -231,19 +260,8 @@ impl IdentityServerBuilder {
             hasher,
             clock.clone(),
         ));
-        let sessions = Arc::new(SessionService::new(
-            tickets,
-            stores.grants.clone(),
-            clock.clone(),
-            options.authentication.clone(),
-            options.issuer.clone(),
-        ));
-        let login = Arc::new(LoginService::new(
-            users.clone(),
-            sessions.clone(),
-            clock.clone(),
-            ThrottleOptions::default(),
-        ));
+        let authentication = options.authentication.clone();
+        let issuer = options.issuer.clone();
         let context = Arc::new(Context {
             options,
             stores,
@@ -252,6 +270,30 @@ impl IdentityServerBuilder {
             protector,
         });
         let backchannel = Arc::new(BackchannelLogoutService::new(context.clone()));
+        let session_expiration = server_side.clone().map(|tickets| {
+            Arc::new(SessionExpirationService::new(
+                context.clone(),
+                tickets,
+                backchannel.clone(),
+            ))
+        });
+        let mut session_service = SessionService::new(
+            tickets,
+            context.stores.grants.clone(),
+            context.clock.clone(),
+            authentication,
+            issuer,
+        );
+        if expire_on_sight && let Some(expiration) = &session_expiration {
+            session_service = session_service.with_expiration(expiration.clone());
+        }
+        let sessions = Arc::new(session_service);
+        let login = Arc::new(LoginService::new(
+            users.clone(),
+            sessions.clone(),
+            context.clock.clone(),
+            ThrottleOptions::default(),
+        ));
         IdentityServer {
             client_auth: Arc::new(ClientAuthenticator::new(context.clone())),
             tokens: Arc::new(TokenService::new(context.clone())),
@@ -266,9 +308,11 @@ impl IdentityServerBuilder {
                 backchannel.clone(),
             )),
             coordination: Arc::new(SessionCoordinationService::new(context.clone())),
+            session_expiration,
             backchannel,
             end_session: Arc::new(EndSessionService::new(context.clone())),
             sessions,
+            session_migration,
             users,
             login,
             context,

@@ -14,7 +14,7 @@ pub use memory::MemoryStore;
 use crate::model::{
     ApiResource, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt, DeliveryStatus,
     OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult, ServerSideSession,
-    SessionFilter, SessionQuery, SessionRemoval, SigningKeyRecord, User,
+    SessionExpiration, SessionFilter, SessionQuery, SessionRemoval, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -161,6 +161,19 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
         batch: u32,
     ) -> StoreResult<Vec<ServerSideSession>>;
+    /// Claims up to `batch` sessions expired at `now` (`expires <= now`; never those without
+    /// expiry) for processing by this caller, oldest expiry first, and returns them. A claim
+    /// lasts until `lease_until`: meanwhile no other caller claims them, so concurrent cleanup
+    /// workers take different sessions; a worker that dies leaves its claim to lapse. Claiming
+    /// removes nothing: [`OutboxStore::commit_expirations`] does.
+    async fn claim_expired(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Vec<ServerSideSession>>;
+    /// How many sessions are alive at `now` (no expiry, or expiring after `now`).
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64>;
     /// One page of sessions matching the query, by keyset pagination over (created, key).
     /// A malformed or stale results token restarts at page 1; it is never an error.
     async fn query_sessions(
@@ -176,6 +189,16 @@ pub trait OutboxStore: Send + Sync {
     /// Returns how many sessions were actually deleted (a session already gone is skipped; its
     /// messages are still enqueued, since its removal is what the caller decided).
     async fn commit_removal(&self, removal: &SessionRemoval) -> StoreResult<u64>;
+    /// In one transaction, for each expiration whose record still exists and is still expired
+    /// at `now`: deletes it, revokes its sessions' grants of `revoke_client_ids`, and enqueues
+    /// its messages. Expirations whose record is gone (another worker committed it) or slid
+    /// (no longer expired) change nothing. Returns the keys actually removed, so each expired
+    /// session's notifications are committed exactly once however many workers process it.
+    async fn commit_expirations(
+        &self,
+        now: OffsetDateTime,
+        expirations: &[SessionExpiration],
+    ) -> StoreResult<Vec<String>>;
     /// Enqueues messages (outside a removal, e.g. RP-initiated logout).
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
     /// Claims up to `batch` pending messages due at `now` for delivery by this caller: their

@@ -16,7 +16,9 @@
 //! each other's grants. The same holds for the session expiry checks,
 //! [`expired_sessions_are_removed_oldest_first_in_batches`] and
 //! [`concurrent_expired_session_removal_is_disjoint`] (which tolerate expired sessions left by
-//! others, but not others removing theirs), and for the outbox checks that claim messages
+//! others, but not others removing theirs), for the claim checks of the cleanup
+//! ([`expired_sessions_are_claimed_oldest_first_until_the_lease_lapses`],
+//! [`concurrent_expired_session_claims_are_disjoint`]), and for the outbox checks that claim messages
 //! ([`outbox_messages_round_trip_every_field`], [`claim_due_claims_due_pending_messages_in_batches`],
 //! [`concurrent_claims_are_disjoint`] and
 //! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`]), which claim at
@@ -24,6 +26,7 @@
 //! its own database or schema.
 
 mod clients;
+mod expiration;
 mod grant_filters;
 mod grants;
 mod keys;
@@ -35,6 +38,11 @@ mod users;
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
     clients_are_listed_in_id_order, clients_round_trip_every_field,
+};
+pub use expiration::{
+    commit_expirations_commits_each_expired_session_once,
+    concurrent_expired_session_claims_are_disjoint,
+    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses,
 };
 pub use grant_filters::{
     empty_grant_filter_is_refused, grant_filter_with_empty_list_matches_nothing,
@@ -171,6 +179,10 @@ where
     concurrent_claims_are_disjoint(store).await;
     record_attempt_updates_the_message_and_lists_attempts_oldest_first(store).await;
     list_messages_filters_by_status_newest_first_with_limit(store).await;
+
+    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses(store).await;
+    concurrent_expired_session_claims_are_disjoint(store).await;
+    commit_expirations_commits_each_expired_session_once(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -75,7 +75,8 @@ async fn deliver_one(
 ) -> Result<(), oxidp_core::store::StoreError> {
     let options = &idp.context.options.backchannel_logout;
     // Each attempt gets a fresh token: logout tokens live two minutes, retries much longer.
-    let token = idp
+    // Should signing fail, the token signed at enqueue (if any) is the fallback.
+    let token = match idp
         .backchannel
         .logout_token(
             &message.client_id,
@@ -85,21 +86,30 @@ async fn deliver_one(
             &message.id.to_string(),
         )
         .await
-        .unwrap_or(message.logout_token.clone());
-    let outcome = http
-        .post(&message.endpoint)
-        .form(&[("logout_token", token.as_str())])
-        .send()
-        .await;
-    let now = idp.context.clock.now();
-    let (http_status, error) = match &outcome {
-        Ok(response) => (
-            Some(response.status().as_u16()),
-            (!response.status().is_success())
-                .then(|| format!("HTTP {}", response.status().as_u16())),
-        ),
-        Err(error) => (None, Some(describe(error))),
+    {
+        Ok(token) => Some(token),
+        Err(_) if !message.logout_token.is_empty() => Some(message.logout_token.clone()),
+        Err(_) => None,
     };
+    let (http_status, error) = match token {
+        Some(token) => {
+            let outcome = http
+                .post(&message.endpoint)
+                .form(&[("logout_token", token.as_str())])
+                .send()
+                .await;
+            match &outcome {
+                Ok(response) => (
+                    Some(response.status().as_u16()),
+                    (!response.status().is_success())
+                        .then(|| format!("HTTP {}", response.status().as_u16())),
+                ),
+                Err(error) => (None, Some(describe(error))),
+            }
+        }
+        None => (None, Some("no logout token could be signed".to_owned())),
+    };
+    let now = idp.context.clock.now();
     let attempts = message.attempts + 1;
     let (status, next_attempt) = if error.is_none() {
         metrics::counter!("oxidp_backchannel_logout_delivered_total").increment(1);

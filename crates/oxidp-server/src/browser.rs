@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use oxidp_core::model::AuthenticationTicket;
-use oxidp_core::services::{AuthorizeResponse, ResponseMode};
+use oxidp_core::services::{AuthorizeResponse, Migration, ResponseMode, SessionError};
 
 /// A signed-in browser: its cookie value and ticket.
 #[derive(Debug, Clone)]
@@ -29,8 +29,10 @@ impl AppState {
         }
     }
 
-    /// The browser's session, if its cookie holds a valid one. A renewed ticket (sliding
-    /// expiration) is written back into the returned jar; an invalid cookie is removed.
+    /// The browser's session, if its cookie holds a valid one. A cookie issued before
+    /// server-side sessions were switched on (or off) is first converted (session migration),
+    /// and the new cookie goes into the returned jar; so does a renewed ticket (sliding
+    /// expiration). An invalid cookie is removed.
     pub async fn browser_session(
         &self,
         jar: CookieJar,
@@ -38,19 +40,29 @@ impl AppState {
         let Some(cookie) = jar.get(self.session_cookie_name()) else {
             return Ok((None, jar));
         };
-        let cookie_value = cookie.value().to_owned();
+        let unavailable = |error: SessionError| {
+            tracing::error!(%error, "session store failed");
+            self.error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable.",
+            )
+        };
+        let (cookie_value, migrated) = match self
+            .idp
+            .session_migration
+            .migrate(cookie.value())
+            .await
+            .map_err(unavailable)?
+        {
+            Migration::Replaced(value) => (value, true),
+            Migration::Unchanged => (cookie.value().to_owned(), false),
+        };
         let authenticated = self
             .idp
             .sessions
             .authenticate(&cookie_value)
             .await
-            .map_err(|error| {
-                tracing::error!(%error, "session store failed");
-                self.error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable.",
-                )
-            })?;
+            .map_err(unavailable)?;
         match authenticated {
             None => Ok((None, jar.add(self.removal_cookie()))),
             Some(authenticated) => {
@@ -59,6 +71,11 @@ impl AppState {
                         let jar =
                             jar.add(self.session_cookie(renewed.clone(), &authenticated.ticket));
                         (renewed, jar)
+                    }
+                    None if migrated => {
+                        let jar = jar
+                            .add(self.session_cookie(cookie_value.clone(), &authenticated.ticket));
+                        (cookie_value, jar)
                     }
                     None => (cookie_value, jar),
                 };

@@ -198,13 +198,45 @@ impl Default for AuthenticationConfig {
 }
 
 /// `[server_side_sessions]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSideSessionsConfig {
     /// Keep sessions in the store; the cookie carries only a random key.
     pub enabled: bool,
     /// The claim indexed as a session's display name (unset by default, for privacy).
     pub user_display_name_claim_type: Option<String>,
+    /// Run the expired-session cleanup job.
+    pub remove_expired_sessions: bool,
+    /// How often the cleanup job runs.
+    #[serde(with = "humantime_serde")]
+    pub remove_expired_sessions_frequency: Duration,
+    /// Expired sessions processed per cleanup transaction.
+    pub remove_expired_sessions_batch_size: u32,
+    /// Send back-channel logout to every client of an expired session (otherwise only to
+    /// coordinated clients).
+    pub expired_sessions_trigger_backchannel_logout: bool,
+    /// Start the first cleanup run after a random part of the frequency.
+    pub fuzz_expired_session_removal_start: bool,
+    /// Convert cookies issued under the other setting of `enabled` on their next request, so
+    /// switching server-side sessions on (or off) signs no one out.
+    pub migrate_cookie_sessions: bool,
+}
+
+impl Default for ServerSideSessionsConfig {
+    fn default() -> Self {
+        let d = oxidp_core::options::ServerSideSessionOptions::default();
+        Self {
+            enabled: d.enabled,
+            user_display_name_claim_type: d.user_display_name_claim_type,
+            remove_expired_sessions: d.remove_expired_sessions,
+            remove_expired_sessions_frequency: d.remove_expired_sessions_frequency,
+            remove_expired_sessions_batch_size: d.remove_expired_sessions_batch_size,
+            expired_sessions_trigger_backchannel_logout: d
+                .expired_sessions_trigger_backchannel_logout,
+            fuzz_expired_session_removal_start: d.fuzz_expired_session_removal_start,
+            migrate_cookie_sessions: d.migrate_cookie_sessions,
+        }
+    }
 }
 
 /// `[backchannel_logout]`
@@ -319,6 +351,16 @@ impl Config {
         if self.store.max_connections == 0 {
             bail!("invalid value for key `store.max_connections`: must be at least 1");
         }
+        if self.server_side_sessions.remove_expired_sessions_batch_size == 0 {
+            bail!(
+                "invalid value for key `server_side_sessions.remove_expired_sessions_batch_size`: must be at least 1"
+            );
+        }
+        if self.server_side_sessions.remove_expired_sessions_frequency < Duration::from_secs(1) {
+            bail!(
+                "invalid value for key `server_side_sessions.remove_expired_sessions_frequency`: must be at least 1s"
+            );
+        }
         if self.keys.announcement_period >= self.keys.rotation_interval {
             bail!(
                 "invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`"
@@ -399,6 +441,20 @@ impl Config {
                 .user_display_name_claim_type
                 .clone()
                 .filter(|claim| !claim.trim().is_empty()),
+            remove_expired_sessions: self.server_side_sessions.remove_expired_sessions,
+            remove_expired_sessions_frequency: self
+                .server_side_sessions
+                .remove_expired_sessions_frequency,
+            remove_expired_sessions_batch_size: self
+                .server_side_sessions
+                .remove_expired_sessions_batch_size,
+            expired_sessions_trigger_backchannel_logout: self
+                .server_side_sessions
+                .expired_sessions_trigger_backchannel_logout,
+            fuzz_expired_session_removal_start: self
+                .server_side_sessions
+                .fuzz_expired_session_removal_start,
+            migrate_cookie_sessions: self.server_side_sessions.migrate_cookie_sessions,
         };
         options.store_cache_duration = self.store.cache_duration;
         options.backchannel_logout = oxidp_core::options::BackchannelLogoutOptions {

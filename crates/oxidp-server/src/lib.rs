@@ -13,6 +13,7 @@ mod form;
 pub mod pages;
 mod routes;
 mod server;
+mod session_cleanup;
 mod telemetry;
 
 pub use routes::{AppState, HttpLimits, router};

@@ -97,6 +97,9 @@ impl Server {
     ) -> anyhow::Result<()> {
         let maintenance = tokio::spawn(maintain(self.idp.clone()));
         let deliveries = tokio::spawn(crate::backchannel::deliver_forever(self.idp.clone()));
+        let cleanup = tokio::spawn(crate::session_cleanup::remove_expired_sessions_forever(
+            self.idp.clone(),
+        ));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self
             .router
@@ -119,6 +122,7 @@ impl Server {
         };
         maintenance.abort();
         deliveries.abort();
+        cleanup.abort();
         result
     }
 }

@@ -19,6 +19,7 @@
 //! in-memory SQLite database.
 
 mod error;
+mod expiration;
 mod migrations;
 mod outbox;
 mod postgres;

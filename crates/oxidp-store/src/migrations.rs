@@ -38,6 +38,11 @@ const SQLITE: &[Embedded] = &[
         "audit_log",
         include_str!("../migrations/sqlite/20250802000000_audit_log.sql"),
     ),
+    (
+        20251101000000,
+        "session_cleanup_claims",
+        include_str!("../migrations/sqlite/20251101000000_session_cleanup_claims.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -66,6 +71,11 @@ const POSTGRES: &[Embedded] = &[
         20250802000000,
         "audit_log",
         include_str!("../migrations/postgres/20250802000000_audit_log.sql"),
+    ),
+    (
+        20251101000000,
+        "session_cleanup_claims",
+        include_str!("../migrations/postgres/20251101000000_session_cleanup_claims.sql"),
     ),
 ];
 

@@ -9,7 +9,7 @@
 //! reasons are stored as their `as_str` values.
 //!
 //! A session removal writes its messages with multi-row `INSERT`s of at most
-//! [`MESSAGE_CHUNK`] rows and deletes its sessions with `IN` lists of at most [`KEY_CHUNK`]
+//! the backend's `MESSAGE_CHUNK` rows and deletes its sessions with `IN` lists of at most [`KEY_CHUNK`]
 //! keys, which keeps every statement well under both databases' limits on bound values.
 
 use crate::sql::{column, instant};
@@ -25,9 +25,6 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, client_id, endpoint, logout_token,
 
 /// How many columns [`MESSAGE_COLUMNS`] names.
 const MESSAGE_COLUMN_COUNT: usize = 12;
-
-/// Most messages one `INSERT` writes (12 bound values each).
-pub(crate) const MESSAGE_CHUNK: usize = 256;
 
 /// Most session keys one `DELETE` lists.
 pub(crate) const KEY_CHUNK: usize = 1_000;

@@ -21,6 +21,20 @@ const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE ke
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
+/// Most messages one `INSERT` writes (12 bound values each, well under PostgreSQL's 65,535).
+const MESSAGE_CHUNK: usize = 256;
+
+/// Claims a batch of expired sessions for this cleanup worker by leasing them until `$2`, and
+/// returns them. As for outbox messages, `SKIP LOCKED` and the `MATERIALIZED` CTE give
+/// concurrent workers different sessions, each locked and leased exactly once.
+const CLAIM_EXPIRED_SESSIONS: &str = "WITH due AS MATERIALIZED \
+     (SELECT key FROM server_side_sessions WHERE expires <= $1 \
+     AND (claimed_until IS NULL OR claimed_until <= $1) \
+     ORDER BY expires LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     UPDATE server_side_sessions SET claimed_until = $2 WHERE key IN (SELECT key FROM due) \
+     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
+     ticket";
+
 /// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
 /// them. `SKIP LOCKED` gives instances claiming at the same time different rows (a row another
 /// claimer updated meanwhile is re-checked and, leased, no longer due), and the `MATERIALIZED`
@@ -92,4 +106,6 @@ impl_stores!(
     remove_expired_grants = REMOVE_EXPIRED_GRANTS,
     get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
     claim_due = CLAIM_DUE_MESSAGES,
+    claim_expired_sessions = CLAIM_EXPIRED_SESSIONS,
+    message_chunk = MESSAGE_CHUNK,
 );

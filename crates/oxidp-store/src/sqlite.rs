@@ -24,6 +24,20 @@ const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE ke
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
+/// Most messages one `INSERT` writes (12 bound values each). Small on SQLite: binding a value
+/// looks its `$n` name up among all of the statement's parameters, so a statement's binding
+/// cost grows with the square of its parameters (256 rows made it most of a cleanup's time).
+const MESSAGE_CHUNK: usize = 16;
+
+/// Claims a batch of expired sessions for this cleanup worker by leasing them until `$2`, and
+/// returns them. SQLite runs one write at a time, so the statement alone keeps two workers
+/// from claiming the same session.
+const CLAIM_EXPIRED_SESSIONS: &str = "UPDATE server_side_sessions SET claimed_until = $2 \
+     WHERE key IN (SELECT key FROM server_side_sessions WHERE expires <= $1 \
+     AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY expires LIMIT $3) \
+     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
+     ticket";
+
 /// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
 /// them. One statement is atomic in SQLite (the write lock serializes concurrent claimers), so
 /// no two callers get the same message.
@@ -99,4 +113,6 @@ impl_stores!(
     remove_expired_grants = REMOVE_EXPIRED_GRANTS,
     get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
     claim_due = CLAIM_DUE_MESSAGES,
+    claim_expired_sessions = CLAIM_EXPIRED_SESSIONS,
+    message_chunk = MESSAGE_CHUNK,
 );

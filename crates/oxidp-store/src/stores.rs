@@ -19,7 +19,9 @@ macro_rules! impl_stores {
         $db:ty,
         remove_expired_grants = $remove_expired:expr,
         get_and_remove_expired_sessions = $remove_expired_sessions:expr,
-        claim_due = $claim_due:expr $(,)?
+        claim_due = $claim_due:expr,
+        claim_expired_sessions = $claim_expired_sessions:expr,
+        message_chunk = $message_chunk:expr $(,)?
     ) => {
         #[async_trait::async_trait]
         impl oxidp_core::store::ClientStore for $store {
@@ -628,6 +630,41 @@ macro_rules! impl_stores {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
+            #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
+            async fn claim_expired(
+                &self,
+                now: time::OffsetDateTime,
+                lease_until: time::OffsetDateTime,
+                batch: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
+                let rows = sqlx::query($claim_expired_sessions)
+                    .bind($crate::sql::seconds(now))
+                    .bind($crate::sql::seconds(lease_until))
+                    .bind(i64::from(batch))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let mut claimed = rows
+                    .iter()
+                    .map($crate::sessions::session_from_row)
+                    .collect::<oxidp_core::store::StoreResult<Vec<_>>>()?;
+                $crate::sessions::sort_by_expiry(&mut claimed);
+                Ok(claimed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn count_active_sessions(
+                &self,
+                now: time::OffsetDateTime,
+            ) -> oxidp_core::store::StoreResult<u64> {
+                let count: i64 = sqlx::query_scalar($crate::expiration::COUNT_ACTIVE_SESSIONS)
+                    .bind($crate::sql::seconds(now))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
             async fn query_sessions(
                 &self,
                 query: &oxidp_core::model::SessionQuery,
@@ -663,12 +700,13 @@ macro_rules! impl_stores {
         }
 
         impl $store {
-            /// Inserts `messages` on `conn`, at most `outbox::MESSAGE_CHUNK` rows per statement.
+            /// Inserts `messages` on `conn`, at most the backend's `MESSAGE_CHUNK` rows per
+            /// statement.
             async fn insert_outbox_messages(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 messages: &[oxidp_core::model::OutboxMessage],
             ) -> oxidp_core::store::StoreResult<()> {
-                for chunk in messages.chunks($crate::outbox::MESSAGE_CHUNK) {
+                for chunk in messages.chunks($message_chunk) {
                     let sql = $crate::outbox::insert_messages(chunk.len());
                     // Only column names and `$n` placeholders were written into the text; every
                     // value is bound below.
@@ -756,6 +794,82 @@ macro_rules! impl_stores {
                 // Dropping the transaction on any error above rolls everything back.
                 tx.commit().await.map_err($crate::error::store_error)?;
                 Ok(removed)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(sessions = expirations.len()))]
+            async fn commit_expirations(
+                &self,
+                now: time::OffsetDateTime,
+                expirations: &[oxidp_core::model::SessionExpiration],
+            ) -> oxidp_core::store::StoreResult<Vec<String>> {
+                if expirations.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                // The gate: only what this deletes (still there, still expired) is processed.
+                let mut removed = std::collections::HashSet::new();
+                for chunk in expirations.chunks($crate::outbox::KEY_CHUNK) {
+                    let sql = $crate::expiration::delete_expired_by_key(chunk.len());
+                    // Only `$n` placeholders were written into the text; every value is bound.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind($crate::sql::seconds(now));
+                    for expiration in chunk {
+                        query = query.bind(expiration.key.as_str());
+                    }
+                    let rows = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    for row in &rows {
+                        removed.insert($crate::sql::column::<_, String>(row, "key")?);
+                    }
+                }
+                let committed: Vec<&oxidp_core::model::SessionExpiration> = expirations
+                    .iter()
+                    .filter(|expiration| removed.contains(&expiration.key))
+                    .collect();
+                // Sessions usually share their set of coordinated clients: one statement per set.
+                let mut by_clients: std::collections::BTreeMap<&[String], Vec<&str>> =
+                    std::collections::BTreeMap::new();
+                for expiration in &committed {
+                    if !expiration.revoke_client_ids.is_empty() {
+                        by_clients
+                            .entry(expiration.revoke_client_ids.as_slice())
+                            .or_default()
+                            .push(expiration.session_id.as_str());
+                    }
+                }
+                for (clients, session_ids) in by_clients {
+                    for chunk in session_ids.chunks($crate::outbox::KEY_CHUNK) {
+                        let sql = $crate::expiration::revoke_session_grants(chunk.len(), clients.len());
+                        // Only `$n` placeholders were written into the text; every value is bound.
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                        for grant_type in oxidp_core::model::grant_types::SESSION_BOUND {
+                            query = query.bind(grant_type);
+                        }
+                        for session_id in chunk {
+                            query = query.bind(*session_id);
+                        }
+                        for client_id in clients {
+                            query = query.bind(client_id.as_str());
+                        }
+                        query
+                            .execute(&mut *tx)
+                            .await
+                            .map_err($crate::error::store_error)?;
+                    }
+                }
+                let messages: Vec<oxidp_core::model::OutboxMessage> = committed
+                    .iter()
+                    .flat_map(|expiration| expiration.messages.iter().cloned())
+                    .collect();
+                Self::insert_outbox_messages(&mut tx, &messages).await?;
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(committed.into_iter().map(|e| e.key.clone()).collect())
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(messages = messages.len()))]

@@ -75,6 +75,28 @@ pub async fn postgres_test_store() -> PostgresStore {
     store
 }
 
+/// Another store on the same schema as `store`, with a connection pool of its own: a second
+/// instance of the server sharing the database.
+///
+/// # Panics
+/// If the schema cannot be read or the server cannot be reached.
+pub async fn another_instance(store: &PostgresStore) -> PostgresStore {
+    let schema: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(store.pool())
+        .await
+        .expect("the store's schema");
+    let url = test_database_url();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR} is not a PostgreSQL URL: {e}"));
+    let store_options = StoreOptions {
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(30),
+    };
+    PostgresStore::connect_with(options.options([("search_path", &schema)]), &store_options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect a second pool to schema {schema}: {e}"))
+}
+
 /// Drops the schema of a store made by [`postgres_test_store`] and closes its pool. Best
 /// effort: failures are ignored, and a store on any other schema is only closed.
 pub async fn drop_test_schema(store: PostgresStore) {

@@ -120,6 +120,9 @@ conformance!(
     concurrent_claims_are_disjoint,
     record_attempt_updates_the_message_and_lists_attempts_oldest_first,
     list_messages_filters_by_status_newest_first_with_limit,
+    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses,
+    concurrent_expired_session_claims_are_disjoint,
+    commit_expirations_commits_each_expired_session_once,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the
@@ -455,4 +458,79 @@ async fn postgres_audit_entries_round_trip_newest_first() {
 #[tokio::test]
 async fn memory_audit_entries_round_trip_newest_first() {
     audit_entries_round_trip_newest_first(oxidp_core::store::Stores::in_memory(), false).await;
+}
+
+/// `count_active_sessions` counts sessions alive at an instant: unexpiring ones, and those
+/// expiring after it (a store of its own, since the count is global).
+async fn active_sessions_are_counted(stores: oxidp_core::store::Stores) {
+    use oxidp_core::model::ServerSideSession;
+    let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("a valid instant");
+    let expiring = |n: i64, expires: Option<time::OffsetDateTime>| ServerSideSession {
+        key: format!("count-{n}"),
+        scheme: "oxidp".to_owned(),
+        subject_id: "count-sub".to_owned(),
+        session_id: format!("count-sid-{n}"),
+        display_name: None,
+        created: at - time::Duration::days(1),
+        renewed: at - time::Duration::days(1),
+        expires,
+        ticket: vec![0],
+    };
+    assert_eq!(
+        stores
+            .sessions
+            .count_active_sessions(at)
+            .await
+            .expect("count"),
+        0
+    );
+    let sessions = [
+        expiring(1, None),
+        expiring(2, Some(at + time::Duration::seconds(1))),
+        expiring(3, Some(at)),
+        expiring(4, Some(at - time::Duration::hours(1))),
+    ];
+    for session in &sessions {
+        stores
+            .sessions
+            .create_session(session)
+            .await
+            .expect("create_session");
+    }
+    assert_eq!(
+        stores
+            .sessions
+            .count_active_sessions(at)
+            .await
+            .expect("count"),
+        2
+    );
+    let later = at + time::Duration::seconds(1);
+    assert_eq!(
+        stores
+            .sessions
+            .count_active_sessions(later)
+            .await
+            .expect("count"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sqlite_active_sessions_are_counted() {
+    let (store, _dir) = sqlite_store().await;
+    active_sessions_are_counted(SqlStore::Sqlite(store.clone()).stores()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_active_sessions_are_counted() {
+    let store = postgres_test_store().await;
+    active_sessions_are_counted(SqlStore::Postgres(store.clone()).stores()).await;
+    drop_test_schema(store).await;
+}
+
+#[tokio::test]
+async fn memory_active_sessions_are_counted() {
+    active_sessions_are_counted(oxidp_core::store::Stores::in_memory()).await;
 }

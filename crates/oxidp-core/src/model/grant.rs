@@ -17,6 +17,15 @@ pub mod grant_types {
     pub const USER_CONSENT: &str = "user_consent";
     /// A used `private_key_jwt` assertion id, kept until the assertion expires to refuse replays.
     pub const CLIENT_ASSERTION_JTI: &str = "client_assertion_jti";
+    /// The grants that belong to a user session and end with it: refresh tokens, reference
+    /// tokens, authorization codes and pending CIBA requests (not consents, which are per user
+    /// and client).
+    pub const SESSION_BOUND: [&str; 4] = [
+        REFRESH_TOKEN,
+        REFERENCE_TOKEN,
+        AUTHORIZATION_CODE,
+        CIBA_REQUEST,
+    ];
 }
 
 /// A server-side record of a grant. `key` is a hash of the handle given out, never the handle.

@@ -78,7 +78,8 @@ pub struct OutboxMessage {
     pub client_id: String,
     /// Its `backchannel_logout_uri`.
     pub endpoint: String,
-    /// The signed logout token (`logout+jwt`).
+    /// The logout token signed when the message was written (`logout+jwt`), sent should signing
+    /// fail at delivery; empty when the message was written unsigned (the cleanup job).
     pub logout_token: String,
     /// The session's subject.
     pub subject_id: String,
@@ -122,6 +123,24 @@ pub struct DeliveryAttempt {
     pub http_status: Option<u16>,
     /// What went wrong (timeout, connection refused, ...), without secrets.
     pub error: Option<String>,
+}
+
+/// One expired session's end, as the cleanup job commits it: the record deleted, the
+/// coordinated clients' grants of the session revoked and the logout notifications enqueued.
+/// The store commits it only if the record still exists and is still expired at commit time,
+/// so a session processed by two cleanup workers, or slid meanwhile, is never notified twice
+/// (or at all, when it was slid).
+#[derive(Debug, Clone)]
+pub struct SessionExpiration {
+    /// The session record's key.
+    pub key: String,
+    /// The session id (`sid`) its grants carry.
+    pub session_id: String,
+    /// The clients whose refresh tokens, reference tokens, codes and CIBA requests of this
+    /// session are revoked (coordinated clients).
+    pub revoke_client_ids: Vec<String>,
+    /// Notifications to enqueue when the record is removed.
+    pub messages: Vec<OutboxMessage>,
 }
 
 /// Everything one session removal changes, committed atomically: the sessions deleted, the

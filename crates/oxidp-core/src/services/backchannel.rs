@@ -93,6 +93,28 @@ impl BackchannelLogoutService {
         reason: LogoutReason,
         only: Option<&[String]>,
     ) -> Result<Vec<OutboxMessage>, OAuthError> {
+        self.build_messages(session, reason, only, true).await
+    }
+
+    /// As [`messages_for`](Self::messages_for), without signing a token now: the delivery
+    /// worker signs one for each attempt anyway. The cleanup job enqueues these, since signing
+    /// a token per client of every expired session would be most of its work.
+    pub async fn unsigned_messages_for(
+        &self,
+        session: &EndedSession<'_>,
+        reason: LogoutReason,
+        only: Option<&[String]>,
+    ) -> Result<Vec<OutboxMessage>, OAuthError> {
+        self.build_messages(session, reason, only, false).await
+    }
+
+    async fn build_messages(
+        &self,
+        session: &EndedSession<'_>,
+        reason: LogoutReason,
+        only: Option<&[String]>,
+        sign: bool,
+    ) -> Result<Vec<OutboxMessage>, OAuthError> {
         let now = self.ctx.clock.now();
         let retry = time::Duration::try_from(self.ctx.options.backchannel_logout.retry_period)
             .unwrap_or(time::Duration::DAY);
@@ -110,15 +132,18 @@ impl BackchannelLogoutService {
                 continue;
             };
             let id = Uuid::now_v7();
-            let logout_token = self
-                .logout_token(
+            let logout_token = if sign {
+                self.logout_token(
                     &client.client_id,
                     session.subject_id,
                     session.session_id,
                     reason,
                     &id.to_string(),
                 )
-                .await?;
+                .await?
+            } else {
+                String::new()
+            };
             messages.push(OutboxMessage {
                 id,
                 client_id: client.client_id.clone(),

@@ -26,6 +26,13 @@ pub(crate) fn row_key(cookie_value: &str) -> String {
     b64url_encode(sha256(cookie_value))
 }
 
+/// Whether a cookie value has the shape of a session key (256 bits, base64url). A
+/// self-contained cookie never has it: its envelope alone is longer than 32 bytes.
+pub(crate) fn is_session_key(cookie_value: &str) -> bool {
+    cookie_value.len() == 43
+        && oxidp_jose::b64url_decode(cookie_value).is_some_and(|b| b.len() == 32)
+}
+
 /// Tickets in a [`SessionStore`].
 #[derive(Clone)]
 pub struct ServerSideTicketStore {
@@ -88,6 +95,19 @@ impl ServerSideTicketStore {
         })
     }
 
+    /// Creates the record of `ticket` under the key of `cookie_value`, created at `created`.
+    /// A record already under that key is [`StoreError::Conflict`](crate::store::StoreError).
+    pub(crate) async fn create(
+        &self,
+        cookie_value: &str,
+        ticket: &AuthenticationTicket,
+        created: time::OffsetDateTime,
+    ) -> Result<(), SessionError> {
+        let record = self.record(&row_key(cookie_value), ticket, created).await?;
+        self.sessions.create_session(&record).await?;
+        Ok(())
+    }
+
     /// The ticket inside a stored session, with issue and expiry instants from its columns;
     /// `None` when it cannot be decrypted or read.
     pub async fn open(&self, session: &ServerSideSession) -> Option<AuthenticationTicket> {
@@ -114,6 +134,7 @@ impl TicketStore for ServerSideTicketStore {
             .record(&row_key(&cookie_value), ticket, ticket.issued)
             .await?;
         self.sessions.create_session(&record).await?;
+        metrics::counter!("oxidp_sessions_created_total").increment(1);
         tracing::debug!(sid = %ticket.session_id, "server-side session created");
         Ok(cookie_value)
     }

@@ -140,6 +140,7 @@ pub struct SessionService {
     clock: Arc<dyn Clock>,
     options: AuthenticationOptions,
     issuer: String,
+    expiration: Option<Arc<super::SessionExpirationService>>,
 }
 
 impl std::fmt::Debug for SessionService {
@@ -167,7 +168,15 @@ impl SessionService {
             clock,
             options,
             issuer,
+            expiration: None,
         }
+    }
+
+    /// Ends an expired server-side session met by a request as the cleanup job would (revoking
+    /// coordinated clients' tokens, notifying its clients), instead of just deleting it.
+    pub fn with_expiration(mut self, expiration: Arc<super::SessionExpirationService>) -> Self {
+        self.expiration = Some(expiration);
+        self
     }
 
     fn lifetime(&self) -> time::Duration {
@@ -231,6 +240,16 @@ impl SessionService {
         };
         let now = self.clock.now();
         if ticket.expires <= now {
+            if let Some(expiration) = &self.expiration {
+                expiration
+                    .expire_on_sight(cookie_value)
+                    .await
+                    .map_err(|error| match error {
+                        super::SessionManagementError::Store(error) => SessionError::Store(error),
+                        _ => SessionError::Protection,
+                    })?;
+            }
+            // Without server-side processing, or if the job got there first: just delete.
             self.tickets.remove(cookie_value).await?;
             return Ok(None);
         }

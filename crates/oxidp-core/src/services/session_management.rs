@@ -270,6 +270,7 @@ impl SessionManagementService {
         }
         let notifications = removal.messages.len() as u64;
         let removed = self.ctx.stores.outbox.commit_removal(&removal).await?;
+        metrics::counter!("oxidp_backchannel_logout_enqueued_total").increment(notifications);
         tracing::info!(
             subject_id = ?context.subject_id,
             sid = ?context.session_id,
@@ -288,12 +289,10 @@ impl SessionManagementService {
 
 /// The grants that belong to a session.
 fn session_grant_types() -> Vec<String> {
-    vec![
-        grant_types::REFRESH_TOKEN.to_owned(),
-        grant_types::REFERENCE_TOKEN.to_owned(),
-        grant_types::AUTHORIZATION_CODE.to_owned(),
-        grant_types::CIBA_REQUEST.to_owned(),
-    ]
+    grant_types::SESSION_BOUND
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect()
 }
 
 impl SessionManagementService {
@@ -345,6 +344,7 @@ impl SessionManagementService {
         } else if !messages.is_empty() {
             self.ctx.stores.outbox.enqueue(&messages).await?;
         }
+        metrics::counter!("oxidp_backchannel_logout_enqueued_total").increment(count);
         tracing::info!(sid = %ticket.session_id, notifications = count, "browser session ended");
         Ok(count)
     }

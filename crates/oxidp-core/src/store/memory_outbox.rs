@@ -2,7 +2,9 @@
 //! every map, so a removal is atomic here as a transaction is in SQL.
 
 use super::{MemoryStore, OutboxStore, StoreError, StoreResult};
-use crate::model::{DeliveryAttempt, DeliveryStatus, OutboxMessage, SessionRemoval};
+use crate::model::{
+    DeliveryAttempt, DeliveryStatus, OutboxMessage, SessionExpiration, SessionRemoval,
+};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -25,6 +27,39 @@ impl OutboxStore for MemoryStore {
         }
         for message in &removal.messages {
             inner.outbox.insert(message.id, message.clone());
+        }
+        Ok(removed)
+    }
+
+    async fn commit_expirations(
+        &self,
+        now: OffsetDateTime,
+        expirations: &[SessionExpiration],
+    ) -> StoreResult<Vec<String>> {
+        let mut inner = self.lock();
+        let mut removed = Vec::new();
+        for expiration in expirations {
+            let still_expired = inner
+                .sessions
+                .get(&expiration.key)
+                .is_some_and(|session| session.is_expired(now));
+            if !still_expired {
+                continue;
+            }
+            inner.sessions.remove(&expiration.key);
+            inner.session_claims.remove(&expiration.key);
+            if !expiration.revoke_client_ids.is_empty() {
+                inner.grants.retain(|_, grant| {
+                    !(grant.session_id.as_deref() == Some(expiration.session_id.as_str())
+                        && expiration.revoke_client_ids.contains(&grant.client_id)
+                        && crate::model::grant_types::SESSION_BOUND
+                            .contains(&grant.grant_type.as_str()))
+                });
+            }
+            for message in &expiration.messages {
+                inner.outbox.insert(message.id, message.clone());
+            }
+            removed.push(expiration.key.clone());
         }
         Ok(removed)
     }

@@ -86,7 +86,7 @@ pub fn bcl_client(client_id: &str, uri: Option<&str>) -> ClientConfig {
 }
 
 /// Signs alice in with `web` and then silently with each of `clients` in the same browser.
-async fn session_with(app: &TestApp, clients: &[&str]) -> (Browser, Value) {
+pub async fn session_with(app: &TestApp, clients: &[&str]) -> (Browser, Value) {
     let (browser, tokens) = app.web_tokens("openid offline_access").await;
     for client in clients {
         let (_, challenge) = pkce();
@@ -106,7 +106,7 @@ async fn session_with(app: &TestApp, clients: &[&str]) -> (Browser, Value) {
     (browser, tokens)
 }
 
-async fn verify_logout_token(app: &TestApp, token: &str) -> serde_json::Map<String, Value> {
+pub async fn verify_logout_token(app: &TestApp, token: &str) -> serde_json::Map<String, Value> {
     let jwks: Value = app
         .get("/.well-known/openid-configuration/jwks")
         .await

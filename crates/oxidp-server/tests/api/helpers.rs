@@ -48,6 +48,10 @@ name = "billing-api"
 scopes = ["billing.read"]
 secrets = [{{ value = "billing-api-secret" }}]
 
+[server_side_sessions]
+# Tests run the cleanup explicitly, or turn the job on themselves.
+remove_expired_sessions = false
+
 [password_hashing]
 memory_kib = 1024
 iterations = 1

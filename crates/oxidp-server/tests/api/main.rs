@@ -29,5 +29,7 @@ mod relying_party;
 mod revocation;
 mod server_side_sessions;
 mod session;
+mod session_cleanup;
+mod session_migration;
 mod token;
 mod userinfo;

@@ -1,0 +1,172 @@
+//! axum and tower integration: a layer that refuses requests without a valid token and hands
+//! the [`ValidatedToken`] to handlers through the request extensions, and an extractor.
+
+use crate::bearer::RequestInfo;
+use crate::claims::ValidatedToken;
+use crate::error::AuthError;
+use crate::validator::Validator;
+use axum::extract::{FromRef, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A tower layer that validates every request's access token: on success the
+/// [`ValidatedToken`] goes into the request extensions (read it with
+/// `Extension<ValidatedToken>` or [`AccessToken`]); on failure the request never reaches the
+/// inner service and gets the [`AuthError`] response.
+///
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use oxidp_api_auth::{RequireAccessToken, ValidatedToken, Validator, ValidatorOptions};
+///
+/// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "orders-api")).unwrap();
+/// let app: Router = Router::new()
+///     .route("/orders", get(|Extension(token): Extension<ValidatedToken>| async move {
+///         format!("hello {:?}", token.claims().client_id())
+///     }))
+///     .route_layer(RequireAccessToken::new(validator).require_scopes(["orders.read"]));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireAccessToken {
+    validator: Validator,
+    scopes: Arc<[String]>,
+}
+
+impl RequireAccessToken {
+    /// A layer validating with `validator`.
+    ///
+    /// ```
+    /// # use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
+    /// # let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
+    /// let layer = RequireAccessToken::new(validator);
+    /// ```
+    pub fn new(validator: Validator) -> Self {
+        Self {
+            validator,
+            scopes: Arc::new([]),
+        }
+    }
+
+    /// Also requires these scopes (all of them) on the routes this layer wraps, on top of the
+    /// validator's own.
+    ///
+    /// ```
+    /// # use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
+    /// # let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
+    /// let writers = RequireAccessToken::new(validator).require_scopes(["orders.write"]);
+    /// ```
+    pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut all = self.scopes.to_vec();
+        all.extend(scopes.into_iter().map(Into::into));
+        self.scopes = all.into();
+        self
+    }
+}
+
+impl<S> tower::Layer<S> for RequireAccessToken {
+    type Service = RequireAccessTokenService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireAccessTokenService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`RequireAccessToken`] wraps around routes.
+#[derive(Clone, Debug)]
+pub struct RequireAccessTokenService<S> {
+    inner: S,
+    layer: RequireAccessToken,
+}
+
+impl<S> tower::Service<Request> for RequireAccessTokenService<S>
+where
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The clone that was polled ready serves this request; keep a fresh one for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let validated = layer
+                .validator
+                .validate_request(RequestInfo::from_parts(&parts))
+                .await
+                .and_then(|token| {
+                    token
+                        .require_scopes(layer.scopes.iter())
+                        .map_err(|e| e.with_realm(layer.validator.realm()))?;
+                    Ok(token)
+                });
+            match validated {
+                Ok(token) => {
+                    parts.extensions.insert(token);
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Err(error) => Ok(error.into_response()),
+            }
+        })
+    }
+}
+
+/// An extractor for the caller's validated token.
+///
+/// Behind [`RequireAccessToken`] it takes the token the layer validated; elsewhere it validates
+/// the request itself with the [`Validator`] in the router's state (`Validator: FromRef<S>`).
+/// Rejections are [`AuthError`] responses.
+///
+/// ```
+/// use axum::{Json, Router, routing::get};
+/// use oxidp_api_auth::{AccessToken, Claims, Validator, ValidatorOptions};
+///
+/// async fn whoami(AccessToken(token): AccessToken) -> Json<Claims> {
+///     Json(token.into_claims())
+/// }
+///
+/// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
+/// let app: Router = Router::new().route("/whoami", get(whoami)).with_state(validator);
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccessToken(pub ValidatedToken);
+
+impl<S> FromRequestParts<S> for AccessToken
+where
+    Validator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = parts.extensions.get::<ValidatedToken>() {
+            return Ok(Self(token.clone()));
+        }
+        let validator = Validator::from_ref(state);
+        let token = validator
+            .validate_request(RequestInfo::from_parts(parts))
+            .await?;
+        parts.extensions.insert(token.clone());
+        Ok(Self(token))
+    }
+}

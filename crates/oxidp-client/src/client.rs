@@ -1,0 +1,359 @@
+//! [`OAuthClient`]: who the client is (id, secret, how it authenticates) and where the
+//! authorization server's endpoints are, either configured or read from the issuer's discovery
+//! document. It is cheap to clone and shared by the token managers.
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::secret::ClientSecret;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::HeaderValue;
+use serde::Deserialize;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// How the client authenticates at the token and revocation endpoints (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: `Authorization: Basic` with the form-encoded id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// A confidential client of one authorization server.
+///
+/// Build it with [`OAuthClient::builder`], then either name the endpoints
+/// ([`OAuthClientBuilder::build`]) or let discovery find them
+/// ([`OAuthClientBuilder::discover`]).
+///
+/// ```
+/// use oxidp_client::{ClientAuthMethod, OAuthClient};
+///
+/// let client = OAuthClient::builder("m2m", "m2m-secret")
+///     .token_endpoint("http://127.0.0.1:5000/connect/token")
+///     .revocation_endpoint("http://127.0.0.1:5000/connect/revocation")
+///     .auth_method(ClientAuthMethod::ClientSecretPost)
+///     .build()?;
+/// assert_eq!(client.client_id(), "m2m");
+/// assert!(!format!("{client:?}").contains("m2m-secret"));
+/// # Ok::<(), oxidp_client::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client_id: String,
+    pub(crate) secret: ClientSecret,
+    pub(crate) auth_method: ClientAuthMethod,
+    pub(crate) basic_header: HeaderValue,
+    pub(crate) token_endpoint: Url,
+    pub(crate) revocation_endpoint: Option<Url>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.inner.client_id)
+            .field("secret", &self.inner.secret)
+            .field("auth_method", &self.inner.auth_method)
+            .field("token_endpoint", &self.inner.token_endpoint.as_str())
+            .field(
+                "revocation_endpoint",
+                &self.inner.revocation_endpoint.as_ref().map(Url::as_str),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthClient {
+    /// Starts building a client with this id and secret.
+    ///
+    /// ```
+    /// let builder = oxidp_client::OAuthClient::builder("web", "web-secret");
+    /// ```
+    pub fn builder(
+        client_id: impl Into<String>,
+        secret: impl Into<ClientSecret>,
+    ) -> OAuthClientBuilder {
+        OAuthClientBuilder {
+            client_id: client_id.into(),
+            secret: secret.into(),
+            auth_method: ClientAuthMethod::default(),
+            token_endpoint: None,
+            revocation_endpoint: None,
+            http: None,
+            clock: None,
+        }
+    }
+
+    /// The client id.
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .build()?;
+    /// assert_eq!(client.client_id(), "m2m");
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The token endpoint.
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .build()?;
+    /// assert_eq!(client.token_endpoint().path(), "/connect/token");
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
+    pub fn token_endpoint(&self) -> &Url {
+        &self.inner.token_endpoint
+    }
+
+    /// The revocation endpoint, if configured or discovered.
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .build()?;
+    /// assert!(client.revocation_endpoint().is_none());
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
+    pub fn revocation_endpoint(&self) -> Option<&Url> {
+        self.inner.revocation_endpoint.as_ref()
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+}
+
+/// Builds an [`OAuthClient`].
+///
+/// ```
+/// use oxidp_client::{ClientAuthMethod, OAuthClient, SystemClock};
+/// use std::{sync::Arc, time::Duration};
+///
+/// let http = reqwest::Client::builder()
+///     .timeout(Duration::from_secs(5))
+///     .build()
+///     .expect("an HTTP client");
+/// let client = OAuthClient::builder("m2m", "m2m-secret")
+///     .token_endpoint("https://idp.example/connect/token")
+///     .revocation_endpoint("https://idp.example/connect/revocation")
+///     .auth_method(ClientAuthMethod::ClientSecretBasic)
+///     .http_client(http)
+///     .clock(Arc::new(SystemClock))
+///     .build()?;
+/// # Ok::<(), oxidp_client::Error>(())
+/// ```
+#[must_use]
+pub struct OAuthClientBuilder {
+    client_id: String,
+    secret: ClientSecret,
+    auth_method: ClientAuthMethod,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    http: Option<reqwest::Client>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for OAuthClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret)
+            .field("auth_method", &self.auth_method)
+            .field("token_endpoint", &self.token_endpoint)
+            .field("revocation_endpoint", &self.revocation_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthClientBuilder {
+    /// The token endpoint. Required by [`build`](Self::build); overrides the discovered one.
+    pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into());
+        self
+    }
+
+    /// The RFC 7009 revocation endpoint, used on sign-out; overrides the discovered one.
+    pub fn revocation_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.revocation_endpoint = Some(url.into());
+        self
+    }
+
+    /// How the client authenticates; `client_secret_basic` by default.
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// The HTTP client to use. The default one follows no redirects and gives up after 30 s.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The clock for expiry decisions; the system clock by default.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Builds the client from the configured endpoints.
+    ///
+    /// ```
+    /// let error = oxidp_client::OAuthClient::builder("m2m", "s").build().unwrap_err();
+    /// assert!(matches!(error, oxidp_client::Error::Configuration(_)));
+    /// ```
+    pub fn build(self) -> Result<OAuthClient, Error> {
+        let token_endpoint = self
+            .token_endpoint
+            .clone()
+            .ok_or_else(|| Error::Configuration("no token endpoint configured".into()))?;
+        let revocation_endpoint = self.revocation_endpoint.clone();
+        self.finish(&token_endpoint, revocation_endpoint.as_deref())
+    }
+
+    /// Reads `{issuer}/.well-known/openid-configuration` and takes the token and revocation
+    /// endpoints from it, unless they were set on the builder. The document must name the same
+    /// issuer (OpenID Connect Discovery §4.3).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), oxidp_client::Error> {
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "m2m-secret")
+    ///     .discover("http://127.0.0.1:5000")
+    ///     .await?;
+    /// println!("tokens from {}", client.token_endpoint());
+    /// # Ok(()) }
+    /// ```
+    pub async fn discover(self, issuer: &str) -> Result<OAuthClient, Error> {
+        let http = self.http.clone().unwrap_or_else(default_http_client);
+        let document = discovery_document(&http, issuer).await?;
+        let token_endpoint = self
+            .token_endpoint
+            .clone()
+            .or(document.token_endpoint)
+            .ok_or_else(|| {
+                Error::Configuration("the discovery document has no token_endpoint".into())
+            })?;
+        let revocation_endpoint = self
+            .revocation_endpoint
+            .clone()
+            .or(document.revocation_endpoint);
+        Self {
+            http: Some(http),
+            ..self
+        }
+        .finish(&token_endpoint, revocation_endpoint.as_deref())
+    }
+
+    fn finish(
+        self,
+        token_endpoint: &str,
+        revocation_endpoint: Option<&str>,
+    ) -> Result<OAuthClient, Error> {
+        let token_endpoint = parse_url("token endpoint", token_endpoint)?;
+        let revocation_endpoint = revocation_endpoint
+            .map(|url| parse_url("revocation endpoint", url))
+            .transpose()?;
+        let basic_header = basic_header(&self.client_id, &self.secret)?;
+        Ok(OAuthClient {
+            inner: Arc::new(Inner {
+                client_id: self.client_id,
+                secret: self.secret,
+                auth_method: self.auth_method,
+                basic_header,
+                token_endpoint,
+                revocation_endpoint,
+                http: self.http.unwrap_or_else(default_http_client),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            }),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct DiscoveryDocument {
+    issuer: String,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+}
+
+async fn discovery_document(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<DiscoveryDocument, Error> {
+    let issuer = issuer.trim_end_matches('/');
+    let endpoint = format!("{issuer}/.well-known/openid-configuration");
+    let response = http
+        .get(&endpoint)
+        .send()
+        .await
+        .map_err(|e| crate::http::transport(&endpoint, e))?;
+    let status = response.status().as_u16();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| crate::http::transport(&endpoint, e))?;
+    let invalid = |detail: String| Error::InvalidResponse {
+        endpoint: endpoint.clone(),
+        status,
+        detail,
+    };
+    if status != 200 {
+        return Err(invalid("the discovery document was not served".into()));
+    }
+    let document: DiscoveryDocument = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("not a discovery document: {e}")))?;
+    if document.issuer.trim_end_matches('/') != issuer {
+        return Err(Error::Configuration(format!(
+            "the discovery document at {endpoint} is for issuer {}, not {issuer}",
+            document.issuer
+        )));
+    }
+    Ok(document)
+}
+
+fn parse_url(what: &str, url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url)
+        .map_err(|e| Error::Configuration(format!("invalid {what} {url:?}: {e}")))?;
+    match parsed.scheme() {
+        "https" | "http" => Ok(parsed),
+        scheme => Err(Error::Configuration(format!(
+            "invalid {what} {url:?}: scheme {scheme} is not http(s)"
+        ))),
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`, marked sensitive.
+fn basic_header(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue, Error> {
+    let encode =
+        |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(client_id), encode(secret.secret()));
+    let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
+        .map_err(|_| Error::Configuration("the client credentials do not fit a header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn default_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}

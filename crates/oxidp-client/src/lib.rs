@@ -1,0 +1,58 @@
+//! Token management for the client apps of an OAuth 2.0 / OpenID Connect server such as oxidp.
+//!
+//! - [`ClientCredentialsManager`] — for services calling APIs on their own behalf: a
+//!   client-credentials access token, cached until shortly before it expires, with one request
+//!   in flight however many tasks ask for it at once.
+//! - [`RefreshTokenManager`] — for web apps that sign users in: each user session's tokens
+//!   (kept in a [`TokenStore`] under a key the app chooses), renewed with the refresh token
+//!   before the access token expires, one refresh at a time per session, rotation handled; a
+//!   refused refresh token turns into [`Error::ReauthenticationRequired`]. On sign-out,
+//!   [`RefreshTokenManager::sign_out`] revokes the tokens (RFC 7009) and forgets them.
+//!
+//! Both are built on an [`OAuthClient`]: the client's id, secret and authentication method
+//! (`client_secret_basic` or `client_secret_post`) and the server's endpoints, configured or
+//! discovered from the issuer.
+//!
+//! Tokens and secrets are types ([`AccessToken`], [`RefreshToken`], [`IdToken`],
+//! [`ClientSecret`]) that print `[redacted]` in `Debug`; this crate never logs one.
+//!
+//! ```no_run
+//! use oxidp_client::{ClientCredentialsManager, OAuthClient};
+//!
+//! # async fn run() -> Result<(), oxidp_client::Error> {
+//! let client = OAuthClient::builder("m2m", "m2m-secret")
+//!     .discover("http://127.0.0.1:5000")
+//!     .await?;
+//! let tokens = ClientCredentialsManager::builder(client)
+//!     .scope("orders.read")
+//!     .build();
+//! // Cheap to clone; share it between tasks.
+//! let token = tokens.get_token().await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod client_credentials;
+mod clock;
+mod error;
+mod http;
+mod refresh;
+mod revocation;
+mod secret;
+mod session_locks;
+mod single_flight;
+mod store;
+mod token;
+
+pub use async_trait::async_trait;
+pub use client::{ClientAuthMethod, OAuthClient, OAuthClientBuilder};
+pub use client_credentials::{
+    ClientCredentialsManager, ClientCredentialsManagerBuilder, DEFAULT_REFRESH_AHEAD,
+};
+pub use clock::{Clock, SystemClock};
+pub use error::{Error, OAuthError, ReauthenticationReason};
+pub use refresh::{RefreshTokenManager, RefreshTokenManagerBuilder};
+pub use revocation::AccessTokenRevocation;
+pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use store::{MemoryTokenStore, StoreError, TokenStore};
+pub use token::{Token, TokenSet};
