@@ -180,8 +180,8 @@ SUMMARY=$WORK/summary.txt
 printf '%-8s %8s %8s %6s %6s %6s %6s %5s %8s %9s %7s %7s %7s %10s %9s\n' \
   backend sessions load_s p50_us p99_us max_us cpu_us load1 'p99<1ms' "tput@$CONCURRENCY" proc_mb srv_rss srv_hwm http_auth 'hwm<100MB' > "$SUMMARY"
 QUERY_SUMMARY=$WORK/summary-query.txt
-printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %8s\n' \
-  backend case matching page samples p50_us p99_us max_us select_p50 count_p50 'p99<5ms' > "$QUERY_SUMMARY"
+printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %9s %8s\n' \
+  backend case matching page samples p50_us p99_us max_us first_us select_p50 count_p50 'p99<5ms' > "$QUERY_SUMMARY"
 REVOKE_SUMMARY=$WORK/summary-revoke.txt
 printf '%-8s %5s %8s %8s %8s %8s %10s %10s %5s %10s\n' \
   backend users sessions messages p50_ms p99_ms commit_p50 commit_p99 load1 'p99<100ms' > "$REVOKE_SUMMARY"
@@ -302,9 +302,9 @@ for backend in $BACKENDS; do
     grep '^RESULT query ' "$LOG.query" | while read -r line; do
       field() { tr ' ' '\n' <<< "$line" | sed -n "s/^$1=//p"; }
       p99=$(field p99_us)
-      printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %8s\n' "$backend" "$(field case)" \
+      printf '%-8s %-22s %9s %6s %7s %8s %8s %8s %9s %9s %9s %8s\n' "$backend" "$(field case)" \
         "$(field matching)" "$(field page)" "$(field samples)" "$(field p50_us)" "$p99" \
-        "$(field max_us)" "$(field select_p50_us)" "$(field count_p50_us)" "$(below "$p99" "$QUERY_P99_LIMIT_US")" >> "$QUERY_SUMMARY"
+        "$(field max_us)" "$(field first_us)" "$(field select_p50_us)" "$(field count_p50_us)" "$(below "$p99" "$QUERY_P99_LIMIT_US")" >> "$QUERY_SUMMARY"
     done
   fi
   if has_step revoke; then
@@ -365,7 +365,9 @@ fi
 if has_step query; then
   echo
   echo "   query_sessions, page of 25 (us): name-*: display-name prefix matching that share of the"
-  echo "   sessions; subject/sid: exact; select_p50/count_p50: the store's two statements timed alone."
+  echo "   sessions; subject/sid: exact; first_us: the first call of the case (a large filter counts"
+  echo "   its total then, once per reuse period); select_p50: the page SELECT alone; count_p50: a"
+  echo "   count over every matching row alone."
   echo "   Limit: p99 < ${QUERY_P99_LIMIT_US} us."
   cat "$QUERY_SUMMARY"
 fi

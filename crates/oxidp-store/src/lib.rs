@@ -23,6 +23,7 @@ mod expiration;
 mod migrations;
 mod outbox;
 mod postgres;
+mod session_counts;
 mod sessions;
 mod sql;
 mod sqlite;
@@ -31,6 +32,7 @@ pub mod testing;
 
 pub use error::SetupError;
 pub use postgres::PostgresStore;
+pub use session_counts::SessionCountPolicy;
 pub use sqlite::SqliteStore;
 
 use oxidp_core::store::Stores;

@@ -2,9 +2,11 @@
 
 use crate::StoreOptions;
 use crate::error::SetupError;
+use crate::session_counts::{SessionCountPolicy, SessionCounts};
 use crate::stores::impl_stores;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Deletes one batch of expired grants. `SKIP LOCKED` lets instances cleaning up at the same
 /// time take different rows instead of waiting on each other.
@@ -50,6 +52,7 @@ const CLAIM_DUE_MESSAGES: &str = "WITH due AS MATERIALIZED \
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    session_counts: Arc<SessionCounts>,
 }
 
 impl PostgresStore {
@@ -72,12 +75,23 @@ impl PostgresStore {
             .connect_with(connect_options)
             .await
             .map_err(|e| SetupError::connect(&e))?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store over an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            session_counts: Arc::default(),
+        }
+    }
+
+    /// The same store with another [`SessionCountPolicy`] for session queries (the default:
+    /// exact counts up to 5,000 matching sessions, larger totals reused for 10 s).
+    #[must_use]
+    pub fn with_session_count_policy(mut self, policy: SessionCountPolicy) -> Self {
+        self.session_counts = Arc::new(SessionCounts::new(policy));
+        self
     }
 
     /// The connection pool.

@@ -3,10 +3,11 @@
 //! [`SessionStore::query_sessions`](oxidp_core::store::SessionStore::query_sessions).
 //!
 //! Paging never uses `OFFSET`: a page is the rows after (or before) a (created, key) position,
-//! which the `(created, key)` index finds directly, so page 10,000 costs what page 1 costs apart
-//! from the counts. The results token is `base64url(JSON [created_first, key_first,
-//! created_last, key_last])` of the page's first and last rows (`created` in unix seconds);
-//! anything that does not decode to that shape starts at page 1.
+//! which the `(created, key)` index finds directly, so page 10,000 costs what page 1 costs. The
+//! results token is `base64url(JSON [created_first, key_first, created_last, key_last, page])`
+//! of the page's first and last rows (`created` in unix seconds) and its page number; anything
+//! that does not decode to that shape starts at page 1. How the counts stay cheap is in
+//! [`crate::session_counts`].
 //!
 //! The display-name filter is a prefix: `display_name >= prefix AND display_name < successor`,
 //! where the successor is the prefix with its last character incremented. Text compares in
@@ -176,10 +177,10 @@ fn position(session: &ServerSideSession) -> Position {
 pub(crate) enum Page {
     /// The first page.
     First,
-    /// The rows after a position (the last row of the caller's page).
-    After(Position),
-    /// The rows before a position (the first row of the caller's page).
-    Before(Position),
+    /// The rows after a position (the last row of the caller's page, whose number is given).
+    After(Position, u64),
+    /// The rows before a position (the first row of the caller's page, whose number is given).
+    Before(Position, u64),
 }
 
 impl Page {
@@ -187,24 +188,32 @@ impl Page {
     pub(crate) fn requested(query: &SessionQuery) -> Self {
         match query.results_token.as_deref().and_then(decode_token) {
             None => Self::First,
-            Some((first, _)) if query.request_prior_results => Self::Before(first),
-            Some((_, last)) => Self::After(last),
+            Some((first, _, page)) if query.request_prior_results => Self::Before(first, page),
+            Some((_, last, page)) => Self::After(last, page),
         }
+    }
+
+    pub(crate) fn is_first(&self) -> bool {
+        matches!(self, Self::First)
+    }
+
+    pub(crate) fn is_backward(&self) -> bool {
+        matches!(self, Self::Before(..))
     }
 }
 
-fn encode_token(first: &ServerSideSession, last: &ServerSideSession) -> String {
+fn encode_token(first: &ServerSideSession, last: &ServerSideSession, page: u64) -> String {
     let (first, last) = (position(first), position(last));
-    let json = serde_json::json!([first.0, first.1, last.0, last.1]);
+    let json = serde_json::json!([first.0, first.1, last.0, last.1, page]);
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
-/// The (first, last) positions a token names; `None` for anything malformed.
-fn decode_token(token: &str) -> Option<(Position, Position)> {
+/// The (first, last) positions and page number a token names; `None` for anything malformed.
+fn decode_token(token: &str) -> Option<(Position, Position, u64)> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let (first_created, first_key, last_created, last_key): (i64, String, i64, String) =
+    let (first_created, first_key, last_created, last_key, page): (i64, String, i64, String, u64) =
         serde_json::from_slice(&bytes).ok()?;
-    Some(((first_created, first_key), (last_created, last_key)))
+    (page >= 1).then_some(((first_created, first_key), (last_created, last_key), page))
 }
 
 /// `SELECT` of one page of at most `size` sessions matching `query`, in (created, key) order.
@@ -213,19 +222,19 @@ pub(crate) fn select_page(query: &SessionQuery, page: &Page, size: u32) -> State
     conditions.query(query);
     match page {
         Page::First => {}
-        Page::After(last) => conditions.keyset(">", last),
-        Page::Before(first) => conditions.keyset("<", first),
+        Page::After(last, _) => conditions.keyset(">", last),
+        Page::Before(first, _) => conditions.keyset("<", first),
     }
     let limit = conditions.bind(Value::Int(i64::from(size)));
     let clause = conditions.clause();
     let sql = match page {
-        Page::First | Page::After(_) => format!(
+        Page::First | Page::After(..) => format!(
             "SELECT {SESSION_COLUMNS} FROM server_side_sessions WHERE {clause} \
              ORDER BY created, key LIMIT {limit}"
         ),
         // The nearest rows before the position, walking the index backwards, then put back in
         // ascending order.
-        Page::Before(_) => format!(
+        Page::Before(..) => format!(
             "SELECT {SESSION_COLUMNS} FROM (SELECT {SESSION_COLUMNS} FROM server_side_sessions \
              WHERE {clause} ORDER BY created DESC, key DESC LIMIT {limit}) AS page \
              ORDER BY created, key"
@@ -245,17 +254,22 @@ pub(crate) struct Counts {
     pub(crate) after: i64,
 }
 
-/// `SELECT` of the [`Counts`] of the page from `first` to `last`, in one pass over the
-/// matching rows.
+/// `SELECT` of the [`Counts`] of the page from `first` to `last`, in one pass over at most
+/// `bound` + 1 matching rows: when `total` comes out above `bound`, the filter is large and the
+/// counts are not exact (see [`crate::session_counts`]).
 pub(crate) fn count_page(
     query: &SessionQuery,
     first: &ServerSideSession,
     last: &ServerSideSession,
+    bound: u64,
 ) -> Statement {
     let mut conditions = Conditions::default();
     conditions.query(query);
+    let limit = conditions.bind(Value::Int(
+        i64::try_from(bound.saturating_add(1)).unwrap_or(i64::MAX),
+    ));
     let clause = conditions.clause();
-    // Placeholders of the positions come after those of the filter.
+    // Placeholders of the positions come after those of the filter and the bound.
     let mut edges = Conditions {
         conditions: Vec::new(),
         binds: std::mem::take(&mut conditions.binds),
@@ -268,38 +282,125 @@ pub(crate) fn count_page(
             "SELECT COUNT(*) AS total_rows, \
              COALESCE(SUM(CASE WHEN {before} THEN 1 ELSE 0 END), 0) AS rows_before, \
              COALESCE(SUM(CASE WHEN {after} THEN 1 ELSE 0 END), 0) AS rows_after \
-             FROM server_side_sessions WHERE {clause}"
+             FROM (SELECT created, key FROM server_side_sessions WHERE {clause} LIMIT {limit}) \
+             AS matching"
         ),
         binds: edges.binds,
     }
 }
 
+/// `SELECT` of how many sessions match `query` (`total_rows`), however many that is.
+pub(crate) fn count_matching(query: &SessionQuery) -> Statement {
+    let mut conditions = Conditions::default();
+    conditions.query(query);
+    Statement {
+        sql: format!(
+            "SELECT COUNT(*) AS total_rows FROM server_side_sessions WHERE {}",
+            conditions.clause()
+        ),
+        binds: conditions.binds,
+    }
+}
+
+/// `SELECT` of at most one session matching `query` on the `op` side (`<` or `>`) of
+/// `session`'s position: one index probe.
+pub(crate) fn probe_beyond(
+    query: &SessionQuery,
+    op: &str,
+    session: &ServerSideSession,
+) -> Statement {
+    let mut conditions = Conditions::default();
+    conditions.query(query);
+    conditions.keyset(op, &position(session));
+    Statement {
+        sql: format!(
+            "SELECT {SESSION_COLUMNS} FROM server_side_sessions WHERE {} LIMIT 1",
+            conditions.clause()
+        ),
+        binds: conditions.binds,
+    }
+}
+
+/// Takes the extra row off a page read with one row more than `size`: the last one going
+/// forward, the first one going backward (it is the farthest from the position). Returns
+/// whether there was one, that is whether more rows lie in the direction read.
+pub(crate) fn take_extra_row(page: &Page, rows: &mut Vec<ServerSideSession>, size: u32) -> bool {
+    if rows.len() <= size as usize {
+        return false;
+    }
+    if page.is_backward() {
+        rows.remove(0);
+    } else {
+        rows.truncate(size as usize);
+    }
+    true
+}
+
 /// Whether a page reached backwards should be replaced by the first page: it is a short first
 /// page (rows before it were deleted since the caller's page was read) while more rows follow.
 pub(crate) fn restart_backward(page: &Page, len: usize, size: u32, counts: Counts) -> bool {
-    matches!(page, Page::Before(_)) && counts.before == 0 && len < size as usize && counts.after > 0
+    page.is_backward() && counts.before == 0 && len < size as usize && counts.after > 0
 }
 
-/// The result for `rows` (a non-empty page of `size`) and its counts.
+/// The result for `rows` (a non-empty page of `size`) and its exact counts.
 pub(crate) fn page_result(
     rows: Vec<ServerSideSession>,
     size: u32,
     counts: Counts,
 ) -> QueryResult<ServerSideSession> {
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let (total, before) = (count(counts.total), count(counts.before));
+    let total_pages = total.div_ceil(u64::from(size)).max(1);
+    let current_page = (1 + before.div_ceil(u64::from(size))).min(total_pages);
+    numbered_result(
+        rows,
+        (before > 0, counts.after > 0),
+        (total, total_pages, current_page),
+    )
+}
+
+/// The result for `rows` (a non-empty page of `size`) of a large filter: its flags, as found
+/// by the extra row and the probe; its number, from the token's; `total`, as last counted.
+pub(crate) fn large_page_result(
+    rows: Vec<ServerSideSession>,
+    size: u32,
+    page: &Page,
+    (has_prev, has_next): (bool, bool),
+    total: u64,
+) -> QueryResult<ServerSideSession> {
+    let current_page = match *page {
+        _ if !has_prev => 1,
+        Page::First => 1,
+        Page::After(_, number) => number.saturating_add(1),
+        Page::Before(_, number) => number.saturating_sub(1).max(2),
+    };
+    // The remembered total may be a little old: never show fewer pages than those seen.
+    let total_pages = total
+        .div_ceil(u64::from(size))
+        .max(current_page + u64::from(has_next));
+    let total = total.max((current_page - 1) * u64::from(size) + rows.len() as u64);
+    numbered_result(
+        rows,
+        (has_prev, has_next),
+        (total, total_pages, current_page),
+    )
+}
+
+fn numbered_result(
+    rows: Vec<ServerSideSession>,
+    (has_prev_results, has_next_results): (bool, bool),
+    (total_count, total_pages, current_page): (u64, u64, u64),
+) -> QueryResult<ServerSideSession> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return empty_result();
     };
-    let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    let (total, before) = (count(counts.total), count(counts.before));
-    let size = u64::from(size);
-    let total_pages = total.div_ceil(size).max(1);
     QueryResult {
-        results_token: Some(encode_token(first, last)),
-        has_prev_results: before > 0,
-        has_next_results: counts.after > 0,
-        total_count: total,
+        results_token: Some(encode_token(first, last, current_page)),
+        has_prev_results,
+        has_next_results,
+        total_count,
         total_pages,
-        current_page: (1 + before.div_ceil(size)).min(total_pages),
+        current_page,
         results: rows,
     }
 }
@@ -421,15 +522,26 @@ mod tests {
             ticket: Vec::new(),
         };
         let (a, b) = (session("a:b|c,\"é\\"), session(""));
-        let token = encode_token(&a, &b);
+        let token = encode_token(&a, &b, 7);
         assert_eq!(
             decode_token(&token),
             Some((
                 (1_700_000_000, a.key.clone()),
-                (1_700_000_000, String::new())
+                (1_700_000_000, String::new()),
+                7
             ))
         );
-        for malformed in ["", "garbage", "a:b|c:d", "W10", "WzEsImEiXQ"] {
+        let page_zero = URL_SAFE_NO_PAD.encode(r#"[1,"a",2,"b",0]"#);
+        let four_fields = URL_SAFE_NO_PAD.encode(r#"[1,"a",2,"b"]"#);
+        for malformed in [
+            "",
+            "garbage",
+            "a:b|c:d",
+            "W10",
+            "WzEsImEiXQ",
+            &page_zero,
+            &four_fields,
+        ] {
             assert_eq!(decode_token(malformed), None, "{malformed}");
         }
     }

@@ -2,11 +2,13 @@
 
 use crate::StoreOptions;
 use crate::error::SetupError;
+use crate::session_counts::{SessionCountPolicy, SessionCounts};
 use crate::stores::impl_stores;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection waits for another one's write lock before failing.
@@ -51,6 +53,7 @@ const CLAIM_DUE_MESSAGES: &str = "UPDATE backchannel_outbox SET next_attempt = $
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    session_counts: Arc<SessionCounts>,
 }
 
 impl SqliteStore {
@@ -80,12 +83,23 @@ impl SqliteStore {
             .connect_with(connect_options)
             .await
             .map_err(|e| SetupError::connect(&e))?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store over an existing pool.
     pub fn from_pool(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            session_counts: Arc::default(),
+        }
+    }
+
+    /// The same store with another [`SessionCountPolicy`] for session queries (the default:
+    /// exact counts up to 5,000 matching sessions, larger totals reused for 10 s).
+    #[must_use]
+    pub fn with_session_count_policy(mut self, policy: SessionCountPolicy) -> Self {
+        self.session_counts = Arc::new(SessionCounts::new(policy));
+        self
     }
 
     /// The connection pool.

@@ -501,21 +501,81 @@ macro_rules! impl_stores {
                     .collect()
             }
 
-            /// The counts of the page `rows` (not empty) among the sessions matching `query`.
+            /// The counts of the page `rows` (not empty) among the sessions matching `query`,
+            /// over at most `bound` + 1 of them.
             async fn count_session_page(
                 &self,
                 query: &oxidp_core::model::SessionQuery,
                 rows: &[oxidp_core::model::ServerSideSession],
+                bound: u64,
             ) -> oxidp_core::store::StoreResult<Option<$crate::sessions::Counts>> {
                 let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
                     return Ok(None);
                 };
-                let statement = $crate::sessions::count_page(query, first, last);
+                let statement = $crate::sessions::count_page(query, first, last, bound);
                 let row = Self::session_statement(&statement)
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::error::store_error)?;
                 $crate::sessions::counts_from_row(&row).map(Some)
+            }
+
+            /// Whether a session matching `query` lies on the `op` side of `session`.
+            async fn session_beyond(
+                &self,
+                query: &oxidp_core::model::SessionQuery,
+                op: &str,
+                session: &oxidp_core::model::ServerSideSession,
+            ) -> oxidp_core::store::StoreResult<bool> {
+                let statement = $crate::sessions::probe_beyond(query, op, session);
+                Ok(!self.fetch_sessions(&statement).await?.is_empty())
+            }
+
+            /// The total of a large filter: remembered, or counted now and remembered.
+            async fn large_session_total(
+                &self,
+                query: &oxidp_core::model::SessionQuery,
+            ) -> oxidp_core::store::StoreResult<u64> {
+                if let Some(total) = self.session_counts.large_total(query) {
+                    return Ok(total);
+                }
+                let statement = $crate::sessions::count_matching(query);
+                let row = Self::session_statement(&statement)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)?;
+                let total: i64 = $crate::sql::column(&row, "total_rows")?;
+                let total = u64::try_from(total).unwrap_or(0);
+                self.session_counts.remember(query, total);
+                Ok(total)
+            }
+
+            /// One page of `size` (and whether more rows lie in the direction read), starting
+            /// again at page 1 when nothing lies beyond the token's page any more.
+            async fn session_page(
+                &self,
+                query: &oxidp_core::model::SessionQuery,
+                page: $crate::sessions::Page,
+                size: u32,
+            ) -> oxidp_core::store::StoreResult<(
+                $crate::sessions::Page,
+                Vec<oxidp_core::model::ServerSideSession>,
+                bool,
+            )> {
+                use $crate::sessions::{Page, select_page, take_extra_row};
+                let mut rows = self
+                    .fetch_sessions(&select_page(query, &page, size + 1))
+                    .await?;
+                let page = if rows.is_empty() && !page.is_first() {
+                    rows = self
+                        .fetch_sessions(&select_page(query, &Page::First, size + 1))
+                        .await?;
+                    Page::First
+                } else {
+                    page
+                };
+                let more = take_extra_row(&page, &mut rows, size);
+                Ok((page, rows, more))
             }
         }
 
@@ -671,31 +731,45 @@ macro_rules! impl_stores {
             ) -> oxidp_core::store::StoreResult<
                 oxidp_core::model::QueryResult<oxidp_core::model::ServerSideSession>,
             > {
-                use $crate::sessions::{Page, select_page};
+                use $crate::sessions::{Page, empty_result, large_page_result, page_result};
                 let size = query.page_size();
-                let page = Page::requested(query);
-                let mut rows = self
-                    .fetch_sessions(&select_page(query, &page, size))
-                    .await?;
-                if rows.is_empty() && !matches!(page, Page::First) {
-                    // Nothing beyond the token's page any more: the token is stale.
-                    rows = self
-                        .fetch_sessions(&select_page(query, &Page::First, size))
-                        .await?;
+                let (mut page, mut rows, mut more) =
+                    self.session_page(query, Page::requested(query), size).await?;
+                if rows.is_empty() {
+                    return Ok(empty_result());
                 }
-                let Some(mut counts) = self.count_session_page(query, &rows).await? else {
-                    return Ok($crate::sessions::empty_result());
-                };
-                if $crate::sessions::restart_backward(&page, rows.len(), size, counts) {
-                    rows = self
-                        .fetch_sessions(&select_page(query, &Page::First, size))
-                        .await?;
-                    match self.count_session_page(query, &rows).await? {
-                        Some(recounted) => counts = recounted,
-                        None => return Ok($crate::sessions::empty_result()),
+                // A filter known to be large skips the bounded count (see `session_counts`).
+                if self.session_counts.large_total(query).is_none() {
+                    let bound = self.session_counts.exact_up_to();
+                    let Some(mut counts) = self.count_session_page(query, &rows, bound).await?
+                    else {
+                        return Ok(empty_result());
+                    };
+                    if u64::try_from(counts.total).unwrap_or(0) <= bound {
+                        if $crate::sessions::restart_backward(&page, rows.len(), size, counts) {
+                            (_, rows, _) = self.session_page(query, Page::First, size).await?;
+                            match self.count_session_page(query, &rows, bound).await? {
+                                Some(recounted) => counts = recounted,
+                                None => return Ok(empty_result()),
+                            }
+                        }
+                        return Ok(page_result(rows, size, counts));
                     }
                 }
-                Ok($crate::sessions::page_result(rows, size, counts))
+                let total = self.large_session_total(query).await?;
+                if page.is_backward() && !more && rows.len() < (size as usize) {
+                    // A short first page reached backwards: show a full one instead.
+                    (page, rows, more) = self.session_page(query, Page::First, size).await?;
+                }
+                let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                    return Ok(empty_result());
+                };
+                let flags = match page {
+                    Page::First => (false, more),
+                    Page::After(..) => (self.session_beyond(query, "<", first).await?, more),
+                    Page::Before(..) => (more, self.session_beyond(query, ">", last).await?),
+                };
+                Ok(large_page_result(rows, size, &page, flags, total))
             }
         }
 

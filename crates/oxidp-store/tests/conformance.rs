@@ -534,3 +534,139 @@ async fn postgres_active_sessions_are_counted() {
 async fn memory_active_sessions_are_counted() {
     active_sessions_are_counted(oxidp_core::store::Stores::in_memory()).await;
 }
+
+/// The SQL stores with a low bound on exact counts, so that the paging checks run on *large*
+/// filters too: totals counted once and reused, page numbers from the token, flags from the
+/// extra row and the probe (see `oxidp_store::SessionCountPolicy`).
+mod large_filters {
+    use super::*;
+    use oxidp_core::model::{ServerSideSession, SessionQuery};
+    use oxidp_core::store::SessionStore;
+    use oxidp_store::SessionCountPolicy;
+    use std::time::Duration;
+
+    fn policy(reuse_for: Duration) -> SessionCountPolicy {
+        SessionCountPolicy {
+            exact_up_to: 10,
+            reuse_for,
+        }
+    }
+
+    macro_rules! large {
+        ($($check:ident),* $(,)?) => {
+            mod sqlite {
+                use super::*;
+                $(
+                    #[tokio::test]
+                    async fn $check() {
+                        let (store, _dir) = sqlite_store().await;
+                        let store = store.with_session_count_policy(policy(Duration::from_secs(60)));
+                        test_kit::$check(&store).await;
+                        store.close().await;
+                    }
+                )*
+            }
+
+            mod postgres {
+                use super::*;
+                $(
+                    #[tokio::test]
+                    async fn $check() {
+                        let store = postgres_test_store()
+                            .await
+                            .with_session_count_policy(policy(Duration::from_secs(60)));
+                        test_kit::$check(&store).await;
+                        drop_test_schema(store).await;
+                    }
+                )*
+            }
+        };
+    }
+
+    large!(
+        session_query_pages_forward_with_totals,
+        session_query_pages_backward_to_the_same_pages,
+        session_query_malformed_token_restarts_at_page_one,
+        session_query_page_size_defaults_and_caps,
+        session_query_without_matches_is_empty,
+    );
+
+    fn session(subject: &str, n: i64) -> ServerSideSession {
+        let created =
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1) + time::Duration::seconds(n);
+        ServerSideSession {
+            key: format!("{subject}-key-{n:03}"),
+            scheme: "oxidp".to_owned(),
+            subject_id: subject.to_owned(),
+            session_id: format!("{subject}-sid-{n}"),
+            display_name: None,
+            created,
+            renewed: created,
+            expires: None,
+            ticket: vec![1, 2, 3],
+        }
+    }
+
+    /// A large filter's total is reused for the policy's period, then counted again; page
+    /// numbers and flags stay exact meanwhile.
+    async fn a_large_total_is_reused_then_recounted<S: SessionStore>(store: &S, reused: bool) {
+        let subject = format!("large-{}", uuid::Uuid::new_v4().simple());
+        for n in 0..30 {
+            store
+                .create_session(&session(&subject, n))
+                .await
+                .expect("create_session");
+        }
+        let query = SessionQuery {
+            count_requested: 25,
+            subject_id: Some(subject.clone()),
+            ..SessionQuery::default()
+        };
+        let page = store.query_sessions(&query).await.expect("query_sessions");
+        assert_eq!((page.total_count, page.total_pages), (30, 2));
+        for n in 0..5 {
+            assert!(
+                store
+                    .delete_session(&format!("{subject}-key-{n:03}"))
+                    .await
+                    .expect("delete_session")
+            );
+        }
+        let page = store.query_sessions(&query).await.expect("query_sessions");
+        let expected_total = if reused { 30 } else { 25 };
+        assert_eq!(page.total_count, expected_total, "total after 5 deletions");
+        assert_eq!(page.results.len(), 25);
+        assert_eq!(page.results[0].key, format!("{subject}-key-005"));
+        assert!(!page.has_prev_results);
+        assert!(
+            !page.has_next_results,
+            "the flags come from the rows, not the total"
+        );
+        assert_eq!(page.current_page, 1);
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_large_total_is_reused_within_its_period() {
+        let (store, _dir) = sqlite_store().await;
+        let store = store.with_session_count_policy(policy(Duration::from_secs(60)));
+        a_large_total_is_reused_then_recounted(&store, true).await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_large_total_is_recounted_after_its_period() {
+        let (store, _dir) = sqlite_store().await;
+        let store = store.with_session_count_policy(policy(Duration::ZERO));
+        a_large_total_is_reused_then_recounted(&store, false).await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_large_total_is_reused_within_its_period() {
+        let store = postgres_test_store()
+            .await
+            .with_session_count_policy(policy(Duration::from_secs(60)));
+        a_large_total_is_reused_then_recounted(&store, true).await;
+        drop_test_schema(store).await;
+    }
+}
