@@ -25,13 +25,57 @@ pub fn prometheus() -> PrometheusHandle {
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(handle) => handle,
+                Ok(handle) => {
+                    register_session_metrics();
+                    handle
+                }
                 // Another recorder is already installed (an embedding application's): render
                 // an empty registry rather than fail.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }
         })
         .clone()
+}
+
+/// Describes the session and back-channel metrics and exposes the counters at 0 from the
+/// start, so that a dashboard or an alert on them sees a series before the first event (a
+/// delivery that never failed still shows `..._failed_total 0`).
+fn register_session_metrics() {
+    const COUNTERS: [(&str, &str); 5] = [
+        (
+            "oxidp_sessions_created_total",
+            "Server-side sessions created.",
+        ),
+        (
+            "oxidp_sessions_removed_by_cleanup_total",
+            "Expired server-side sessions removed by the cleanup job.",
+        ),
+        (
+            "oxidp_backchannel_logout_enqueued_total",
+            "Back-channel logout messages written to the outbox.",
+        ),
+        (
+            "oxidp_backchannel_logout_delivered_total",
+            "Back-channel logout messages a client accepted.",
+        ),
+        (
+            "oxidp_backchannel_logout_failed_total",
+            "Back-channel logout delivery attempts that failed.",
+        ),
+    ];
+    for (name, help) in COUNTERS {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).increment(0);
+    }
+    metrics::describe_gauge!(
+        "oxidp_sessions_active",
+        "Server-side sessions not expired, as of the last cleanup run."
+    );
+    metrics::describe_histogram!(
+        "oxidp_session_cleanup_duration_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one run of the expired-session cleanup job."
+    );
 }
 
 /// Records `oxidp_http_requests_total` and `oxidp_http_request_duration_seconds` and logs one

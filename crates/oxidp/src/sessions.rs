@@ -24,20 +24,20 @@ pub(crate) enum SessionsCommand {
         #[command(flatten)]
         config: ConfigArgs,
         /// Only this subject id (exact).
-        #[arg(long, value_name = "SUBJECT")]
+        #[arg(long, value_name = "SUBJECT", allow_hyphen_values = true)]
         subject: Option<String>,
         /// Only this session id (exact).
-        #[arg(long, value_name = "SID")]
+        #[arg(long, value_name = "SID", allow_hyphen_values = true)]
         sid: Option<String>,
         /// Only display names starting with this (case-sensitive).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
         display_name: Option<String>,
         /// Sessions per page (at most 1000).
         #[arg(long, value_name = "N", default_value_t = 25)]
         page_size: u32,
         /// The token of the page you are on, as printed by a previous run: shows the next page
         /// (or, with --prior, the previous one).
-        #[arg(long, value_name = "TOKEN")]
+        #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
         page_token: Option<String>,
         /// Go back from --page-token instead of forward.
         #[arg(long, requires = "page_token")]
@@ -54,10 +54,10 @@ pub(crate) enum SessionsCommand {
         #[command(flatten)]
         config: ConfigArgs,
         /// Every session of this subject id.
-        #[arg(long, value_name = "SUBJECT")]
+        #[arg(long, value_name = "SUBJECT", allow_hyphen_values = true)]
         subject: Option<String>,
         /// The session with this id.
-        #[arg(long, value_name = "SID")]
+        #[arg(long, value_name = "SID", allow_hyphen_values = true)]
         sid: Option<String>,
         /// Only this client's tokens, consents and notifications (repeat for several); the
         /// sessions are removed all the same unless --keep-session.

@@ -304,3 +304,33 @@ async fn list_pages_through_sessions_and_revoke_removes_them() {
     assert_eq!(all_rows.len(), 1, "{}", stdout(&all));
     assert_eq!(all_rows[0][0], "bob-sub");
 }
+
+/// Session ids and subject ids are base64url and may start with `-`: taken as values, not
+/// flags.
+#[test]
+fn ids_starting_with_a_hyphen_are_values() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = write_config(dir.path(), true);
+    let list = oxidp(
+        dir.path(),
+        &config,
+        &["sessions", "list", "--sid", "-poN4x", "--subject", "-sub"],
+    );
+    assert_success(&list);
+    assert!(
+        stdout(&list).contains("no sessions found"),
+        "{}",
+        stdout(&list)
+    );
+    let revoke = oxidp(
+        dir.path(),
+        &config,
+        &["sessions", "revoke", "--sid", "-poN4x"],
+    );
+    assert_success(&revoke);
+    assert!(
+        stdout(&revoke).contains("0 session(s) matched"),
+        "{}",
+        stdout(&revoke)
+    );
+}

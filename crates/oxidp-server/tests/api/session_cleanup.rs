@@ -337,3 +337,50 @@ async fn two_cleanup_workers_on_one_postgres_database_deliver_each_logout_exactl
     second.close().await;
     oxidp_store::testing::drop_test_schema(store).await;
 }
+
+/// The value of an unlabelled counter (or a histogram's `_count`) in the Prometheus text, 0
+/// when it is not there yet.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(series, _)| *series == name || series.starts_with(&format!("{name}{{")))
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_cleanup_run_shows_in_the_metrics() {
+    let (receiver, url) = Receiver::start(0).await;
+    let app = TestApp::spawn_with(Some(Arc::new(ManualClock::starting_now())), |config| {
+        coordinated_web(config, &url)
+    })
+    .await;
+    app.web_tokens("openid offline_access").await;
+    // Other tests of this binary share the process's recorder: compare before and after.
+    let before = app.get("/metrics").await.text().await.unwrap();
+    app.clock().advance(time::Duration::minutes(61));
+    let summary = cleanup(&app).remove_expired_sessions().await.unwrap();
+    assert_eq!(summary.sessions_removed, 1);
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    // The delivery is counted right after the receiver answers.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = app.get("/metrics").await.text().await.unwrap();
+
+    for (name, at_least) in [
+        ("oxidp_sessions_removed_by_cleanup_total", 1.0),
+        ("oxidp_backchannel_logout_enqueued_total", 1.0),
+        ("oxidp_backchannel_logout_delivered_total", 1.0),
+        ("oxidp_session_cleanup_duration_seconds_count", 1.0),
+    ] {
+        let grown = metric(&after, name) - metric(&before, name);
+        assert!(grown >= at_least, "{name} grew by {grown}:\n{after}");
+    }
+    for name in [
+        "oxidp_sessions_active",
+        "oxidp_sessions_created_total",
+        "oxidp_backchannel_logout_failed_total",
+    ] {
+        assert!(after.contains(name), "{name} is not exposed:\n{after}");
+    }
+}
