@@ -100,3 +100,21 @@ pub(crate) async fn position(
         query.bind(offset).fetch_optional(pool).await?
     }))
 }
+
+/// One row's `(display_name, created, key)` from `sql` with text values bound to `$1..$n` and
+/// an integer (the offset) bound last.
+pub(crate) async fn name_position(
+    pool: &Pool,
+    sql: &str,
+    binds: &[&str],
+    offset: i64,
+) -> anyhow::Result<Option<(String, i64, String)>> {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    Ok(with_pool!(pool, |pool, Db| {
+        let mut query = sqlx::query_as::<Db, (String, i64, String)>(sql);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        query.bind(offset).fetch_optional(pool).await?
+    }))
+}

@@ -6,16 +6,20 @@
 //! would hold it. Walking 10,000 pages forward to get that token would be setup, not
 //! measurement, and costs 10,000 queries; the token's format is documented
 //! (`oxidp-store/src/sessions.rs`: base64url of the JSON `[created_first, key_first,
-//! created_last, key_last]` of the caller's page), so setup builds it from the position of the
-//! row before the page (forward) or after it (backward), found once with `OFFSET`. A check
-//! first walks pages 1 → 3 with the tokens the service returns and compares page 3 with the one
-//! a built token fetches. Every timed call must return a full page whose `current_page` and
+//! created_last, key_last, page]` of the caller's page, or `[name_first, created_first,
+//! key_first, name_last, created_last, key_last, page]` with a display-name filter, whose
+//! results are in (display_name, created, key) order), so setup builds it from the position of
+//! the row before the page (forward) or after it (backward) in the store's order, found once
+//! with `OFFSET`. A check first walks pages 1 → 3 with the tokens the service returns, without
+//! a filter and with the all-matching display-name prefix, and compares page 3 with the one a
+//! built token fetches. Every timed call must return a full page whose `current_page` and
 //! `total_count` are the expected ones.
 //!
 //! With `--breakdown N`, the two statements the SQL store runs for a page (the page's `SELECT …
-//! ORDER BY created, key LIMIT 25`, then the `COUNT(*)`/`SUM(CASE …)` of the matching rows
-//! before and after it, which gives `total_count` and `current_page`) are also timed on their
-//! own, N times each, with the same SQL text as the store.
+//! ORDER BY created, key LIMIT 25`, or `ORDER BY display_name, created, key` with a
+//! display-name prefix, then the `COUNT(*)`/`SUM(CASE …)` of the matching rows before and after
+//! it, which gives `total_count` and `current_page`) are also timed on their own, N times each,
+//! with the same SQL text as the store.
 
 use crate::db::{Pool, with_pool};
 use crate::measure::Stats;
@@ -97,6 +101,79 @@ struct Case {
     token: Option<String>,
 }
 
+impl Filter {
+    /// Whether the store orders this filter's results by (display_name, created, key) rather
+    /// than by (created, key): a display-name prefix (never empty here, see [`successor`]).
+    fn by_name(&self) -> bool {
+        matches!(self, Self::Prefix(_))
+    }
+
+    /// The store's `ORDER BY` list for this filter, ascending: also the columns of a position.
+    fn order(&self) -> &'static str {
+        if self.by_name() {
+            "display_name, created, key"
+        } else {
+            "created, key"
+        }
+    }
+
+    /// The store's `ORDER BY` list for this filter, descending.
+    fn order_descending(&self) -> &'static str {
+        if self.by_name() {
+            "display_name DESC, created DESC, key DESC"
+        } else {
+            "created DESC, key DESC"
+        }
+    }
+}
+
+/// A row's place in the store's paging order: (display_name, created, key) with a display-name
+/// prefix (`name` set), (created, key) otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    name: Option<String>,
+    created: i64,
+    key: String,
+}
+
+impl Position {
+    /// The position's values as a results token writes them.
+    fn fields(&self) -> Vec<serde_json::Value> {
+        let mut fields: Vec<serde_json::Value> =
+            self.name.iter().map(|n| n.as_str().into()).collect();
+        fields.push(self.created.into());
+        fields.push(self.key.as_str().into());
+        fields
+    }
+}
+
+/// A value bound to a statement of the breakdown.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// `(columns) <op> ($a, $b[, $c])` of `position`, its values appended to `binds`.
+fn keyset(op: &str, position: &Position, binds: &mut Vec<Bind>) -> String {
+    let mut placeholders = Vec::new();
+    let mut columns = Vec::new();
+    if let Some(name) = &position.name {
+        binds.push(Bind::Text(name.clone()));
+        placeholders.push(format!("${}", binds.len()));
+        columns.push("display_name");
+    }
+    binds.push(Bind::Int(position.created));
+    placeholders.push(format!("${}", binds.len()));
+    binds.push(Bind::Text(position.key.clone()));
+    placeholders.push(format!("${}", binds.len()));
+    columns.extend(["created", "key"]);
+    format!(
+        "({}) {op} ({})",
+        columns.join(", "),
+        placeholders.join(", ")
+    )
+}
+
 impl Case {
     /// The query of the `i`-th call.
     fn query(&self, i: usize, page_size: u32) -> SessionQuery {
@@ -144,17 +221,26 @@ fn condition(filter: &Filter) -> anyhow::Result<(String, Vec<String>)> {
 }
 
 /// The results token of page number `page` whose first and last rows are both at `position`.
-fn token_at(position: &(i64, String), page: u64) -> String {
-    let json = serde_json::json!([position.0, position.1, position.0, position.1, page]);
-    b64url_encode(json.to_string())
+fn token_at(position: &Position, page: u64) -> String {
+    let mut fields = position.fields();
+    fields.extend(position.fields());
+    fields.push(page.into());
+    b64url_encode(serde_json::Value::Array(fields).to_string())
 }
 
-/// The (first, last) positions a results token names.
-fn decode_token(token: &str) -> Option<((i64, String), (i64, String))> {
+/// The (first, last) positions a results token names, in display-name order if `by_name`.
+fn decode_token(token: &str, by_name: bool) -> Option<(Position, Position)> {
     let bytes = b64url_decode(token)?;
-    let (a, b, c, d, _page): (i64, String, i64, String, u64) =
-        serde_json::from_slice(&bytes).ok()?;
-    Some(((a, b), (c, d)))
+    let at = |name: Option<String>, created, key| Position { name, created, key };
+    if by_name {
+        let (n1, c1, k1, n2, c2, k2, _page): (String, i64, String, String, i64, String, u64) =
+            serde_json::from_slice(&bytes).ok()?;
+        Some((at(Some(n1), c1, k1), at(Some(n2), c2, k2)))
+    } else {
+        let (c1, k1, c2, k2, _page): (i64, String, i64, String, u64) =
+            serde_json::from_slice(&bytes).ok()?;
+        Some((at(None, c1, k1), at(None, c2, k2)))
+    }
 }
 
 /// The token that fetches `page` of `filter` forward (the position of the row before it) or
@@ -177,13 +263,31 @@ async fn token_for(
         (page - 1) * size - 1
     };
     let placeholder = binds.len() + 1;
+    let order = filter.order();
     let sql = format!(
-        "SELECT created, key FROM server_side_sessions WHERE {clause} \
-         ORDER BY created, key LIMIT 1 OFFSET ${placeholder}"
+        "SELECT {order} FROM server_side_sessions WHERE {clause} \
+         ORDER BY {order} LIMIT 1 OFFSET ${placeholder}"
     );
     let binds: Vec<&str> = binds.iter().map(String::as_str).collect();
-    let position = crate::db::position(pool, &sql, &binds, i64::try_from(offset)?)
-        .await?
+    let offset = i64::try_from(offset)?;
+    let position = if filter.by_name() {
+        crate::db::name_position(pool, &sql, &binds, offset)
+            .await?
+            .map(|(name, created, key)| Position {
+                name: Some(name),
+                created,
+                key,
+            })
+    } else {
+        crate::db::position(pool, &sql, &binds, offset)
+            .await?
+            .map(|(created, key)| Position {
+                name: None,
+                created,
+                key,
+            })
+    };
+    let position = position
         .with_context(|| format!("no row at offset {offset}: the filter matches too few"))?;
     // The number of the page the token comes from: the one before, or the one after.
     let from = if backward { page + 1 } else { page - 1 };
@@ -223,47 +327,84 @@ async fn breakdown(
     page_size: u32,
     times: usize,
 ) -> anyhow::Result<(Stats, Stats)> {
-    let (clause, texts) = condition(&case.filter)?;
-    let (first, last) = decode_token(token).context("a results token the store returned")?;
-    let n = texts.len();
+    let filter = &case.filter;
+    let (clause, texts) = condition(filter)?;
+    let (first, last) =
+        decode_token(token, filter.by_name()).context("a results token the store returned")?;
     // The page: as `oxidp_store::sessions::select_page` writes it. Forward pages start after
     // the last row of the token's page, backward ones end before its first row.
     let edge = match &case.token {
         None => None,
         Some(token) => {
-            let (first, last) = decode_token(token).context("a malformed token in a case")?;
+            let (first, last) =
+                decode_token(token, filter.by_name()).context("a malformed token in a case")?;
             Some(if case.backward { first } else { last })
         }
     };
     let columns = "key, scheme, subject_id, session_id, display_name, created, renewed, \
                    expires, ticket";
-    let (c, k, l) = (n + 1, n + 2, n + 3);
-    let select = match (&edge, case.backward) {
-        (None, _) => format!(
-            "SELECT {columns} FROM server_side_sessions WHERE {clause} ORDER BY created, key \
-             LIMIT ${c}"
-        ),
-        (Some(_), false) => format!(
-            "SELECT {columns} FROM server_side_sessions WHERE {clause} AND (created, key) > \
-             (${c}, ${k}) ORDER BY created, key LIMIT ${l}"
-        ),
-        (Some(_), true) => format!(
-            "SELECT {columns} FROM (SELECT {columns} FROM server_side_sessions WHERE {clause} \
-             AND (created, key) < (${c}, ${k}) ORDER BY created DESC, key DESC LIMIT ${l}) \
-             AS page ORDER BY created, key"
-        ),
+    let (ascending, descending) = (filter.order(), filter.order_descending());
+    let mut select_binds = Vec::new();
+    let select = match &edge {
+        None => {
+            select_binds.extend(texts.iter().cloned().map(Bind::Text));
+            select_binds.push(Bind::Int(i64::from(page_size)));
+            format!(
+                "SELECT {columns} FROM server_side_sessions WHERE {clause} \
+                 ORDER BY {ascending} LIMIT ${}",
+                select_binds.len()
+            )
+        }
+        Some(edge) => {
+            let op = if case.backward { "<" } else { ">" };
+            let condition = match filter {
+                Filter::Prefix(prefix) => {
+                    // Beside the keyset condition the store writes only the prefix bound on
+                    // the other side: the position's row matches the prefix, so the keyset
+                    // condition is the tighter bound on its side.
+                    let upper = successor(prefix)?;
+                    let name = edge.name.as_deref().unwrap_or_default();
+                    ensure!(
+                        name >= prefix.as_str() && name < upper.as_str(),
+                        "a case's token names a row outside its prefix"
+                    );
+                    let bound = if case.backward {
+                        select_binds.push(Bind::Text(prefix.clone()));
+                        format!("display_name >= ${}", select_binds.len())
+                    } else {
+                        select_binds.push(Bind::Text(upper));
+                        format!("display_name < ${}", select_binds.len())
+                    };
+                    format!("{bound} AND {}", keyset(op, edge, &mut select_binds))
+                }
+                _ => keyset(op, edge, &mut select_binds),
+            };
+            select_binds.push(Bind::Int(i64::from(page_size)));
+            let limit = select_binds.len();
+            if case.backward {
+                format!(
+                    "SELECT {columns} FROM (SELECT {columns} FROM server_side_sessions \
+                     WHERE {condition} ORDER BY {descending} LIMIT ${limit}) AS page \
+                     ORDER BY {ascending}"
+                )
+            } else {
+                format!(
+                    "SELECT {columns} FROM server_side_sessions WHERE {condition} \
+                     ORDER BY {ascending} LIMIT ${limit}"
+                )
+            }
+        }
     };
     // The counts over every matching row: what `count_page` cost before counts were bounded,
     // and about what a large filter's total costs once per reuse period.
+    let mut count_binds: Vec<Bind> = texts.iter().cloned().map(Bind::Text).collect();
+    let before = keyset("<", &first, &mut count_binds);
+    let after = keyset(">", &last, &mut count_binds);
     let count = format!(
         "SELECT COUNT(*) AS total_rows, \
-         COALESCE(SUM(CASE WHEN (created, key) < (${}, ${}) THEN 1 ELSE 0 END), 0) AS rows_before, \
-         COALESCE(SUM(CASE WHEN (created, key) > (${}, ${}) THEN 1 ELSE 0 END), 0) AS rows_after \
-         FROM server_side_sessions WHERE {clause}",
-        n + 1,
-        n + 2,
-        n + 3,
-        n + 4
+         COALESCE(SUM(CASE WHEN {before} THEN 1 ELSE 0 END), 0) AS rows_before, \
+         COALESCE(SUM(CASE WHEN {after} THEN 1 ELSE 0 END), 0) AS rows_after \
+         FROM server_side_sessions WHERE {clause}"
     );
     let mut select_times = Vec::with_capacity(times);
     let mut count_times = Vec::with_capacity(times);
@@ -272,13 +413,12 @@ async fn breakdown(
         let count = sqlx::AssertSqlSafe(count.clone());
         with_pool!(pool, |pool, Db| {
             let mut query = sqlx::query::<Db>(select);
-            for text in &texts {
-                query = query.bind(text.as_str());
+            for value in &select_binds {
+                query = match value {
+                    Bind::Text(text) => query.bind(text.as_str()),
+                    Bind::Int(int) => query.bind(*int),
+                };
             }
-            if let Some((created, key)) = &edge {
-                query = query.bind(*created).bind(key.as_str());
-            }
-            query = query.bind(i64::from(page_size));
             let started = Instant::now();
             let rows = query.fetch_all(pool).await?;
             select_times.push(started.elapsed());
@@ -289,14 +429,12 @@ async fn breakdown(
             );
 
             let mut query = sqlx::query_as::<Db, (i64, i64, i64)>(count);
-            for text in &texts {
-                query = query.bind(text.as_str());
+            for value in &count_binds {
+                query = match value {
+                    Bind::Text(text) => query.bind(text.as_str()),
+                    Bind::Int(int) => query.bind(*int),
+                };
             }
-            query = query
-                .bind(first.0)
-                .bind(first.1.as_str())
-                .bind(last.0)
-                .bind(last.1.as_str());
             let started = Instant::now();
             let (total, _, _) = query.fetch_one(pool).await?;
             count_times.push(started.elapsed());
@@ -329,31 +467,42 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     println!("query_sessions on {shown} ({backend}): {total} sessions, page size {size}");
 
     // The token check: pages 1 -> 3 walked with the service's tokens, page 3 fetched with a
-    // built one; the same sessions, the same page number.
-    let mut query = SessionQuery {
-        count_requested: size,
-        ..SessionQuery::default()
-    };
-    let mut walked = sm.query_sessions(&query).await?;
-    for _ in 0..2 {
-        query.results_token = walked.results_token.clone();
-        walked = sm.query_sessions(&query).await?;
-    }
-    query.results_token = token_for(&pool, &Filter::None, 3, size, false).await?;
-    let built = sm.query_sessions(&query).await?;
+    // built one; the same sessions, the same page number. Unfiltered ((created, key) order)
+    // and with the all-matching display-name prefix ((display_name, created, key) order).
     let sids = |r: &oxidp_core::model::QueryResult<oxidp_core::services::UserSession>| {
         r.results
             .iter()
             .map(|s| s.session_id.clone())
             .collect::<Vec<_>>()
     };
-    ensure!(
-        walked.current_page == 3 && built.current_page == 3 && sids(&walked) == sids(&built),
-        "a built token does not fetch the page the walk reaches (pages {} and {})",
-        walked.current_page,
-        built.current_page
+    for filter in [Filter::None, Filter::Prefix(args.name_prefix.clone())] {
+        let mut query = Case {
+            name: String::new(),
+            filter: filter.clone(),
+            page: 1,
+            backward: false,
+            matching: None,
+            token: None,
+        }
+        .query(0, size);
+        let mut walked = sm.query_sessions(&query).await?;
+        for _ in 0..2 {
+            query.results_token = walked.results_token.clone();
+            walked = sm.query_sessions(&query).await?;
+        }
+        query.results_token = token_for(&pool, &filter, 3, size, false).await?;
+        let built = sm.query_sessions(&query).await?;
+        ensure!(
+            walked.current_page == 3 && built.current_page == 3 && sids(&walked) == sids(&built),
+            "{filter:?}: a built token does not fetch the page the walk reaches (pages {} and {})",
+            walked.current_page,
+            built.current_page
+        );
+    }
+    println!(
+        "  token check: page 3 walked from page 1 = page 3 from a built token (unfiltered, and \
+         by display name)"
     );
-    println!("  token check: page 3 walked from page 1 = page 3 from a built token");
 
     let ids = sample_ids(&pool, 2_000).await?;
     ensure!(!ids.is_empty(), "no sessions");
@@ -370,6 +519,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             Filter::Prefix(p.clone()),
             deep,
             false,
+        ),
+        (
+            format!("name-all-p{deep}-backward"),
+            Filter::Prefix(p.clone()),
+            deep,
+            true,
         ),
         (
             "name-10pct-p1".into(),

@@ -12,9 +12,10 @@ pub use cache::{CachedClientStore, CachedResourceStore};
 pub use memory::MemoryStore;
 
 use crate::model::{
-    ApiResource, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt, DeliveryStatus,
-    OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult, ServerSideSession,
-    SessionExpiration, SessionFilter, SessionQuery, SessionRemoval, SigningKeyRecord, User,
+    ApiResource, AttemptOutcome, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt,
+    DeliveryStatus, OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult,
+    ServerSideSession, SessionExpiration, SessionFilter, SessionQuery, SessionRemoval,
+    SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -174,8 +175,11 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Vec<ServerSideSession>>;
     /// How many sessions are alive at `now` (no expiry, or expiring after `now`).
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64>;
-    /// One page of sessions matching the query, by keyset pagination over (created, key).
-    /// A malformed or stale results token restarts at page 1; it is never an error.
+    /// One page of sessions matching the query, by keyset pagination over (created, key), or
+    /// over (display_name, created, key) when the query has a (non-empty) display-name filter
+    /// ([`SessionQuery::orders_by_display_name`]), so that a prefix matching many sessions is
+    /// paged straight from the `(display_name, created, key)` index. A malformed or stale
+    /// results token, or one of the other order, restarts at page 1; it is never an error.
     async fn query_sessions(
         &self,
         query: &SessionQuery,
@@ -217,6 +221,16 @@ pub trait OutboxStore: Send + Sync {
         status: DeliveryStatus,
         next_attempt: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Records several attempts, each as [`OutboxStore::record_attempt`] does. The SQL stores
+    /// write them in one transaction: the delivery worker records a whole batch at once, so
+    /// that a backlog costs one commit per batch rather than one per message.
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+        for outcome in outcomes {
+            self.record_attempt(&outcome.attempt, outcome.status, outcome.next_attempt)
+                .await?;
+        }
+        Ok(())
+    }
     /// Messages with this status, newest first, at most `limit`.
     async fn list_messages(
         &self,

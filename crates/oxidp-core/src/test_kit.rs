@@ -20,8 +20,9 @@
 //! ([`expired_sessions_are_claimed_oldest_first_until_the_lease_lapses`],
 //! [`concurrent_expired_session_claims_are_disjoint`]), and for the outbox checks that claim messages
 //! ([`outbox_messages_round_trip_every_field`], [`claim_due_claims_due_pending_messages_in_batches`],
-//! [`concurrent_claims_are_disjoint`] and
-//! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`]), which claim at
+//! [`concurrent_claims_are_disjoint`],
+//! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`] and
+//! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
 //! instants decades in the past and could claim each other's messages. Give each concurrent run
 //! its own database or schema.
 
@@ -69,6 +70,7 @@ pub use outbox::{
     list_messages_filters_by_status_newest_first_with_limit,
     outbox_messages_round_trip_every_field,
     record_attempt_updates_the_message_and_lists_attempts_oldest_first,
+    record_attempts_records_a_batch_like_single_attempts,
 };
 pub use resources::{
     api_resource_delete_reports_whether_it_existed, api_resource_upsert_replaces,
@@ -81,7 +83,8 @@ pub use sessions::{
     session_filters_select_exactly_and_in_order,
     session_query_filters_by_subject_session_and_display_name_prefix,
     session_query_malformed_token_restarts_at_page_one, session_query_page_size_defaults_and_caps,
-    session_query_pages_backward_to_the_same_pages, session_query_pages_forward_with_totals,
+    session_query_pages_backward_to_the_same_pages,
+    session_query_pages_by_display_name_in_name_order, session_query_pages_forward_with_totals,
     session_query_stale_token_restarts_at_page_one, session_query_without_matches_is_empty,
     sessions_round_trip_every_field, touch_session_changes_only_renewed_and_expires,
     update_session_replaces_every_field,
@@ -169,6 +172,7 @@ where
     session_query_malformed_token_restarts_at_page_one(store).await;
     session_query_stale_token_restarts_at_page_one(store).await;
     session_query_filters_by_subject_session_and_display_name_prefix(store).await;
+    session_query_pages_by_display_name_in_name_order(store).await;
     session_query_page_size_defaults_and_caps(store).await;
     session_query_without_matches_is_empty(store).await;
 
@@ -178,6 +182,7 @@ where
     claim_due_claims_due_pending_messages_in_batches(store).await;
     concurrent_claims_are_disjoint(store).await;
     record_attempt_updates_the_message_and_lists_attempts_oldest_first(store).await;
+    record_attempts_records_a_batch_like_single_attempts(store).await;
     list_messages_filters_by_status_newest_first_with_limit(store).await;
 
     expired_sessions_are_claimed_oldest_first_until_the_lease_lapses(store).await;

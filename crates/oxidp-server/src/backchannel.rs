@@ -4,7 +4,7 @@
 //! claimed with a lease, so several instances on one database never deliver a message twice at
 //! the same time, and a message claimed by an instance that dies is retried when its lease ends.
 
-use oxidp_core::model::{DeliveryAttempt, DeliveryStatus, OutboxMessage};
+use oxidp_core::model::{AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxMessage};
 use oxidp_core::services::IdentityServer;
 use std::time::Duration;
 
@@ -59,12 +59,17 @@ pub async fn deliver_due(
         let (idp, http) = (idp.clone(), http.clone());
         attempts.spawn(async move { deliver_one(&idp, &http, message).await });
     }
+    let mut outcomes = Vec::with_capacity(count);
     while let Some(result) = attempts.join_next().await {
         match result {
-            Ok(recorded) => recorded?,
+            Ok(outcome) => outcomes.push(outcome),
+            // The message's lease lapses and it is attempted again.
             Err(error) => tracing::error!(%error, "a back-channel delivery task failed"),
         }
     }
+    // One commit for the batch. Should the process die before it, the batch is delivered
+    // again once its lease lapses: at least once, as the spec expects of receivers.
+    idp.context.stores.outbox.record_attempts(&outcomes).await?;
     Ok(count)
 }
 
@@ -72,7 +77,7 @@ async fn deliver_one(
     idp: &IdentityServer,
     http: &reqwest::Client,
     message: OutboxMessage,
-) -> Result<(), oxidp_core::store::StoreError> {
+) -> AttemptOutcome {
     let options = &idp.context.options.backchannel_logout;
     // Each attempt gets a fresh token: logout tokens live two minutes, retries much longer.
     // Should signing fail, the token signed at enqueue (if any) is the fallback.
@@ -126,17 +131,16 @@ async fn deliver_one(
             (DeliveryStatus::Pending, next)
         }
     };
-    let attempt = DeliveryAttempt {
-        message_id: message.id,
-        at: now,
-        http_status,
-        error,
-    };
-    idp.context
-        .stores
-        .outbox
-        .record_attempt(&attempt, status, next_attempt)
-        .await
+    AttemptOutcome {
+        attempt: DeliveryAttempt {
+            message_id: message.id,
+            at: now,
+            http_status,
+            error,
+        },
+        status,
+        next_attempt,
+    }
 }
 
 /// The kind of failure, without the URL's query or anything the client sent back.

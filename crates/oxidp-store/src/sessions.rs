@@ -2,18 +2,28 @@
 //! sessions, which differs and lives in the backend modules), and the keyset paging of
 //! [`SessionStore::query_sessions`](oxidp_core::store::SessionStore::query_sessions).
 //!
-//! Paging never uses `OFFSET`: a page is the rows after (or before) a (created, key) position,
-//! which the `(created, key)` index finds directly, so page 10,000 costs what page 1 costs. The
-//! results token is `base64url(JSON [created_first, key_first, created_last, key_last, page])`
-//! of the page's first and last rows (`created` in unix seconds) and its page number; anything
-//! that does not decode to that shape starts at page 1. How the counts stay cheap is in
-//! [`crate::session_counts`].
+//! Paging never uses `OFFSET`: a page is the rows after (or before) a position in the paging
+//! [`Order`], which an index finds directly, so page 10,000 costs what page 1 costs. Without a
+//! display-name filter the order is (created, key), served by the `(created, key)` index; with
+//! one it is (display_name, created, key), served by the `(display_name, created, key)` index,
+//! so a prefix that matches 100,000 sessions still reads only the page's rows (in (created, key)
+//! order the database would have to read and sort all 100,000 first). The results token is
+//! `base64url(JSON [created_first, key_first, created_last, key_last, page])`, or in
+//! display-name order `base64url(JSON [name_first, created_first, key_first, name_last,
+//! created_last, key_last, page])`, of the page's first and last rows (`created` in unix
+//! seconds) and its page number; anything that does not decode to the shape of the query's
+//! order (a token of the other order included) starts at page 1. How the counts stay cheap is
+//! in [`crate::session_counts`].
 //!
 //! The display-name filter is a prefix: `display_name >= prefix AND display_name < successor`,
 //! where the successor is the prefix with its last character incremented. Text compares in
 //! code-point order in both databases (SQLite's BINARY collation, the "C" collation of the
 //! PostgreSQL columns), which is the order of Rust's `str`, so the range holds exactly the
 //! strings that start with the prefix, and the `(display_name, created, key)` index serves it.
+//! Next to a keyset condition `(display_name, created, key) > (…)` only the tighter of the two
+//! lower bounds is written (and likewise of the upper bounds going backward): SQLite seeks the
+//! index on one lower bound only, and with `display_name >= prefix` beside the row value it
+//! would pick the prefix and step over every row before the position.
 
 use crate::sql::{column, instant, seconds};
 use base64::Engine as _;
@@ -90,18 +100,68 @@ impl Conditions {
         }
     }
 
-    /// `(created, key) <op> (position)`.
+    /// `(created, key) <op> (position)`, or `(display_name, created, key) <op> (position)`.
     fn keyset(&mut self, op: &str, position: &Position) {
-        let created = self.bind(Value::Int(position.0));
-        let key = self.bind(Value::Text(position.1.clone()));
-        self.conditions
-            .push(format!("(created, key) {op} ({created}, {key})"));
+        let condition = match position {
+            Position::Created(created, key) => {
+                let created = self.bind(Value::Int(*created));
+                let key = self.bind(Value::Text(key.clone()));
+                format!("(created, key) {op} ({created}, {key})")
+            }
+            Position::Named(name, created, key) => {
+                let name = self.bind(Value::Text(name.clone()));
+                let created = self.bind(Value::Int(*created));
+                let key = self.bind(Value::Text(key.clone()));
+                format!("(display_name, created, key) {op} ({name}, {created}, {key})")
+            }
+        };
+        self.conditions.push(condition);
     }
 
     fn query(&mut self, query: &SessionQuery) {
         self.equal("subject_id", query.subject_id.as_deref());
         self.equal("session_id", query.session_id.as_deref());
         self.starts_with("display_name", query.display_name.as_deref());
+    }
+
+    /// The conditions of `query` and of the rows on the `op` side (`<` or `>`) of `position`,
+    /// ANDed. In display-name order, of the prefix's bound and the keyset condition on the same
+    /// side only the tighter one is written, since it implies the other (see the module docs).
+    fn query_beyond(&mut self, query: &SessionQuery, op: &str, position: &Position) {
+        self.equal("subject_id", query.subject_id.as_deref());
+        self.equal("session_id", query.session_id.as_deref());
+        let (Some(prefix), Position::Named(name, ..)) = (
+            query.display_name.as_deref().filter(|p| !p.is_empty()),
+            position,
+        ) else {
+            self.starts_with("display_name", query.display_name.as_deref());
+            self.keyset(op, position);
+            return;
+        };
+        let successor = prefix_successor(prefix);
+        // Going forward (`>`) the lower bounds compete: the keyset condition implies
+        // `display_name >= prefix` when the position's name is at or above the prefix, and is
+        // implied by it otherwise. Going backward (`<`) the upper bounds do: the keyset
+        // condition against `display_name < successor`.
+        let forward = op == ">";
+        let keyset_is_tighter = if forward {
+            name.as_str() >= prefix
+        } else {
+            successor
+                .as_deref()
+                .is_none_or(|upper| name.as_str() < upper)
+        };
+        if !forward || !keyset_is_tighter {
+            let lower = self.bind(Value::Text(prefix.to_owned()));
+            self.conditions.push(format!("display_name >= {lower}"));
+        }
+        if let Some(successor) = successor.filter(|_| forward || !keyset_is_tighter) {
+            let upper = self.bind(Value::Text(successor));
+            self.conditions.push(format!("display_name < {upper}"));
+        }
+        if keyset_is_tighter {
+            self.keyset(op, position);
+        }
     }
 
     /// The `WHERE` condition (`1 = 1` when there is none).
@@ -166,11 +226,79 @@ pub(crate) fn delete_sessions(filter: &SessionFilter) -> StoreResult<Statement> 
     })
 }
 
-/// A place in the paging order: (created in unix seconds, key).
-pub(crate) type Position = (i64, String);
+/// The order sessions are paged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// (created, key): without a display-name filter.
+    Created,
+    /// (display_name, created, key): with a display-name filter, whose index delivers a page
+    /// directly.
+    DisplayName,
+}
 
-fn position(session: &ServerSideSession) -> Position {
-    (seconds(session.created), session.key.clone())
+impl Order {
+    /// The order of `query`'s results.
+    pub(crate) fn of(query: &SessionQuery) -> Self {
+        if query.orders_by_display_name() {
+            Self::DisplayName
+        } else {
+            Self::Created
+        }
+    }
+
+    /// The `ORDER BY` list, ascending.
+    fn ascending(self) -> &'static str {
+        match self {
+            Self::Created => "created, key",
+            Self::DisplayName => "display_name, created, key",
+        }
+    }
+
+    /// The `ORDER BY` list, descending.
+    fn descending(self) -> &'static str {
+        match self {
+            Self::Created => "created DESC, key DESC",
+            Self::DisplayName => "display_name DESC, created DESC, key DESC",
+        }
+    }
+
+    /// The columns of a position in this order.
+    fn columns(self) -> &'static str {
+        self.ascending()
+    }
+
+    /// `session`'s place in this order.
+    fn position(self, session: &ServerSideSession) -> Position {
+        let (created, key) = (seconds(session.created), session.key.clone());
+        match self {
+            Self::Created => Position::Created(created, key),
+            // A session that matches a (non-empty) display-name prefix has a display name.
+            Self::DisplayName => Position::Named(
+                session.display_name.clone().unwrap_or_default(),
+                created,
+                key,
+            ),
+        }
+    }
+}
+
+/// A place in the paging order (`created` in unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// (created, key), in [`Order::Created`].
+    Created(i64, String),
+    /// (display_name, created, key), in [`Order::DisplayName`].
+    Named(String, i64, String),
+}
+
+impl Position {
+    /// The position's values as the results token writes them, in order.
+    fn fields(self) -> Vec<serde_json::Value> {
+        match self {
+            Self::Created(created, key) => vec![created.into(), key.into()],
+            Self::Named(name, created, key) => vec![name.into(), created.into(), key.into()],
+        }
+    }
 }
 
 /// Which page a query asks for.
@@ -184,9 +312,15 @@ pub(crate) enum Page {
 }
 
 impl Page {
-    /// The page `query` asks for; a missing or malformed token asks for the first.
+    /// The page `query` asks for; a missing or malformed token (or one of the other order)
+    /// asks for the first.
     pub(crate) fn requested(query: &SessionQuery) -> Self {
-        match query.results_token.as_deref().and_then(decode_token) {
+        let order = Order::of(query);
+        match query
+            .results_token
+            .as_deref()
+            .and_then(|token| decode_token(token, order))
+        {
             None => Self::First,
             Some((first, _, page)) if query.request_prior_results => Self::Before(first, page),
             Some((_, last, page)) => Self::After(last, page),
@@ -202,42 +336,64 @@ impl Page {
     }
 }
 
-fn encode_token(first: &ServerSideSession, last: &ServerSideSession, page: u64) -> String {
-    let (first, last) = (position(first), position(last));
-    let json = serde_json::json!([first.0, first.1, last.0, last.1, page]);
-    URL_SAFE_NO_PAD.encode(json.to_string())
+fn encode_token(
+    order: Order,
+    first: &ServerSideSession,
+    last: &ServerSideSession,
+    page: u64,
+) -> String {
+    let mut fields = order.position(first).fields();
+    fields.extend(order.position(last).fields());
+    fields.push(page.into());
+    URL_SAFE_NO_PAD.encode(serde_json::Value::Array(fields).to_string())
 }
 
-/// The (first, last) positions and page number a token names; `None` for anything malformed.
-fn decode_token(token: &str) -> Option<(Position, Position, u64)> {
+/// The (first, last) positions in `order` and page number a token names; `None` for anything
+/// malformed, a token of the other order included.
+fn decode_token(token: &str, order: Order) -> Option<(Position, Position, u64)> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let (first_created, first_key, last_created, last_key, page): (i64, String, i64, String, u64) =
-        serde_json::from_slice(&bytes).ok()?;
-    (page >= 1).then_some(((first_created, first_key), (last_created, last_key), page))
+    let (first, last, page) = match order {
+        Order::Created => {
+            let (c1, k1, c2, k2, page): (i64, String, i64, String, u64) =
+                serde_json::from_slice(&bytes).ok()?;
+            (Position::Created(c1, k1), Position::Created(c2, k2), page)
+        }
+        Order::DisplayName => {
+            let (n1, c1, k1, n2, c2, k2, page): (String, i64, String, String, i64, String, u64) =
+                serde_json::from_slice(&bytes).ok()?;
+            (
+                Position::Named(n1, c1, k1),
+                Position::Named(n2, c2, k2),
+                page,
+            )
+        }
+    };
+    (page >= 1).then_some((first, last, page))
 }
 
-/// `SELECT` of one page of at most `size` sessions matching `query`, in (created, key) order.
+/// `SELECT` of one page of at most `size` sessions matching `query`, in the query's [`Order`].
 pub(crate) fn select_page(query: &SessionQuery, page: &Page, size: u32) -> Statement {
+    let order = Order::of(query);
     let mut conditions = Conditions::default();
-    conditions.query(query);
     match page {
-        Page::First => {}
-        Page::After(last, _) => conditions.keyset(">", last),
-        Page::Before(first, _) => conditions.keyset("<", first),
+        Page::First => conditions.query(query),
+        Page::After(last, _) => conditions.query_beyond(query, ">", last),
+        Page::Before(first, _) => conditions.query_beyond(query, "<", first),
     }
     let limit = conditions.bind(Value::Int(i64::from(size)));
     let clause = conditions.clause();
+    let (ascending, descending) = (order.ascending(), order.descending());
     let sql = match page {
         Page::First | Page::After(..) => format!(
             "SELECT {SESSION_COLUMNS} FROM server_side_sessions WHERE {clause} \
-             ORDER BY created, key LIMIT {limit}"
+             ORDER BY {ascending} LIMIT {limit}"
         ),
         // The nearest rows before the position, walking the index backwards, then put back in
         // ascending order.
         Page::Before(..) => format!(
             "SELECT {SESSION_COLUMNS} FROM (SELECT {SESSION_COLUMNS} FROM server_side_sessions \
-             WHERE {clause} ORDER BY created DESC, key DESC LIMIT {limit}) AS page \
-             ORDER BY created, key"
+             WHERE {clause} ORDER BY {descending} LIMIT {limit}) AS page \
+             ORDER BY {ascending}"
         ),
     };
     Statement {
@@ -263,6 +419,7 @@ pub(crate) fn count_page(
     last: &ServerSideSession,
     bound: u64,
 ) -> Statement {
+    let order = Order::of(query);
     let mut conditions = Conditions::default();
     conditions.query(query);
     let limit = conditions.bind(Value::Int(
@@ -274,15 +431,16 @@ pub(crate) fn count_page(
         conditions: Vec::new(),
         binds: std::mem::take(&mut conditions.binds),
     };
-    edges.keyset("<", &position(first));
-    edges.keyset(">", &position(last));
+    edges.keyset("<", &order.position(first));
+    edges.keyset(">", &order.position(last));
     let (before, after) = (&edges.conditions[0], &edges.conditions[1]);
+    let columns = order.columns();
     Statement {
         sql: format!(
             "SELECT COUNT(*) AS total_rows, \
              COALESCE(SUM(CASE WHEN {before} THEN 1 ELSE 0 END), 0) AS rows_before, \
              COALESCE(SUM(CASE WHEN {after} THEN 1 ELSE 0 END), 0) AS rows_after \
-             FROM (SELECT created, key FROM server_side_sessions WHERE {clause} LIMIT {limit}) \
+             FROM (SELECT {columns} FROM server_side_sessions WHERE {clause} LIMIT {limit}) \
              AS matching"
         ),
         binds: edges.binds,
@@ -303,15 +461,14 @@ pub(crate) fn count_matching(query: &SessionQuery) -> Statement {
 }
 
 /// `SELECT` of at most one session matching `query` on the `op` side (`<` or `>`) of
-/// `session`'s position: one index probe.
+/// `session`'s position in the query's [`Order`]: one index probe.
 pub(crate) fn probe_beyond(
     query: &SessionQuery,
     op: &str,
     session: &ServerSideSession,
 ) -> Statement {
     let mut conditions = Conditions::default();
-    conditions.query(query);
-    conditions.keyset(op, &position(session));
+    conditions.query_beyond(query, op, &Order::of(query).position(session));
     Statement {
         sql: format!(
             "SELECT {SESSION_COLUMNS} FROM server_side_sessions WHERE {} LIMIT 1",
@@ -342,8 +499,9 @@ pub(crate) fn restart_backward(page: &Page, len: usize, size: u32, counts: Count
     page.is_backward() && counts.before == 0 && len < size as usize && counts.after > 0
 }
 
-/// The result for `rows` (a non-empty page of `size`) and its exact counts.
+/// The result for `rows` (a non-empty page of `size` of `query`) and its exact counts.
 pub(crate) fn page_result(
+    query: &SessionQuery,
     rows: Vec<ServerSideSession>,
     size: u32,
     counts: Counts,
@@ -353,15 +511,18 @@ pub(crate) fn page_result(
     let total_pages = total.div_ceil(u64::from(size)).max(1);
     let current_page = (1 + before.div_ceil(u64::from(size))).min(total_pages);
     numbered_result(
+        Order::of(query),
         rows,
         (before > 0, counts.after > 0),
         (total, total_pages, current_page),
     )
 }
 
-/// The result for `rows` (a non-empty page of `size`) of a large filter: its flags, as found
-/// by the extra row and the probe; its number, from the token's; `total`, as last counted.
+/// The result for `rows` (a non-empty page of `size` of `query`) of a large filter: its flags,
+/// as found by the extra row and the probe; its number, from the token's; `total`, as last
+/// counted.
 pub(crate) fn large_page_result(
+    query: &SessionQuery,
     rows: Vec<ServerSideSession>,
     size: u32,
     page: &Page,
@@ -380,6 +541,7 @@ pub(crate) fn large_page_result(
         .max(current_page + u64::from(has_next));
     let total = total.max((current_page - 1) * u64::from(size) + rows.len() as u64);
     numbered_result(
+        Order::of(query),
         rows,
         (has_prev, has_next),
         (total, total_pages, current_page),
@@ -387,6 +549,7 @@ pub(crate) fn large_page_result(
 }
 
 fn numbered_result(
+    order: Order,
     rows: Vec<ServerSideSession>,
     (has_prev_results, has_next_results): (bool, bool),
     (total_count, total_pages, current_page): (u64, u64, u64),
@@ -395,7 +558,7 @@ fn numbered_result(
         return empty_result();
     };
     QueryResult {
-        results_token: Some(encode_token(first, last, current_page)),
+        results_token: Some(encode_token(order, first, last, current_page)),
         has_prev_results,
         has_next_results,
         total_count,
@@ -418,7 +581,8 @@ pub(crate) fn empty_result() -> QueryResult<ServerSideSession> {
     }
 }
 
-/// Orders sessions by (created, key).
+/// Orders sessions by (created, key), the order of [`select_sessions`] (a [`SessionFilter`]
+/// has no display name).
 pub(crate) fn sort_by_created(sessions: &mut [ServerSideSession]) {
     sessions.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
 }
@@ -507,27 +671,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tokens_round_trip_any_key_and_malformed_ones_are_ignored() {
+    fn session(key: &str, name: Option<&str>) -> ServerSideSession {
         let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("a valid instant");
-        let session = |key: &str| ServerSideSession {
+        ServerSideSession {
             key: key.to_owned(),
             scheme: "oxidp".to_owned(),
             subject_id: "s".to_owned(),
             session_id: "sid".to_owned(),
-            display_name: None,
+            display_name: name.map(str::to_owned),
             created: at,
             renewed: at,
             expires: None,
             ticket: Vec::new(),
+        }
+    }
+
+    fn by_name(prefix: &str) -> SessionQuery {
+        SessionQuery {
+            display_name: Some(prefix.to_owned()),
+            ..SessionQuery::default()
+        }
+    }
+
+    #[test]
+    fn only_a_non_empty_display_name_filter_orders_by_name() {
+        assert_eq!(Order::of(&SessionQuery::default()), Order::Created);
+        assert_eq!(Order::of(&by_name("")), Order::Created);
+        assert_eq!(Order::of(&by_name("A")), Order::DisplayName);
+        let subject = SessionQuery {
+            subject_id: Some("alice".to_owned()),
+            ..by_name("A")
         };
-        let (a, b) = (session("a:b|c,\"é\\"), session(""));
-        let token = encode_token(&a, &b, 7);
+        assert_eq!(Order::of(&subject), Order::DisplayName);
+    }
+
+    #[test]
+    fn tokens_round_trip_any_key_and_malformed_ones_are_ignored() {
+        let (a, b) = (session("a:b|c,\"é\\", None), session("", None));
+        let token = encode_token(Order::Created, &a, &b, 7);
         assert_eq!(
-            decode_token(&token),
+            decode_token(&token, Order::Created),
             Some((
-                (1_700_000_000, a.key.clone()),
-                (1_700_000_000, String::new()),
+                Position::Created(1_700_000_000, a.key.clone()),
+                Position::Created(1_700_000_000, String::new()),
                 7
             ))
         );
@@ -542,7 +728,282 @@ mod tests {
             &page_zero,
             &four_fields,
         ] {
-            assert_eq!(decode_token(malformed), None, "{malformed}");
+            assert_eq!(decode_token(malformed, Order::Created), None, "{malformed}");
         }
+    }
+
+    #[test]
+    fn name_tokens_round_trip_and_a_token_of_the_other_order_is_malformed() {
+        let (a, b) = (
+            session("a:b|c,\"é\\", Some("Zoë \"✓\" [1,\"x\"]")),
+            session("", Some("")),
+        );
+        let token = encode_token(Order::DisplayName, &a, &b, 3);
+        assert_eq!(
+            decode_token(&token, Order::DisplayName),
+            Some((
+                Position::Named(
+                    "Zoë \"✓\" [1,\"x\"]".to_owned(),
+                    1_700_000_000,
+                    a.key.clone()
+                ),
+                Position::Named(String::new(), 1_700_000_000, String::new()),
+                3
+            ))
+        );
+        let created = encode_token(Order::Created, &a, &b, 3);
+        assert_eq!(decode_token(&created, Order::DisplayName), None);
+        assert_eq!(decode_token(&token, Order::Created), None);
+        let page_zero = URL_SAFE_NO_PAD.encode(r#"["n",1,"a","n",2,"b",0]"#);
+        let six_fields = URL_SAFE_NO_PAD.encode(r#"["n",1,"a","n",2,"b"]"#);
+        let eight_fields = URL_SAFE_NO_PAD.encode(r#"["n",1,"a","n",2,"b",1,1]"#);
+        let null_name = URL_SAFE_NO_PAD.encode(r#"[null,1,"a","n",2,"b",1]"#);
+        for malformed in [
+            "",
+            "garbage",
+            &page_zero,
+            &six_fields,
+            &eight_fields,
+            &null_name,
+        ] {
+            assert_eq!(
+                decode_token(malformed, Order::DisplayName),
+                None,
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn name_pages_write_only_the_tighter_bound_beside_the_keyset() {
+        let sql = |query: &SessionQuery, page: &Page| {
+            let statement = select_page(query, page, 26);
+            let texts: Vec<String> = statement
+                .binds
+                .iter()
+                .map(|value| match value {
+                    Value::Text(text) => format!("{text:?}"),
+                    Value::Int(int) => int.to_string(),
+                })
+                .collect();
+            (statement.sql, texts.join(" "))
+        };
+        let at = |name: &str| Position::Named(name.to_owned(), 5, "k".to_owned());
+        let query = by_name("Al");
+
+        // Forward from a position within the prefix: the keyset is the lower bound.
+        let (text, binds) = sql(&query, &Page::After(at("Alice"), 1));
+        assert!(
+            text.contains(
+                "WHERE display_name < $1 AND (display_name, created, key) > ($2, $3, $4) \
+                 ORDER BY display_name, created, key LIMIT $5"
+            ),
+            "{text}"
+        );
+        assert_eq!(binds, r#""Am" "Alice" 5 "k" 26"#);
+        // Forward from a position below the prefix (a token of another prefix): the prefix is.
+        let (text, binds) = sql(&query, &Page::After(at("Aa"), 1));
+        assert!(
+            text.contains("WHERE display_name >= $1 AND display_name < $2 ORDER BY"),
+            "{text}"
+        );
+        assert_eq!(binds, r#""Al" "Am" 26"#);
+        // Backward from within the prefix: the keyset is the upper bound.
+        let (text, binds) = sql(&query, &Page::Before(at("Alice"), 2));
+        assert!(
+            text.contains(
+                "WHERE display_name >= $1 AND (display_name, created, key) < ($2, $3, $4) \
+                 ORDER BY display_name DESC, created DESC, key DESC LIMIT $5) AS page \
+                 ORDER BY display_name, created, key"
+            ),
+            "{text}"
+        );
+        assert_eq!(binds, r#""Al" "Alice" 5 "k" 26"#);
+        // Backward from above the prefix: the successor is.
+        let (text, binds) = sql(&query, &Page::Before(at("B"), 2));
+        assert!(
+            text.contains("WHERE display_name >= $1 AND display_name < $2 ORDER BY"),
+            "{text}"
+        );
+        assert_eq!(binds, r#""Al" "Am" 26"#);
+        // In (created, key) order nothing changes.
+        let subject = SessionQuery {
+            subject_id: Some("s".to_owned()),
+            ..SessionQuery::default()
+        };
+        let (text, _) = sql(
+            &subject,
+            &Page::After(Position::Created(5, "k".to_owned()), 1),
+        );
+        assert!(
+            text.contains(
+                "WHERE subject_id = $1 AND (created, key) > ($2, $3) ORDER BY created, key LIMIT $4"
+            ),
+            "{text}"
+        );
+    }
+
+    /// Each position-relative bound, evaluated by hand as the database would, selects exactly
+    /// what the full condition (the prefix and the keyset, ANDed) selects.
+    #[test]
+    fn the_tighter_bound_selects_what_prefix_and_keyset_together_select() {
+        let names = [
+            "A",
+            "Al",
+            "Ala",
+            "Alan",
+            "Alb",
+            "Alz",
+            "Am",
+            "B",
+            "",
+            "Al\u{10FFFF}",
+        ];
+        let rows: Vec<(&str, i64, &str)> = names
+            .iter()
+            .flat_map(|name| {
+                [
+                    (*name, 4, "k"),
+                    (*name, 5, "j"),
+                    (*name, 5, "k"),
+                    (*name, 5, "l"),
+                ]
+            })
+            .collect();
+        for prefix in ["Al", "A", "Alan", "\u{10FFFF}"] {
+            for (op, greater) in [(">", true), ("<", false)] {
+                for position in &rows {
+                    let edge =
+                        Position::Named(position.0.to_owned(), position.1, position.2.to_owned());
+                    let mut conditions = Conditions::default();
+                    conditions.query_beyond(&by_name(prefix), op, &edge);
+                    for row in &rows {
+                        let expected = row.0.starts_with(prefix)
+                            && if greater {
+                                row > position
+                            } else {
+                                row < position
+                            };
+                        let actual = conditions
+                            .conditions
+                            .iter()
+                            .all(|condition| evaluate(condition, &conditions.binds, *row));
+                        assert_eq!(
+                            actual, expected,
+                            "prefix {prefix:?}, {op} {position:?}, row {row:?}: {:?}",
+                            conditions.conditions
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates one condition `query_beyond` writes against a row (display_name, created, key).
+    fn evaluate(condition: &str, binds: &[Value], row: (&str, i64, &str)) -> bool {
+        let text = |placeholder: &str| match &binds
+            [placeholder[1..].parse::<usize>().expect("a placeholder") - 1]
+        {
+            Value::Text(text) => text.clone(),
+            Value::Int(_) => panic!("{placeholder} is not text"),
+        };
+        let int = |placeholder: &str| match &binds
+            [placeholder[1..].parse::<usize>().expect("a placeholder") - 1]
+        {
+            Value::Int(int) => *int,
+            Value::Text(_) => panic!("{placeholder} is not an integer"),
+        };
+        let words: Vec<&str> = condition.split(' ').collect();
+        match words.as_slice() {
+            ["display_name", ">=", p] => row.0 >= text(p).as_str(),
+            ["display_name", "<", p] => row.0 < text(p).as_str(),
+            ["(display_name,", "created,", "key)", op, n, c, k] => {
+                let edge = (
+                    text(n.trim_start_matches('(').trim_end_matches(',')),
+                    int(c.trim_end_matches(',')),
+                    text(k.trim_end_matches(')')),
+                );
+                let row = (row.0.to_owned(), row.1, row.2.to_owned());
+                match *op {
+                    ">" => row > edge,
+                    "<" => row < edge,
+                    other => panic!("operator {other}"),
+                }
+            }
+            _ => panic!("unexpected condition {condition}"),
+        }
+    }
+
+    /// SQLite seeks the `(display_name, created, key)` index for a page in display-name order,
+    /// forward and backward, and never sorts the matching rows (only the page itself, going
+    /// backward); without a display-name filter the `(created, key)` index serves the page.
+    #[tokio::test]
+    async fn sqlite_serves_name_pages_from_the_display_name_index() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        crate::SqliteStore::from_pool(pool.clone())
+            .migrate()
+            .await
+            .expect("migrations");
+        let plan = |statement: Statement| {
+            let pool = pool.clone();
+            async move {
+                let sql = format!("EXPLAIN QUERY PLAN {}", statement.sql);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for value in &statement.binds {
+                    query = match value {
+                        Value::Text(text) => query.bind(text.clone()),
+                        Value::Int(int) => query.bind(*int),
+                    };
+                }
+                let rows = query.fetch_all(&pool).await.expect("EXPLAIN QUERY PLAN");
+                rows.iter()
+                    .map(|row| row.get::<String, _>("detail"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
+        let query = by_name("Al");
+        let edge = Position::Named("Alice".to_owned(), 5, "k".to_owned());
+        let first = plan(select_page(&query, &Page::First, 26)).await;
+        assert!(
+            first.contains("USING INDEX server_side_sessions_display_name")
+                && !first.contains("TEMP B-TREE"),
+            "{first}"
+        );
+        let after = plan(select_page(&query, &Page::After(edge.clone(), 1), 26)).await;
+        assert!(
+            after.contains(
+                "USING INDEX server_side_sessions_display_name ((display_name,created,key)>(?,?,?)"
+            ) && !after.contains("TEMP B-TREE"),
+            "{after}"
+        );
+        let before = plan(select_page(&query, &Page::Before(edge, 2), 26)).await;
+        assert!(
+            before.contains("(display_name,created,key)<(?,?,?))"),
+            "{before}"
+        );
+        let probe = plan(probe_beyond(&query, ">", &session("k", Some("Alice")))).await;
+        assert!(
+            probe.contains(
+                "USING INDEX server_side_sessions_display_name ((display_name,created,key)>(?,?,?)"
+            ),
+            "{probe}"
+        );
+        let all = plan(select_page(
+            &SessionQuery::default(),
+            &Page::After(Position::Created(5, "k".to_owned()), 1),
+            26,
+        ))
+        .await;
+        assert!(
+            all.contains("USING INDEX server_side_sessions_created ((created,key)>(?,?))")
+                && !all.contains("TEMP B-TREE"),
+            "{all}"
+        );
+        pool.close().await;
     }
 }

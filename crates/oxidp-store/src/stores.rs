@@ -753,7 +753,7 @@ macro_rules! impl_stores {
                                 None => return Ok(empty_result()),
                             }
                         }
-                        return Ok(page_result(rows, size, counts));
+                        return Ok(page_result(query, rows, size, counts));
                     }
                 }
                 let total = self.large_session_total(query).await?;
@@ -769,7 +769,7 @@ macro_rules! impl_stores {
                     Page::After(..) => (self.session_beyond(query, "<", first).await?, more),
                     Page::Before(..) => (more, self.session_beyond(query, ">", last).await?),
                 };
-                Ok(large_page_result(rows, size, &page, flags, total))
+                Ok(large_page_result(query, rows, size, &page, flags, total))
             }
         }
 
@@ -1025,6 +1025,45 @@ macro_rules! impl_stores {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::error::store_error)?;
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(())
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(attempts = outcomes.len()))]
+            async fn record_attempts(
+                &self,
+                outcomes: &[oxidp_core::model::AttemptOutcome],
+            ) -> oxidp_core::store::StoreResult<()> {
+                if outcomes.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                for outcome in outcomes {
+                    let id = $crate::outbox::id_text(outcome.attempt.message_id);
+                    let updated = sqlx::query($crate::outbox::UPDATE_AFTER_ATTEMPT)
+                        .bind(id.as_str())
+                        .bind(outcome.status.as_str())
+                        .bind($crate::sql::seconds(outcome.next_attempt))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    // A message that is gone gets no attempt, as in `record_attempt`.
+                    if updated.rows_affected() == 0 {
+                        continue;
+                    }
+                    sqlx::query($crate::outbox::INSERT_ATTEMPT)
+                        .bind(id.as_str())
+                        .bind($crate::sql::seconds(outcome.attempt.at))
+                        .bind(outcome.attempt.http_status.map(i32::from))
+                        .bind(outcome.attempt.error.as_deref())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                }
                 tx.commit().await.map_err($crate::error::store_error)?;
                 Ok(())
             }

@@ -111,6 +111,7 @@ conformance!(
     session_query_malformed_token_restarts_at_page_one,
     session_query_stale_token_restarts_at_page_one,
     session_query_filters_by_subject_session_and_display_name_prefix,
+    session_query_pages_by_display_name_in_name_order,
     session_query_page_size_defaults_and_caps,
     session_query_without_matches_is_empty,
     outbox_messages_round_trip_every_field,
@@ -119,6 +120,7 @@ conformance!(
     claim_due_claims_due_pending_messages_in_batches,
     concurrent_claims_are_disjoint,
     record_attempt_updates_the_message_and_lists_attempts_oldest_first,
+    record_attempts_records_a_batch_like_single_attempts,
     list_messages_filters_by_status_newest_first_with_limit,
     expired_sessions_are_claimed_oldest_first_until_the_lease_lapses,
     concurrent_expired_session_claims_are_disjoint,
@@ -587,6 +589,7 @@ mod large_filters {
         session_query_pages_forward_with_totals,
         session_query_pages_backward_to_the_same_pages,
         session_query_malformed_token_restarts_at_page_one,
+        session_query_pages_by_display_name_in_name_order,
         session_query_page_size_defaults_and_caps,
         session_query_without_matches_is_empty,
     );

@@ -19,7 +19,8 @@ use std::sync::Arc;
 /// `oxidp sessions <command>`
 #[derive(Debug, Subcommand)]
 pub(crate) enum SessionsCommand {
-    /// List server-side sessions, one page at a time (oldest first).
+    /// List server-side sessions, one page at a time (oldest first; with --display-name, by
+    /// display name, then oldest first).
     List {
         #[command(flatten)]
         config: ConfigArgs,
@@ -29,7 +30,8 @@ pub(crate) enum SessionsCommand {
         /// Only this session id (exact).
         #[arg(long, value_name = "SID", allow_hyphen_values = true)]
         sid: Option<String>,
-        /// Only display names starting with this (case-sensitive).
+        /// Only display names starting with this (case-sensitive); the sessions are then
+        /// listed by display name, then oldest first.
         #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
         display_name: Option<String>,
         /// Sessions per page (at most 1000).

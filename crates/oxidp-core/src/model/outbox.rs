@@ -125,6 +125,18 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
 }
 
+/// The outcome of one delivery attempt, as the delivery worker records it: the attempt and the
+/// message's new state (`status`, `next_attempt`; its attempt count goes up by one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The attempt.
+    pub attempt: DeliveryAttempt,
+    /// The message's status after it.
+    pub status: DeliveryStatus,
+    /// When the message is due again (for a delivered or failed message: when it ended).
+    pub next_attempt: OffsetDateTime,
+}
+
 /// One expired session's end, as the cleanup job commits it: the record deleted, the
 /// coordinated clients' grants of the session revoked and the logout notifications enqueued.
 /// The store commits it only if the record still exists and is still expired at commit time,

@@ -77,7 +77,9 @@ impl SessionFilter {
     }
 }
 
-/// A page request over sessions (keyset pagination: the token names the page's edges).
+/// A page request over sessions (keyset pagination: the token names the page's edges). The
+/// matching sessions are ordered by (created, key), or by (display_name, created, key) when
+/// the query has a display-name prefix (see [`SessionQuery::orders_by_display_name`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionQuery {
     /// The token of the page the caller is on; `None` (or malformed, or stale) starts at page 1.
@@ -106,6 +108,14 @@ impl SessionQuery {
             0 => Self::DEFAULT_COUNT,
             n => n.min(Self::MAX_COUNT),
         }
+    }
+
+    /// Whether the results are ordered by (display_name, created, key) rather than by
+    /// (created, key): when the query has a display-name prefix (not empty), so that the
+    /// `(display_name, created, key)` index of the SQL stores delivers a page directly however
+    /// many sessions the prefix matches. Every matching session then has a display name.
+    pub fn orders_by_display_name(&self) -> bool {
+        self.display_name.as_deref().is_some_and(|p| !p.is_empty())
     }
 
     /// Whether `session` passes the query's filters (the reference semantics).

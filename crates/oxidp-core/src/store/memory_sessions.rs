@@ -1,12 +1,16 @@
 //! The in-memory [`SessionStore`](super::SessionStore).
 //!
 //! The reference semantics of session paging, which the SQL stores reproduce with keyset
-//! queries: the matching sessions in (created, key) order; a results token names the
-//! (created, key) of the first and last rows of the page it came from; a forward request takes
-//! the rows after the last one, a backward request the rows before the first one. The token is
-//! `base64url(JSON [created_first, key_first, created_last, key_last])`, with `created` in unix
-//! nanoseconds here (the memory store keeps sub-second instants); anything that does not decode
-//! to that shape starts at page 1.
+//! queries: the matching sessions in (created, key) order, or in (display_name, created, key)
+//! order when the query has a display-name prefix
+//! ([`SessionQuery::orders_by_display_name`]); a results token names the positions in that
+//! order of the first and last rows of the page it came from; a forward request takes the rows
+//! after the last one, a backward request the rows before the first one. The token is
+//! `base64url(JSON [created_first, key_first, created_last, key_last])`, or
+//! `base64url(JSON [name_first, created_first, key_first, name_last, created_last, key_last])`
+//! in display-name order, with `created` in unix nanoseconds here (the memory store keeps
+//! sub-second instants); anything that does not decode to the shape of the query's order starts
+//! at page 1.
 
 use super::memory::MemoryStore;
 use super::{SessionStore, StoreError, StoreResult};
@@ -17,34 +21,69 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::cmp::Ordering;
 use time::OffsetDateTime;
 
-/// A session's place in the paging order.
-type Position = (i128, String);
+/// A session's place in the paging order: (display name, created, key) in display-name order,
+/// (`None`, created, key) otherwise.
+type Position = (Option<String>, i128, String);
 
-fn position(session: &ServerSideSession) -> (i128, &str) {
-    (session.created.unix_timestamp_nanos(), session.key.as_str())
+/// `session`'s place in the paging order, by display name first if `by_name`. (A session
+/// matching a display-name prefix always has a display name.)
+fn position(session: &ServerSideSession, by_name: bool) -> (Option<&str>, i128, &str) {
+    let name = if by_name {
+        Some(session.display_name.as_deref().unwrap_or_default())
+    } else {
+        None
+    };
+    (
+        name,
+        session.created.unix_timestamp_nanos(),
+        session.key.as_str(),
+    )
 }
 
-/// Orders `session` relative to `edge`, by (created, key).
-fn compare(session: &ServerSideSession, edge: &Position) -> Ordering {
-    position(session).cmp(&(edge.0, edge.1.as_str()))
+/// Orders `session` relative to `edge` in the paging order.
+fn compare(session: &ServerSideSession, edge: &Position, by_name: bool) -> Ordering {
+    position(session, by_name).cmp(&(edge.0.as_deref(), edge.1, edge.2.as_str()))
 }
 
 fn by_created_then_key(a: &ServerSideSession, b: &ServerSideSession) -> Ordering {
     (a.created, &a.key).cmp(&(b.created, &b.key))
 }
 
-fn encode_token(first: &ServerSideSession, last: &ServerSideSession) -> String {
-    let (first, last) = (position(first), position(last));
-    let json = serde_json::json!([first.0, first.1, last.0, last.1]);
+fn encode_token(first: &ServerSideSession, last: &ServerSideSession, by_name: bool) -> String {
+    let (first, last) = (position(first, by_name), position(last, by_name));
+    let json = if by_name {
+        serde_json::json!([first.0, first.1, first.2, last.0, last.1, last.2])
+    } else {
+        serde_json::json!([first.1, first.2, last.1, last.2])
+    };
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
-/// The (first, last) positions a token names; `None` for anything malformed.
-fn decode_token(token: &str) -> Option<(Position, Position)> {
+/// The (first, last) positions a token names, in display-name order if `by_name`; `None` for
+/// anything malformed, a token of the other order included.
+fn decode_token(token: &str, by_name: bool) -> Option<(Position, Position)> {
     let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let (first_created, first_key, last_created, last_key): (i128, String, i128, String) =
-        serde_json::from_slice(&bytes).ok()?;
-    Some(((first_created, first_key), (last_created, last_key)))
+    if by_name {
+        let (first_name, first_created, first_key, last_name, last_created, last_key): (
+            String,
+            i128,
+            String,
+            String,
+            i128,
+            String,
+        ) = serde_json::from_slice(&bytes).ok()?;
+        Some((
+            (Some(first_name), first_created, first_key),
+            (Some(last_name), last_created, last_key),
+        ))
+    } else {
+        let (first_created, first_key, last_created, last_key): (i128, String, i128, String) =
+            serde_json::from_slice(&bytes).ok()?;
+        Some((
+            (None, first_created, first_key),
+            (None, last_created, last_key),
+        ))
+    }
 }
 
 /// The page `query` asks for among `matching` (sorted): the range of its rows.
@@ -53,12 +92,17 @@ fn page_range(
     query: &SessionQuery,
     size: usize,
 ) -> (usize, usize) {
+    let by_name = query.orders_by_display_name();
     let from_start = (0, size.min(matching.len()));
-    let Some((first, last)) = query.results_token.as_deref().and_then(decode_token) else {
+    let Some((first, last)) = query
+        .results_token
+        .as_deref()
+        .and_then(|token| decode_token(token, by_name))
+    else {
         return from_start;
     };
     if query.request_prior_results {
-        let end = matching.partition_point(|s| compare(s, &first) == Ordering::Less);
+        let end = matching.partition_point(|s| compare(s, &first, by_name) == Ordering::Less);
         let start = end.saturating_sub(size);
         // Nothing before the token's page, or a short first page because rows were deleted
         // meanwhile: show a full first page instead.
@@ -67,7 +111,7 @@ fn page_range(
         }
         (start, end)
     } else {
-        let start = matching.partition_point(|s| compare(s, &last) != Ordering::Greater);
+        let start = matching.partition_point(|s| compare(s, &last, by_name) != Ordering::Greater);
         if start == matching.len() {
             // Nothing after the token's page any more: the token is stale.
             return from_start;
@@ -224,7 +268,8 @@ impl SessionStore for MemoryStore {
             .values()
             .filter(|s| query.matches(s))
             .collect();
-        matching.sort_by(|a, b| by_created_then_key(a, b));
+        let by_name = query.orders_by_display_name();
+        matching.sort_by(|a, b| position(a, by_name).cmp(&position(b, by_name)));
 
         let (start, end) = page_range(&matching, query, size);
         let total = matching.len();
@@ -244,7 +289,7 @@ impl SessionStore for MemoryStore {
         };
         let total_pages = total.div_ceil(size) as u64;
         Ok(QueryResult {
-            results_token: Some(encode_token(first, last)),
+            results_token: Some(encode_token(first, last, by_name)),
             has_prev_results: start > 0,
             has_next_results: end < total,
             total_count: total as u64,
@@ -260,31 +305,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_round_trip_any_key() {
+    fn tokens_round_trip_any_key_and_name_in_their_order_only() {
         let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)
             .expect("a valid instant");
-        let session = |key: &str| ServerSideSession {
+        let session = |key: &str, name: Option<&str>| ServerSideSession {
             key: key.to_owned(),
             scheme: "oxidp".to_owned(),
             subject_id: "s".to_owned(),
             session_id: "sid".to_owned(),
-            display_name: None,
+            display_name: name.map(str::to_owned),
             created: at,
             renewed: at,
             expires: None,
             ticket: Vec::new(),
         };
-        let (a, b) = (session("a:b|c,\"é\u{0}"), session(""));
-        let token = encode_token(&a, &b);
+        let nanos = at.unix_timestamp_nanos();
+        let (a, b) = (
+            session("a:b|c,\"é\u{0}", Some("Zoë \"✓\" [1,2]")),
+            session("", Some("")),
+        );
+        let by_created = encode_token(&a, &b, false);
         assert_eq!(
-            decode_token(&token),
+            decode_token(&by_created, false),
+            Some(((None, nanos, a.key.clone()), (None, nanos, String::new())))
+        );
+        let by_name = encode_token(&a, &b, true);
+        assert_eq!(
+            decode_token(&by_name, true),
             Some((
-                (at.unix_timestamp_nanos(), a.key.clone()),
-                (at.unix_timestamp_nanos(), String::new())
+                (a.display_name.clone(), nanos, a.key.clone()),
+                (Some(String::new()), nanos, String::new())
             ))
         );
+        assert_eq!(
+            decode_token(&by_created, true),
+            None,
+            "a token of the other order"
+        );
+        assert_eq!(
+            decode_token(&by_name, false),
+            None,
+            "a token of the other order"
+        );
         for malformed in ["", "garbage", "a:b|c:d", "W10", "WzEsImEiXQ"] {
-            assert_eq!(decode_token(malformed), None, "{malformed}");
+            for by_name in [false, true] {
+                assert_eq!(decode_token(malformed, by_name), None, "{malformed}");
+            }
         }
     }
 }

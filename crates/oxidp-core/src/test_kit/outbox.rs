@@ -14,8 +14,8 @@
 
 use super::{grant, join_all, now, unique};
 use crate::model::{
-    DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrantFilter,
-    ServerSideSession, SessionRemoval,
+    AttemptOutcome, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
+    PersistedGrantFilter, ServerSideSession, SessionRemoval,
 };
 use crate::store::{GrantStore, OutboxStore, SessionStore, StoreError};
 use std::collections::HashSet;
@@ -630,6 +630,83 @@ where
             .is_empty(),
         "an unknown message has attempts"
     );
+}
+
+/// `record_attempts` records a batch as `record_attempt` records each: every message's state
+/// and attempt; an outcome for a message that is gone is skipped without failing the batch.
+pub async fn record_attempts_records_a_batch_like_single_attempts<S>(store: &S)
+where
+    S: OutboxStore + ?Sized,
+{
+    let subject = format!("kit-sub-{}", unique());
+    let at = distant_past();
+    let delivered = message(&subject, 0, at - Duration::seconds(10));
+    let retried = message(&subject, 1, at - Duration::seconds(10));
+    store
+        .enqueue(&[delivered.clone(), retried.clone()])
+        .await
+        .expect("enqueue");
+    let outcome = |id: Uuid, status: DeliveryStatus, next: OffsetDateTime, http: Option<u16>| {
+        AttemptOutcome {
+            attempt: DeliveryAttempt {
+                message_id: id,
+                at: at - Duration::seconds(5),
+                http_status: http,
+                error: (http != Some(200)).then(|| "HTTP 503".to_owned()),
+            },
+            status,
+            next_attempt: next,
+        }
+    };
+    let outcomes = [
+        outcome(delivered.id, DeliveryStatus::Delivered, at, Some(200)),
+        outcome(Uuid::now_v7(), DeliveryStatus::Delivered, at, Some(200)),
+        outcome(
+            retried.id,
+            DeliveryStatus::Pending,
+            at + Duration::days(1),
+            Some(503),
+        ),
+    ];
+    store
+        .record_attempts(&outcomes)
+        .await
+        .expect("record_attempts");
+    store.record_attempts(&[]).await.expect("an empty batch");
+
+    let ids = HashSet::from([delivered.id, retried.id]);
+    let expected = OutboxMessage {
+        attempts: 1,
+        next_attempt: at,
+        status: DeliveryStatus::Delivered,
+        ..delivered.clone()
+    };
+    assert_same_messages(
+        &listed(store, DeliveryStatus::Delivered, &ids).await,
+        &[expected],
+        "the delivered message",
+    );
+    let expected = OutboxMessage {
+        attempts: 1,
+        next_attempt: at + Duration::days(1),
+        ..retried.clone()
+    };
+    assert_same_messages(
+        &listed(store, DeliveryStatus::Pending, &ids).await,
+        &[expected],
+        "the message to retry",
+    );
+    for (message, outcome) in [(&delivered, &outcomes[0]), (&retried, &outcomes[2])] {
+        assert_eq!(
+            store
+                .list_attempts(message.id)
+                .await
+                .expect("list_attempts"),
+            vec![outcome.attempt.clone()],
+            "the attempts of message {}",
+            message.id
+        );
+    }
 }
 
 /// `list_messages` returns only messages of the status asked for, newest (greatest id) first,

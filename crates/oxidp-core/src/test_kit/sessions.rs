@@ -1,7 +1,7 @@
 //! Conformance checks for [`SessionStore`]: round trips, creation conflicts, updates, touches,
 //! deletion by key and by filter, removal of expired sessions (also by concurrent callers), and
 //! the keyset paging of `query_sessions` (page numbers, flags, backward paging, stale and
-//! malformed tokens, filters, page sizes).
+//! malformed tokens, filters, page sizes, and the display-name order of a display-name filter).
 //!
 //! Every session a check creates has a subject (and session ids and display names) embedding a
 //! fresh UUID, and queries always filter on them, so the checks can share a database. The
@@ -102,9 +102,17 @@ fn keys(sessions: &[ServerSideSession]) -> Vec<&str> {
     sessions.iter().map(|s| s.key.as_str()).collect()
 }
 
-/// Sorts sessions into the paging order, (created, key).
+/// Sorts sessions into the paging order without a display-name filter, (created, key).
 fn sort_by_created(sessions: &mut [ServerSideSession]) {
     sessions.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
+}
+
+/// Sorts sessions into the paging order with a display-name filter, (display_name, created,
+/// key).
+fn sort_by_name(sessions: &mut [ServerSideSession]) {
+    sessions.sort_by(|a, b| {
+        (&a.display_name, a.created, &a.key).cmp(&(&b.display_name, b.created, &b.key))
+    });
 }
 
 fn by_subject(subject_id: &str) -> SessionFilter {
@@ -905,7 +913,8 @@ pub async fn session_query_stale_token_restarts_at_page_one<S: SessionStore + ?S
 
 /// The query filters: subject and session id exact, display name a case-sensitive prefix that
 /// never matches a session without one (`%` and `_` are not wildcards); all AND-combined;
-/// results in (created, key) order.
+/// results in (display_name, created, key) order with a (non-empty) display-name filter, in
+/// (created, key) order without.
 pub async fn session_query_filters_by_subject_session_and_display_name_prefix<
     S: SessionStore + ?Sized,
 >(
@@ -1042,7 +1051,15 @@ pub async fn session_query_filters_by_subject_session_and_display_name_prefix<
     for (what, query_, expected) in cases {
         let page = query(store, &query_).await;
         let mut expected: Vec<_> = expected.iter().map(|&i| sessions[i].clone()).collect();
-        sort_by_created(&mut expected);
+        if query_
+            .display_name
+            .as_deref()
+            .is_some_and(|p| !p.is_empty())
+        {
+            sort_by_name(&mut expected);
+        } else {
+            sort_by_created(&mut expected);
+        }
         assert_sessions_eq(&page.results, &expected, what);
         assert_eq!(
             page.total_count,
@@ -1052,6 +1069,163 @@ pub async fn session_query_filters_by_subject_session_and_display_name_prefix<
         assert!(
             !page.has_next_results && !page.has_prev_results,
             "{what}: one page"
+        );
+    }
+}
+
+/// Sixty sessions of one fresh subject whose display names start with one fresh prefix, the
+/// names out of creation order (ten names, six sessions each; several sessions sharing a second,
+/// some sharing both name and second, so the key breaks ties), and two sessions of another
+/// subject just outside the prefix (the prefix without its last character, and the prefix's
+/// successor). Returns the subject, the prefix and the sixty sessions in (display_name, created,
+/// key) order.
+async fn name_paging_fixture<S: SessionStore + ?Sized>(
+    store: &S,
+) -> (String, String, Vec<ServerSideSession>) {
+    let uid = unique();
+    let subject = format!("kit-sub-{uid}");
+    let stem = format!("kit-name-{uid}");
+    let prefix = format!("{stem}-");
+    let words = [
+        "Zoë", "Alan", "alice", "Al", "Émile", "Bob", "Al Zed", "Alice", "50%_off", "z",
+    ];
+    let base = now() - Duration::hours(1);
+    let mut sessions: Vec<_> = (0..60i64)
+        .map(|n| {
+            let name = format!("{prefix}{}", words[(n * 7 % 10) as usize]);
+            session(
+                &format!("kit:{uid}|{:03},\"é%_ {n}", (n * 37) % 101),
+                &subject,
+                &format!("kit-sid-{uid}-{n}"),
+                Some(&name),
+                base + Duration::seconds((n * 5) % 8),
+            )
+        })
+        .collect();
+    create_all(store, &sessions).await;
+    // `.` follows `-`: the smallest name above every name that starts with the prefix.
+    let outside = [stem.clone(), format!("{stem}.")];
+    for (n, name) in outside.iter().enumerate() {
+        let neighbour = session(
+            &format!("kit-session-{uid}-outside-{n}"),
+            &format!("{subject}-other"),
+            &format!("kit-sid-{uid}-outside-{n}"),
+            Some(name),
+            base,
+        );
+        store
+            .create_session(&neighbour)
+            .await
+            .expect("create_session");
+    }
+    sort_by_name(&mut sessions);
+    (subject, prefix, sessions)
+}
+
+/// With a display-name filter, sixty sessions in pages of 25 come as pages 1, 2 and 3 (25, 25
+/// and 10 sessions) in (display_name, created, key) order, not in creation order, with the right
+/// flags, totals and page numbers; the page after the last one starts again at page 1; paging
+/// backward from page 3 gives exactly the same pages, tokens included. A token of the (created,
+/// key) order (from a query without a display-name filter) starts a query with one at page 1,
+/// and a token of a display-name query starts a query without one at page 1: a token of the
+/// other order is malformed, never an error.
+pub async fn session_query_pages_by_display_name_in_name_order<S: SessionStore + ?Sized>(
+    store: &S,
+) {
+    let (subject, prefix, all) = name_paging_fixture(store).await;
+    let mut in_creation_order = all.clone();
+    sort_by_created(&mut in_creation_order);
+    assert_ne!(
+        keys(&all[..25]),
+        keys(&in_creation_order[..25]),
+        "the fixture's name order must differ from its creation order"
+    );
+    let by_name = |token: Option<String>, prior: bool| {
+        let prefix = &prefix;
+        async move {
+            let query_ = SessionQuery {
+                results_token: token,
+                request_prior_results: prior,
+                count_requested: 25,
+                display_name: Some(prefix.clone()),
+                ..SessionQuery::default()
+            };
+            query(store, &query_).await
+        }
+    };
+
+    let page1 = by_name(None, false).await;
+    assert_page(&page1, &all[..25], (false, true), (60, 3, 1), "name page 1");
+    let page2 = by_name(page1.results_token.clone(), false).await;
+    assert_page(
+        &page2,
+        &all[25..50],
+        (true, true),
+        (60, 3, 2),
+        "name page 2",
+    );
+    let page3 = by_name(page2.results_token.clone(), false).await;
+    assert_page(&page3, &all[50..], (true, false), (60, 3, 3), "name page 3");
+    let after = by_name(page3.results_token.clone(), false).await;
+    assert_eq!(
+        after, page1,
+        "the page after the last name page starts again at page 1"
+    );
+
+    let back2 = by_name(page3.results_token.clone(), true).await;
+    assert_eq!(
+        back2, page2,
+        "name page 2 reached backward differs from name page 2 reached forward"
+    );
+    let back1 = by_name(back2.results_token.clone(), true).await;
+    assert_eq!(
+        back1, page1,
+        "name page 1 reached backward differs from name page 1 reached forward"
+    );
+    let again2 = by_name(back1.results_token.clone(), false).await;
+    assert_eq!(
+        again2, page2,
+        "forward from name page 1 reached backward is not name page 2"
+    );
+
+    // The same sessions without a display-name filter: (created, key) order, and tokens of
+    // that order.
+    let created1 = query(store, &page_query(&subject, 25, None, false)).await;
+    assert_page(
+        &created1,
+        &in_creation_order[..25],
+        (false, true),
+        (60, 3, 1),
+        "page 1 by subject",
+    );
+    let created2 = query(
+        store,
+        &page_query(&subject, 25, created1.results_token.as_deref(), false),
+    )
+    .await;
+    assert_page(
+        &created2,
+        &in_creation_order[25..50],
+        (true, true),
+        (60, 3, 2),
+        "page 2 by subject",
+    );
+    for prior in [false, true] {
+        let page = by_name(created2.results_token.clone(), prior).await;
+        assert_eq!(
+            page, page1,
+            "a (created, key) token with a display-name filter (prior {prior}) did not start at \
+             page 1"
+        );
+        let page = query(
+            store,
+            &page_query(&subject, 25, page2.results_token.as_deref(), prior),
+        )
+        .await;
+        assert_eq!(
+            page, created1,
+            "a display-name token without a display-name filter (prior {prior}) did not start \
+             at page 1"
         );
     }
 }

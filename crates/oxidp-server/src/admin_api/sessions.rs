@@ -21,10 +21,11 @@ pub struct SessionsQuery {
     pub subject_id: Option<String>,
     /// Exact session id (`sid`).
     pub session_id: Option<String>,
-    /// Display-name prefix (case-sensitive).
+    /// Display-name prefix (case-sensitive). With one, the sessions are ordered by display
+    /// name, then by creation.
     pub display_name: Option<String>,
     /// The `results_token` of the page you are on; omit for page 1. A malformed or stale token
-    /// restarts at page 1.
+    /// (or one of a query with a display-name filter added or removed) restarts at page 1.
     pub results_token: Option<String>,
     /// Go to the page before `results_token` instead of the one after it.
     pub prior: Option<bool>,
@@ -81,7 +82,8 @@ impl From<UserSession> for SessionView {
     }
 }
 
-/// One page of sessions, in ascending order of creation.
+/// One page of sessions, in ascending order of creation; with a `display_name` filter, in
+/// ascending order of display name, then of creation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SessionPage {
     /// This page's token: pass it back as `results_token` (with `prior=true` to go back);
