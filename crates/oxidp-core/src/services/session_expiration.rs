@@ -8,7 +8,8 @@
 //! commit together ([`OutboxStore::commit_expirations`](crate::store::OutboxStore)), so a crash
 //! mid-batch loses no notification.
 //!
-//! Instances share the work without doing it twice: a worker leases its batch
+//! Instances share the work without doing it twice (and so do the four lanes a run works in
+//! at once): a worker leases its batch
 //! ([`SessionStore::claim_expired`](crate::store::SessionStore)), and the commit processes only
 //! sessions that are still there and still expired, so even a session two workers processed (a
 //! lapsed lease) is committed once, and one slid meanwhile not at all.
@@ -63,28 +64,17 @@ impl SessionExpirationService {
     /// Safe to run in any number of instances at once.
     pub async fn remove_expired_sessions(&self) -> Result<CleanupSummary, SessionManagementError> {
         let started = Instant::now();
-        let batch_size = self
-            .ctx
-            .options
-            .server_side_sessions
-            .remove_expired_sessions_batch_size
-            .max(1);
+        // Lanes overlap one batch's database round trips and commit with another's claim and
+        // ticket work; claims keep their batches disjoint, as between instances.
+        let lanes = tokio::join!(self.drain(), self.drain(), self.drain(), self.drain());
         let mut summary = CleanupSummary::default();
-        loop {
-            let now = self.ctx.clock.now();
-            let claimed = self
-                .ctx
-                .stores
-                .sessions
-                .claim_expired(now, now + CLAIM_LEASE, batch_size)
-                .await?;
-            if claimed.is_empty() {
-                break;
-            }
-            let (removed, notifications) = self.expire(&claimed).await?;
-            summary.sessions_removed += removed;
-            summary.notifications_enqueued += notifications;
-            summary.batches += 1;
+        let mut failure = None;
+        for lane in [lanes.0, lanes.1, lanes.2, lanes.3] {
+            let (done, error) = lane;
+            summary.sessions_removed += done.sessions_removed;
+            summary.notifications_enqueued += done.notifications_enqueued;
+            summary.batches += done.batches;
+            failure = failure.or(error);
         }
         metrics::counter!("oxidp_sessions_removed_by_cleanup_total")
             .increment(summary.sessions_removed);
@@ -107,7 +97,44 @@ impl SessionExpirationService {
                 "expired sessions removed"
             );
         }
-        Ok(summary)
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(summary),
+        }
+    }
+
+    /// One lane of a run: claims and ends batches until a claim comes back empty or fails;
+    /// returns what it did, and the error it stopped on.
+    async fn drain(&self) -> (CleanupSummary, Option<SessionManagementError>) {
+        let batch_size = self
+            .ctx
+            .options
+            .server_side_sessions
+            .remove_expired_sessions_batch_size
+            .max(1);
+        let mut summary = CleanupSummary::default();
+        loop {
+            let now = self.ctx.clock.now();
+            let claimed = match self
+                .ctx
+                .stores
+                .sessions
+                .claim_expired(now, now + CLAIM_LEASE, batch_size)
+                .await
+            {
+                Ok(claimed) if claimed.is_empty() => return (summary, None),
+                Ok(claimed) => claimed,
+                Err(error) => return (summary, Some(error.into())),
+            };
+            match self.expire(&claimed).await {
+                Ok((removed, notifications)) => {
+                    summary.sessions_removed += removed;
+                    summary.notifications_enqueued += notifications;
+                    summary.batches += 1;
+                }
+                Err(error) => return (summary, Some(error)),
+            }
+        }
     }
 
     /// Ends the session behind `cookie_value` if its record is expired (a browser met it before
