@@ -18,15 +18,39 @@ use std::task::{Context, Poll};
 /// inner service and gets the [`AuthError`] response.
 ///
 /// ```
-/// use axum::{Extension, Router, routing::get};
+/// use axum::{Extension, Router, body::Body, routing::get};
 /// use oxidp_api_auth::{RequireAccessToken, ValidatedToken, Validator, ValidatorOptions};
+/// use tower::ServiceExt as _;
 ///
-/// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "orders-api")).unwrap();
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+/// # let issuer = test_issuer.issuer();
+/// # let token = test_issuer.mint(&test_issuer.claims("orders.read"));
+/// let validator = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
 /// let app: Router = Router::new()
 ///     .route("/orders", get(|Extension(token): Extension<ValidatedToken>| async move {
-///         format!("hello {:?}", token.claims().client_id())
+///         format!("hello {}", token.claims().client_id().unwrap_or("stranger"))
 ///     }))
-///     .route_layer(RequireAccessToken::new(validator).require_scopes(["orders.read"]));
+///     .route_layer(RequireAccessToken::new(validator).require_scopes(["orders.read"]))
+///     .route("/health", get(|| async { "ok" }));
+///
+/// // `token` grants `orders.read` to the client `test-client`.
+/// let request = http::Request::get("/orders")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(Body::empty())?;
+/// let response = app.clone().oneshot(request).await?;
+/// assert_eq!(response.status(), 200);
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await?;
+/// assert_eq!(body, "hello test-client");
+///
+/// // Without a token, `/orders` is refused; `/health`, added after the layer, is open.
+/// let request = http::Request::get("/orders").body(Body::empty())?;
+/// assert_eq!(app.clone().oneshot(request).await?.status(), 401);
+/// let request = http::Request::get("/health").body(Body::empty())?;
+/// assert_eq!(app.oneshot(request).await?.status(), 200);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 pub struct RequireAccessToken {
@@ -38,9 +62,26 @@ impl RequireAccessToken {
     /// A layer validating with `validator`.
     ///
     /// ```
-    /// # use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
-    /// # let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
+    /// use axum::{Router, body::Body, routing::get};
+    /// use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
+    /// use tower::ServiceExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api"))?;
     /// let layer = RequireAccessToken::new(validator);
+    /// let app: Router = Router::new().route("/", get(|| async { "secret" })).layer(layer);
+    ///
+    /// // A malformed `Authorization` header: `400 invalid_request`, and the handler never runs.
+    /// let request = http::Request::get("/")
+    ///     .header("authorization", "Bearer two tokens")
+    ///     .body(Body::empty())?;
+    /// let response = app.oneshot(request).await?;
+    /// assert_eq!(response.status(), 400);
+    /// let challenge = response.headers()["www-authenticate"].to_str()?;
+    /// assert!(challenge.starts_with(r#"Bearer realm="api", error="invalid_request""#));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn new(validator: Validator) -> Self {
         Self {
@@ -53,9 +94,38 @@ impl RequireAccessToken {
     /// validator's own.
     ///
     /// ```
-    /// # use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
-    /// # let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
-    /// let writers = RequireAccessToken::new(validator).require_scopes(["orders.write"]);
+    /// use axum::{Router, body::Body, routing::{get, post}};
+    /// use oxidp_api_auth::{RequireAccessToken, Validator, ValidatorOptions};
+    /// use tower::ServiceExt as _;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let reader = test_issuer.mint(&test_issuer.claims("orders.read"));
+    /// let validator = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+    /// let readers: Router = Router::new()
+    ///     .route("/orders/{id}", get(|| async { "an order" }))
+    ///     .route_layer(RequireAccessToken::new(validator.clone()).require_scopes(["orders.read"]));
+    /// let writers: Router = Router::new()
+    ///     .route("/orders", post(|| async { "created" }))
+    ///     .route_layer(RequireAccessToken::new(validator).require_scopes(["orders.write"]));
+    /// let app = readers.merge(writers);
+    ///
+    /// // `reader` grants `orders.read` only.
+    /// let call = |method: &str, uri: &str| {
+    ///     http::Request::builder()
+    ///         .method(method)
+    ///         .uri(uri)
+    ///         .header("authorization", format!("Bearer {reader}"))
+    ///         .body(Body::empty())
+    /// };
+    /// assert_eq!(app.clone().oneshot(call("GET", "/orders/7")?).await?.status(), 200);
+    /// let response = app.oneshot(call("POST", "/orders")?).await?;
+    /// assert_eq!(response.status(), 403);
+    /// assert!(response.headers()["www-authenticate"].to_str()?.ends_with(r#"scope="orders.write""#));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
     where
@@ -135,15 +205,41 @@ where
 /// Rejections are [`AuthError`] responses.
 ///
 /// ```
-/// use axum::{Json, Router, routing::get};
+/// use axum::{Json, Router, body::Body, routing::get};
 /// use oxidp_api_auth::{AccessToken, Claims, Validator, ValidatorOptions};
+/// use tower::ServiceExt as _;
 ///
 /// async fn whoami(AccessToken(token): AccessToken) -> Json<Claims> {
 ///     Json(token.into_claims())
 /// }
 ///
-/// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api")).unwrap();
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+/// # let issuer = test_issuer.issuer();
+/// # let token = test_issuer.mint(&test_issuer.claims("orders.read"));
+/// let validator = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+/// // No layer: the extractor validates with the validator in the state.
 /// let app: Router = Router::new().route("/whoami", get(whoami)).with_state(validator);
+///
+/// let request = http::Request::get("/whoami")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(Body::empty())?;
+/// let response = app.clone().oneshot(request).await?;
+/// assert_eq!(response.status(), 200);
+/// let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+/// let claims: serde_json::Value = serde_json::from_slice(&body)?;
+/// assert_eq!(claims["sub"], "test-client");
+///
+/// // The rejection is the `AuthError` response.
+/// let request = http::Request::get("/whoami")
+///     .header("authorization", "Bearer not-a-jwt")
+///     .body(Body::empty())?;
+/// let response = app.oneshot(request).await?;
+/// assert_eq!(response.status(), 401);
+/// assert!(response.headers()["www-authenticate"].to_str()?.contains("reference tokens are not accepted"));
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct AccessToken(pub ValidatedToken);

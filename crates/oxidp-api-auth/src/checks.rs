@@ -22,7 +22,8 @@ use crate::error::AuthError;
 ///
 /// ```
 /// use oxidp_api_auth::{
-///     AuthError, ConfirmationCheck, InvalidToken, PresentedToken, RequestInfo, ValidatedToken,
+///     AuthError, ConfirmationCheck, ErrorKind, InvalidToken, PresentedToken, RequestInfo,
+///     ValidatedToken,
 /// };
 ///
 /// /// Refuses certificate-bound tokens (RFC 8705 `cnf.x5t#S256`) when the request came
@@ -47,13 +48,82 @@ use crate::error::AuthError;
 ///         Ok(())
 ///     }
 /// }
-/// # #[derive(Clone)]
-/// # struct ClientCertificate;
+///
+/// /// What the TLS layer puts in the request extensions (a stand-in here).
+/// #[derive(Clone)]
+/// struct ClientCertificate;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+/// # let mut claims = test_issuer.claims("a");
+/// # claims["cnf"] = serde_json::json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+/// # let token = test_issuer.mint(&claims);
+/// let validator = oxidp_api_auth::Validator::new(test_issuer.validator_options())?
+///     .with_check(CertificateBound);
+///
+/// // `token` is bound to a certificate (it has `cnf.x5t#S256`).
+/// let request = http::Request::get("/orders")
+///     .header("authorization", format!("Bearer {token}"))
+///     .body(())?;
+/// let (mut parts, ()) = request.into_parts();
+/// let error = validator.validate_request(RequestInfo::from_parts(&parts)).await.unwrap_err();
+/// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed));
+///
+/// parts.extensions.insert(ClientCertificate);
+/// assert!(validator.validate_request(RequestInfo::from_parts(&parts)).await.is_ok());
+/// # Ok(())
+/// # }
 /// ```
 #[async_trait::async_trait]
 pub trait ConfirmationCheck: Send + Sync + 'static {
     /// Authorization schemes besides `Bearer` under which this check accepts tokens (for
     /// example `["DPoP"]`). Default: none.
+    ///
+    /// ```
+    /// use oxidp_api_auth::{
+    ///     AuthError, ConfirmationCheck, ErrorKind, InvalidToken, PresentedToken, RequestInfo,
+    ///     ValidatedToken, Validator,
+    /// };
+    ///
+    /// /// Takes `DPoP` tokens when a `DPoP` proof header comes with them. (A real DPoP check
+    /// /// verifies the proof and its binding to the token, RFC 9449 §7.)
+    /// struct DpopScheme;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl ConfirmationCheck for DpopScheme {
+    ///     fn schemes(&self) -> &[&'static str] {
+    ///         &["DPoP"]
+    ///     }
+    ///
+    ///     async fn check(&self, request: &RequestInfo<'_>, token: &PresentedToken<'_>, _: &ValidatedToken)
+    ///         -> Result<(), AuthError> {
+    ///         if token.scheme().eq_ignore_ascii_case("dpop") && !request.headers().contains_key("dpop") {
+    ///             return Err(InvalidToken::ConfirmationFailed.into());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let token = test_issuer.mint(&test_issuer.claims("a"));
+    /// let plain = Validator::new(test_issuer.validator_options())?;
+    /// let with_dpop = plain.clone().with_check(DpopScheme);
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("authorization", format!("DPoP {token}").parse()?);
+    /// // Without the check, `DPoP` is not a scheme the validator reads: no token was presented.
+    /// assert_eq!(plain.validate(&headers).await.unwrap_err().kind(), &ErrorKind::MissingToken);
+    /// // With it, the token is read, and the check decides.
+    /// let error = with_dpop.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed));
+    /// headers.insert("dpop", "eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.sig".parse()?);
+    /// assert!(with_dpop.validate(&headers).await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn schemes(&self) -> &[&'static str] {
         &[]
     }

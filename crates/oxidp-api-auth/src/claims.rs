@@ -170,11 +170,19 @@ fn numeric_date(value: Option<&Value>) -> Result<Option<i64>, InvalidToken> {
 ///
 /// It does not hold the token itself.
 ///
-/// ```no_run
-/// # async fn run(validator: oxidp_api_auth::Validator, headers: http::HeaderMap) -> Result<(), oxidp_api_auth::AuthError> {
+/// ```
+/// use oxidp_api_auth::TokenKind;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+/// # let validator = oxidp_api_auth::Validator::new(test_issuer.validator_options())?;
+/// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("orders.read orders.write")));
 /// let token = validator.validate(&headers).await?;
 /// token.require_scopes(["orders.write"])?;
-/// println!("called by {:?}", token.claims().client_id());
+/// assert_eq!(token.kind(), TokenKind::Jwt);
+/// assert_eq!(token.claims().client_id(), Some("test-client"));
+/// assert!(!format!("{token:?}").contains(headers["authorization"].to_str()?));
 /// # Ok(())
 /// # }
 /// ```
@@ -209,9 +217,21 @@ impl ValidatedToken {
     /// [`ValidatorOptions::require_scopes`](crate::ValidatorOptions::require_scopes)).
     ///
     /// ```
-    /// # use oxidp_api_auth::{Claims, ValidatedToken};
-    /// # fn check(token: &ValidatedToken) {
-    /// assert_eq!(token.require_scopes(["orders.write"]).unwrap_err().status(), 403);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let validator = oxidp_api_auth::Validator::new(test_issuer.validator_options())?;
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("orders.read")));
+    /// // A token granting `orders.read`:
+    /// let token = validator.validate(&headers).await?;
+    /// assert!(token.require_scopes(["orders.read"]).is_ok());
+    /// let error = token.require_scopes(["orders.read", "orders.write"]).unwrap_err();
+    /// assert_eq!(error.status(), 403);
+    /// assert_eq!(
+    ///     error.www_authenticate().as_deref(),
+    ///     Some(r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope", scope="orders.read orders.write""#)
+    /// );
+    /// # Ok(())
     /// # }
     /// ```
     pub fn require_scopes<I, S>(&self, scopes: I) -> Result<(), AuthError>
@@ -231,9 +251,17 @@ impl ValidatedToken {
     /// `401 invalid_token`.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatedToken;
-    /// # fn check(token: &ValidatedToken) -> Result<(), oxidp_api_auth::AuthError> {
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let validator = oxidp_api_auth::Validator::new(test_issuer.validator_options())?;
+    /// # let mut claims = test_issuer.claims("a");
+    /// # claims["aud"] = serde_json::json!(["test-api", "billing-api"]);
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&claims));
+    /// // A token for `test-api` (this validator's audience) and `billing-api`:
+    /// let token = validator.validate(&headers).await?;
     /// token.require_audience("billing-api")?;
+    /// assert_eq!(token.require_audience("shipping-api").unwrap_err().status(), 401);
     /// # Ok(())
     /// # }
     /// ```

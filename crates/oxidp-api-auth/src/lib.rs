@@ -42,14 +42,18 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! use axum::{Extension, Json, Router, routing::get};
+//! ```
+//! use axum::{Extension, Json, Router, body::Body, routing::get};
 //! use oxidp_api_auth::{RequireAccessToken, ValidatedToken, Validator, ValidatorOptions};
+//! use tower::ServiceExt as _;
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+//! # let issuer = test_issuer.issuer();
+//! // `issuer` is the issuer's URL (here a local test issuer), "test-api" the API resource.
 //! let validator = Validator::new(
-//!     ValidatorOptions::new("http://127.0.0.1:5000", "orders-api")
-//!         .introspection_secret("orders-api-secret"),
+//!     ValidatorOptions::new(issuer, "test-api").introspection_secret("test-api-secret"),
 //! )?;
 //! let app: Router = Router::new()
 //!     .route(
@@ -59,11 +63,34 @@
 //!         }),
 //!     )
 //!     .layer(RequireAccessToken::new(validator).require_scopes(["orders.read"]));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await?;
+//! // A server runs it with `axum::serve(listener, app)`; here requests go to it directly.
+//! let get_orders = |token: &str| {
+//!     http::Request::get("/orders")
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .body(Body::empty())
+//! };
+//!
+//! // A token granting `orders.read` (minted by the test issuer here):
+//! # let token = test_issuer.mint(&test_issuer.claims("orders.read"));
+//! let response = app.clone().oneshot(get_orders(&token)?).await?;
+//! assert_eq!(response.status(), 200);
+//! let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await?;
+//! let claims: serde_json::Value = serde_json::from_slice(&body)?;
+//! assert_eq!(claims["scope"], "orders.read");
+//!
+//! // A token granting only `orders.write`, and no token at all:
+//! # let token = test_issuer.mint(&test_issuer.claims("orders.write"));
+//! let response = app.clone().oneshot(get_orders(&token)?).await?;
+//! assert_eq!(response.status(), 403);
+//! let response = app.oneshot(http::Request::get("/orders").body(Body::empty())?).await?;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="test-api""#);
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! With the `testing` feature, the `testing` module offers a local issuer that mints tokens,
+//! for the tests of APIs built on this crate (and for the examples here).
 
 mod axum_support;
 mod bearer;

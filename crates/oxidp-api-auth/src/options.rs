@@ -86,6 +86,21 @@ impl ValidatorOptions {
     /// Defaults: clock skew 60 s (as oxidp itself allows), JWKS refresh on an unknown key at most
     /// every 30 s, keys re-fetched when older than 1 h, introspection disabled (opaque tokens
     /// are refused) and cached 10 s once enabled, HTTP timeout 5 s, `realm` = the audience.
+    ///
+    /// ```
+    /// use oxidp_api_auth::{Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api");
+    /// assert_eq!((options.issuer(), options.audience()), ("https://idp.example.com", "orders-api"));
+    ///
+    /// // The audience is the realm of the challenges (here for a request without a token).
+    /// let error = Validator::new(options)?.validate(&http::HeaderMap::new()).await.unwrap_err();
+    /// assert_eq!(error.www_authenticate().as_deref(), Some(r#"Bearer realm="orders-api""#));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
@@ -119,9 +134,25 @@ impl ValidatorOptions {
     /// the configured issuer.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .discovery_url("http://idp.internal:5000/.well-known/openid-configuration");
+    /// use oxidp_api_auth::{Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let discovery = format!("{issuer}/.well-known/openid-configuration");
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("a")));
+    /// // `discovery` is where the API reads the metadata of `issuer`.
+    /// let options = ValidatorOptions::new(issuer, "test-api").discovery_url(discovery.clone());
+    /// assert!(Validator::new(options)?.validate(&headers).await.is_ok());
+    ///
+    /// // A document naming another issuer than the configured one is not trusted: `503`.
+    /// let options = ValidatorOptions::new("https://idp.example.com", "test-api")
+    ///     .discovery_url(discovery);
+    /// let error = Validator::new(options)?.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.status(), 503);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn discovery_url(mut self, url: impl Into<String>) -> Self {
         self.discovery_url = Some(url.into());
@@ -133,9 +164,23 @@ impl ValidatorOptions {
     /// or [`ValidatedToken::require_scopes`](crate::ValidatedToken::require_scopes).
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .require_scopes(["orders.read"]);
+    /// use oxidp_api_auth::{ErrorKind, Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let mint = |scope: &str| oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims(scope)));
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").require_scopes(["orders.read"]),
+    /// )?;
+    /// // `mint(scope)`: a request with a valid token granting `scope`.
+    /// assert!(validator.validate(&mint("orders.read orders.write")).await.is_ok());
+    /// let error = validator.validate(&mint("orders.write")).await.unwrap_err();
+    /// assert_eq!(error.status(), 403);
+    /// assert_eq!(error.kind(), &ErrorKind::InsufficientScope(vec!["orders.read".into()]));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn require_scopes<I, S>(mut self, scopes: I) -> Self
     where
@@ -150,10 +195,27 @@ impl ValidatorOptions {
     /// How far `exp` and `nbf` may be off the local clock (default 60 s).
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// # use std::time::Duration;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .clock_skew(Duration::from_secs(5));
+    /// use oxidp_api_auth::{ErrorKind, InvalidToken, Validator, ValidatorOptions};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let mut claims = test_issuer.claims("a");
+    /// # claims["exp"] = (claims["iat"].as_i64().unwrap() - 10).into();
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&claims));
+    /// // `headers` carry a token that expired 10 seconds ago.
+    /// let lenient = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+    /// assert!(lenient.validate(&headers).await.is_ok());
+    ///
+    /// let strict = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").clock_skew(Duration::from_secs(5)),
+    /// )?;
+    /// let error = strict.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::Expired));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = skew;
@@ -164,10 +226,40 @@ impl ValidatorOptions {
     /// the interval a token with an unknown `kid` is refused without asking the issuer.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// # use std::time::Duration;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .jwks_refresh_interval(Duration::from_secs(300));
+    /// use oxidp_api_auth::{ErrorKind, InvalidToken, Validator, ValidatorOptions};
+    /// use oxidp_jose::{SigningAlgorithm, SigningKey};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("a")));
+    /// let patient = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").jwks_refresh_interval(Duration::from_secs(300)),
+    /// )?;
+    /// let eager = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").jwks_refresh_interval(Duration::ZERO),
+    /// )?;
+    /// // Both fetch the keys on first use.
+    /// assert!(patient.validate(&headers).await.is_ok());
+    /// assert!(eager.validate(&headers).await.is_ok());
+    /// assert_eq!(test_issuer.jwks_fetches(), 2);
+    ///
+    /// // Then the issuer publishes a new key and signs with it.
+    /// let next = SigningKey::generate(SigningAlgorithm::ES256)?;
+    /// test_issuer.publish(&next);
+    /// let headers = oxidp_api_auth::testing::bearer(&next.sign_jwt("at+jwt", &test_issuer.claims("a"))?);
+    ///
+    /// // Within its interval, `patient` refuses the unknown key without asking the issuer...
+    /// let error = patient.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::UnknownKey));
+    /// assert_eq!(test_issuer.jwks_fetches(), 2);
+    /// // ...while `eager` fetches the keys again and finds it.
+    /// assert!(eager.validate(&headers).await.is_ok());
+    /// assert_eq!(test_issuer.jwks_fetches(), 3);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
         self.jwks_refresh_interval = interval;
@@ -179,10 +271,31 @@ impl ValidatorOptions {
     /// the old keys stay in use.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// # use std::time::Duration;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .jwks_max_age(Duration::from_secs(600));
+    /// use oxidp_api_auth::{ErrorKind, InvalidToken, Validator, ValidatorOptions};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("a")));
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api")
+    ///         .jwks_max_age(Duration::from_millis(500))
+    ///         .jwks_refresh_interval(Duration::ZERO),
+    /// )?;
+    /// assert!(validator.validate(&headers).await.is_ok());
+    ///
+    /// // The issuer retires its key. Until the cached keys are too old, the key is still trusted:
+    /// test_issuer.set_jwks(Vec::new());
+    /// assert!(validator.validate(&headers).await.is_ok());
+    /// // after that they are fetched again, and the retired key is gone.
+    /// tokio::time::sleep(Duration::from_millis(600)).await;
+    /// let error = validator.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::UnknownKey));
+    /// assert_eq!(test_issuer.jwks_fetches(), 2);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
         self.jwks_max_age = max_age;
@@ -194,9 +307,26 @@ impl ValidatorOptions {
     /// `invalid_token`.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .introspection_secret("orders-api-secret");
+    /// use oxidp_api_auth::{ErrorKind, InvalidToken, TokenKind, Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let reference = test_issuer.issue_reference_token(test_issuer.claims("a"));
+    /// # let headers = oxidp_api_auth::testing::bearer(&reference);
+    /// // `headers` carry an opaque reference token.
+    /// let jwt_only = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+    /// let error = jwt_only.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ReferenceTokenNotAccepted));
+    ///
+    /// let both = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").introspection_secret("test-api-secret"),
+    /// )?;
+    /// assert_eq!(both.validate(&headers).await?.kind(), TokenKind::Reference);
+    /// assert_eq!(test_issuer.introspections(), 1);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn introspection_secret(mut self, secret: impl Into<String>) -> Self {
         self.introspection = Some(IntrospectionCredentials {
@@ -210,9 +340,29 @@ impl ValidatorOptions {
     /// name at the issuer differs from the audience.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .introspection_credentials("orders-gateway", "gateway-secret");
+    /// use oxidp_api_auth::{Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let mut claims = test_issuer.claims("a");
+    /// # claims["aud"] = "orders-api".into();
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.issue_reference_token(claims));
+    /// // The API resource is called `test-api` at the issuer, but its tokens are for `orders-api`.
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new(issuer, "orders-api")
+    ///         .introspection_credentials("test-api", "test-api-secret"),
+    /// )?;
+    /// assert!(validator.validate(&headers).await.is_ok());
+    ///
+    /// // Authenticating as `orders-api` fails at the issuer: the API cannot validate, `503`.
+    /// let misconfigured = Validator::new(
+    ///     ValidatorOptions::new(issuer, "orders-api").introspection_secret("test-api-secret"),
+    /// )?;
+    /// assert_eq!(misconfigured.validate(&headers).await.unwrap_err().status(), 503);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn introspection_credentials(
         mut self,
@@ -231,10 +381,26 @@ impl ValidatorOptions {
     /// `Duration::ZERO` turns the cache off.
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// # use std::time::Duration;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .introspection_cache_duration(Duration::from_secs(30));
+    /// use oxidp_api_auth::{Validator, ValidatorOptions};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.issue_reference_token(test_issuer.claims("a")));
+    /// let options = ValidatorOptions::new(issuer, "test-api").introspection_secret("test-api-secret");
+    /// let cached = Validator::new(options.clone().introspection_cache_duration(Duration::from_secs(30)))?;
+    /// let uncached = Validator::new(options.introspection_cache_duration(Duration::ZERO))?;
+    /// // `headers` carry a reference token; each validator sees it twice.
+    /// for _ in 0..2 {
+    ///     assert!(cached.validate(&headers).await.is_ok());
+    ///     assert!(uncached.validate(&headers).await.is_ok());
+    /// }
+    /// // One introspection request for `cached`, two for `uncached`.
+    /// assert_eq!(test_issuer.introspections(), 3);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn introspection_cache_duration(mut self, duration: Duration) -> Self {
         self.introspection_cache_duration = duration;
@@ -244,10 +410,26 @@ impl ValidatorOptions {
     /// Timeout of each request to the issuer (default 5 s).
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// # use std::time::Duration;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .http_timeout(Duration::from_secs(2));
+    /// use oxidp_api_auth::{ErrorKind, Validator, ValidatorOptions};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let silent_issuer = format!("http://{}", listener.local_addr()?);
+    /// # let headers = oxidp_api_auth::testing::bearer("an-opaque-token");
+    /// // `silent_issuer` accepts connections and never answers.
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new(silent_issuer, "test-api")
+    ///         .introspection_secret("test-api-secret")
+    ///         .http_timeout(Duration::from_millis(200)),
+    /// )?;
+    /// let started = Instant::now();
+    /// let error = validator.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::IssuerUnavailable);
+    /// assert!(started.elapsed() < Duration::from_secs(3));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -257,9 +439,18 @@ impl ValidatorOptions {
     /// The `realm` of the `WWW-Authenticate` challenges (default: the audience).
     ///
     /// ```
-    /// # use oxidp_api_auth::ValidatorOptions;
-    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api")
-    ///     .realm("orders");
+    /// use oxidp_api_auth::{Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new("https://idp.example.com", "orders-api").realm("orders"),
+    /// )?;
+    /// // A request without a token:
+    /// let error = validator.validate(&http::HeaderMap::new()).await.unwrap_err();
+    /// assert_eq!(error.www_authenticate().as_deref(), Some(r#"Bearer realm="orders""#));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());

@@ -13,15 +13,27 @@ use std::sync::Arc;
 /// Validates access tokens for one API. Cheap to clone: clones share the key cache, the
 /// introspection cache and the HTTP connection pool.
 ///
-/// ```no_run
+/// ```
 /// use oxidp_api_auth::{Validator, ValidatorOptions};
 ///
-/// # async fn run(headers: http::HeaderMap) -> Result<(), Box<dyn std::error::Error>> {
-/// let validator = Validator::new(ValidatorOptions::new("http://127.0.0.1:5000", "orders-api"))?;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+/// # let issuer = test_issuer.issuer();
+/// // `issuer` is the issuer's URL (here a local test issuer).
+/// let validator = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+///
+/// // A request carrying a token minted for "test-api" with the scope `orders.read`:
+/// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("orders.read")));
 /// match validator.validate(&headers).await {
-///     Ok(token) => println!("scopes: {:?}", token.claims().scopes()),
-///     Err(error) => println!("{} {:?}", error.status(), error.www_authenticate()),
+///     Ok(token) => assert_eq!(token.claims().scopes(), ["orders.read"]),
+///     Err(error) => panic!("{} {:?}", error.status(), error.www_authenticate()),
 /// }
+///
+/// // Clones share the caches: the keys were fetched once.
+/// let clone = validator.clone();
+/// assert!(clone.validate(&headers).await.is_ok());
+/// # assert_eq!(test_issuer.jwks_fetches(), 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -86,21 +98,38 @@ impl Validator {
     ///
     /// ```
     /// use oxidp_api_auth::{
-    ///     AuthError, ConfirmationCheck, PresentedToken, RequestInfo, ValidatedToken, Validator,
-    ///     ValidatorOptions,
+    ///     AuthError, ConfirmationCheck, ErrorKind, InvalidToken, PresentedToken, RequestInfo,
+    ///     ValidatedToken, Validator, ValidatorOptions,
     /// };
     ///
-    /// struct AlwaysFine;
+    /// /// Accepts only tokens issued to the client `trusted-client`.
+    /// struct OnlyTrustedClient;
     ///
     /// #[async_trait::async_trait]
-    /// impl ConfirmationCheck for AlwaysFine {
-    ///     async fn check(&self, _: &RequestInfo<'_>, _: &PresentedToken<'_>, _: &ValidatedToken)
-    ///         -> Result<(), AuthError> { Ok(()) }
+    /// impl ConfirmationCheck for OnlyTrustedClient {
+    ///     async fn check(&self, _: &RequestInfo<'_>, _: &PresentedToken<'_>, token: &ValidatedToken)
+    ///         -> Result<(), AuthError> {
+    ///         match token.claims().client_id() {
+    ///             Some("trusted-client") => Ok(()),
+    ///             _ => Err(InvalidToken::ConfirmationFailed.into()),
+    ///         }
+    ///     }
     /// }
     ///
-    /// let validator = Validator::new(ValidatorOptions::new("https://idp.example.com", "api"))
-    ///     .unwrap()
-    ///     .with_check(AlwaysFine);
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// let plain = Validator::new(ValidatorOptions::new(issuer, "test-api"))?;
+    /// let checked = plain.clone().with_check(OnlyTrustedClient);
+    ///
+    /// // A valid token of the client `test-client`:
+    /// # let headers = oxidp_api_auth::testing::bearer(&test_issuer.mint(&test_issuer.claims("a")));
+    /// assert!(plain.validate(&headers).await.is_ok());
+    /// let error = checked.validate(&headers).await.unwrap_err();
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn with_check(mut self, check: impl ConfirmationCheck) -> Self {
         let mut schemes = self.extra_schemes.to_vec();
@@ -132,13 +161,40 @@ impl Validator {
     /// serverless handlers and frameworks other than axum. Confirmation checks see the headers
     /// only; use [`validate_request`](Self::validate_request) when they need more.
     ///
-    /// ```no_run
-    /// # use oxidp_api_auth::{Validator, ValidatorOptions};
-    /// # async fn run(validator: Validator) {
-    /// let mut headers = http::HeaderMap::new();
-    /// headers.insert("authorization", "Bearer eyJ...".parse().unwrap());
-    /// let error = validator.validate(&headers).await.unwrap_err();
+    /// ```
+    /// use oxidp_api_auth::{ErrorKind, InvalidToken, TokenKind, Validator, ValidatorOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let issuer = test_issuer.issuer();
+    /// # let jwt = test_issuer.mint(&test_issuer.claims("orders.read"));
+    /// # let reference_token = test_issuer.issue_reference_token(test_issuer.claims("orders.read"));
+    /// let validator = Validator::new(
+    ///     ValidatorOptions::new(issuer, "test-api").introspection_secret("test-api-secret"),
+    /// )?;
+    /// let bearer = |token: &str| {
+    ///     let mut headers = http::HeaderMap::new();
+    ///     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    ///     headers
+    /// };
+    ///
+    /// // A JWT access token is checked locally against the issuer's keys...
+    /// let token = validator.validate(&bearer(&jwt)).await?;
+    /// assert_eq!(token.kind(), TokenKind::Jwt);
+    /// assert_eq!(token.claims().client_id(), Some("test-client"));
+    ///
+    /// // ...a reference token is introspected at the issuer.
+    /// let token = validator.validate(&bearer(&reference_token)).await?;
+    /// assert_eq!(token.kind(), TokenKind::Reference);
+    /// assert!(token.claims().has_scope("orders.read"));
+    ///
+    /// // A token that is neither gets a `401` with its RFC 6750 challenge.
+    /// let error = validator.validate(&bearer("eyJ.garbage.x")).await.unwrap_err();
     /// assert_eq!(error.status(), 401);
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::Malformed));
+    /// assert!(error.www_authenticate().unwrap().contains(r#"error="invalid_token""#));
+    /// # Ok(())
     /// # }
     /// ```
     pub async fn validate(&self, headers: &http::HeaderMap) -> Result<ValidatedToken, AuthError> {
@@ -148,11 +204,21 @@ impl Validator {
 
     /// Validates the token of a request known by its head (method, URI, headers, extensions).
     ///
-    /// ```no_run
-    /// # use oxidp_api_auth::{RequestInfo, Validator};
-    /// # async fn run(validator: Validator, request: http::Request<()>) {
+    /// ```
+    /// use oxidp_api_auth::{RequestInfo, Validator};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
+    /// # let validator = Validator::new(test_issuer.validator_options())?;
+    /// # let token = test_issuer.mint(&test_issuer.claims("orders.write"));
+    /// let request = http::Request::post("/orders")
+    ///     .header("authorization", format!("Bearer {token}"))
+    ///     .body(())?;
     /// let (parts, _body) = request.into_parts();
-    /// let token = validator.validate_request(RequestInfo::from_parts(&parts)).await;
+    /// let token = validator.validate_request(RequestInfo::from_parts(&parts)).await?;
+    /// assert!(token.claims().has_scope("orders.write"));
+    /// # Ok(())
     /// # }
     /// ```
     pub async fn validate_request(

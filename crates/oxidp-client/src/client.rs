@@ -79,6 +79,7 @@ impl OAuthClient {
     ///
     /// ```
     /// let builder = oxidp_client::OAuthClient::builder("web", "web-secret");
+    /// assert!(!format!("{builder:?}").contains("web-secret"));
     /// ```
     pub fn builder(
         client_id: impl Into<String>,
@@ -156,6 +157,7 @@ impl OAuthClient {
 ///     .http_client(http)
 ///     .clock(Arc::new(SystemClock))
 ///     .build()?;
+/// assert_eq!(client.revocation_endpoint().unwrap().path(), "/connect/revocation");
 /// # Ok::<(), oxidp_client::Error>(())
 /// ```
 #[must_use]
@@ -183,30 +185,115 @@ impl fmt::Debug for OAuthClientBuilder {
 
 impl OAuthClientBuilder {
     /// The token endpoint. Required by [`build`](Self::build); overrides the discovered one.
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .build()?;
+    /// assert_eq!(client.token_endpoint().as_str(), "https://idp.example/connect/token");
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
     pub fn token_endpoint(mut self, url: impl Into<String>) -> Self {
         self.token_endpoint = Some(url.into());
         self
     }
 
     /// The RFC 7009 revocation endpoint, used on sign-out; overrides the discovered one.
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .revocation_endpoint("https://idp.example/connect/revocation")
+    ///     .build()?;
+    /// assert_eq!(client.revocation_endpoint().unwrap().path(), "/connect/revocation");
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
     pub fn revocation_endpoint(mut self, url: impl Into<String>) -> Self {
         self.revocation_endpoint = Some(url.into());
         self
     }
 
     /// How the client authenticates; `client_secret_basic` by default.
+    ///
+    /// ```
+    /// use oxidp_client::{ClientAuthMethod, ClientCredentialsManager, OAuthClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .auth_method(ClientAuthMethod::ClientSecretPost)
+    ///     .build()?;
+    /// ClientCredentialsManager::new(client).get_token().await?;
+    ///
+    /// // The credentials went in the form, not in an `Authorization` header.
+    /// let request = server.last_token_request().unwrap();
+    /// assert_eq!(request.authorization, None);
+    /// assert_eq!(request.form["client_id"], "app");
+    /// assert_eq!(request.form["client_secret"], "app secret/+");
+    /// # Ok(()) }
+    /// ```
     pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
         self.auth_method = method;
         self
     }
 
     /// The HTTP client to use. The default one follows no redirects and gives up after 30 s.
+    ///
+    /// ```
+    /// use oxidp_client::{ClientCredentialsManager, Error, OAuthClient};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # server.set_delay(Duration::from_secs(5));
+    /// # let token_endpoint = server.token_endpoint();
+    /// // A token endpoint that takes seconds to answer, and a client that waits 200 ms.
+    /// let http = reqwest::Client::builder()
+    ///     .timeout(Duration::from_millis(200))
+    ///     .build()
+    ///     .expect("an HTTP client");
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .http_client(http)
+    ///     .build()?;
+    /// let error = ClientCredentialsManager::new(client).get_token().await.unwrap_err();
+    /// assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    /// assert!(error.is_transient());
+    /// # Ok(()) }
+    /// ```
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
     /// The clock for expiry decisions; the system clock by default.
+    ///
+    /// ```
+    /// use oxidp_client::{Clock, ClientCredentialsManager, OAuthClient};
+    /// use oxidp_client::testing::ManualClock;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let clock = ManualClock::new();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let tokens = ClientCredentialsManager::new(client);
+    /// let token = tokens.get_token().await?;
+    /// // The server said `expires_in: 300`, counted from when the request was sent.
+    /// assert_eq!(token.expires_at, clock.now() + time::Duration::seconds(300));
+    ///
+    /// clock.advance(250); // within a minute of the expiry: renewed
+    /// assert_eq!(tokens.get_token().await?.access_token.secret(), "at-2");
+    /// # Ok(()) }
+    /// ```
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -231,12 +318,24 @@ impl OAuthClientBuilder {
     /// endpoints from it, unless they were set on the builder. The document must name the same
     /// issuer (OpenID Connect Discovery §4.3).
     ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), oxidp_client::Error> {
-    /// let client = oxidp_client::OAuthClient::builder("m2m", "m2m-secret")
-    ///     .discover("http://127.0.0.1:5000")
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let issuer = server.issuer();
+    /// let client = oxidp_client::OAuthClient::builder("app", "app secret/+")
+    ///     .discover(issuer)
     ///     .await?;
-    /// println!("tokens from {}", client.token_endpoint());
+    /// assert_eq!(client.token_endpoint().as_str(), format!("{issuer}/token"));
+    /// assert_eq!(client.revocation_endpoint().unwrap().as_str(), format!("{issuer}/revoke"));
+    ///
+    /// // Were the document to name another issuer, discovery would fail:
+    /// # server.set_discovery_issuer("https://elsewhere.example");
+    /// let error = oxidp_client::OAuthClient::builder("app", "app secret/+")
+    ///     .discover(issuer)
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(error, oxidp_client::Error::Configuration(_)));
     /// # Ok(()) }
     /// ```
     pub async fn discover(self, issuer: &str) -> Result<OAuthClient, Error> {

@@ -24,24 +24,34 @@ pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(60);
 ///
 /// Cloning is cheap and clones share the cache.
 ///
-/// ```no_run
+/// ```
 /// use oxidp_client::{ClientCredentialsManager, OAuthClient};
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = OAuthClient::builder("m2m", "m2m-secret")
-///     .discover("http://127.0.0.1:5000")
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+/// # let issuer = server.issuer();
+/// let client = OAuthClient::builder("app", "app secret/+")
+///     .discover(issuer)
 ///     .await?;
 /// let tokens = ClientCredentialsManager::builder(client)
 ///     .scope("orders.read orders.write")
 ///     .resource("https://orders.example/")
 ///     .build();
 ///
-/// let token = tokens.get_token().await?;
-/// let orders = reqwest::Client::new()
-///     .get("https://orders.example/orders")
-///     .header(reqwest::header::AUTHORIZATION, token.authorization_header()?)
-///     .send()
-///     .await?;
+/// // Ten tasks want a token at once: one request is made, and all get its token.
+/// let tasks: Vec<_> = (0..10)
+///     .map(|_| {
+///         let tokens = tokens.clone();
+///         tokio::spawn(async move { tokens.get_token().await })
+///     })
+///     .collect();
+/// for task in tasks {
+///     let token = task.await??;
+///     // What an API call sends: `.header(AUTHORIZATION, token.authorization_header()?)`.
+///     assert_eq!(token.authorization_header()?, "Bearer at-1");
+/// }
+/// # assert_eq!(server.token_requests(), 1);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -74,11 +84,22 @@ impl ClientCredentialsManager {
     ///
     /// ```
     /// use oxidp_client::{ClientCredentialsManager, OAuthClient};
-    /// let client = OAuthClient::builder("m2m", "m2m-secret")
-    ///     .token_endpoint("http://127.0.0.1:5000/connect/token")
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
     ///     .build()?;
     /// let tokens = ClientCredentialsManager::new(client);
-    /// # Ok::<(), oxidp_client::Error>(())
+    /// let token = tokens.get_token().await?;
+    /// assert_eq!(token.token_type, "Bearer");
+    /// assert_eq!(token.scope, None, "no scope asked for, none named");
+    /// # let form = server.last_token_request().unwrap().form;
+    /// # assert_eq!(form["grant_type"], "client_credentials");
+    /// # assert!(!form.contains_key("scope"));
+    /// # Ok(()) }
     /// ```
     pub fn new(client: OAuthClient) -> Self {
         Self::builder(client).build()
@@ -89,14 +110,20 @@ impl ClientCredentialsManager {
     /// ```
     /// use oxidp_client::{ClientCredentialsManager, OAuthClient};
     /// use std::time::Duration;
-    /// let client = OAuthClient::builder("m2m", "m2m-secret")
-    ///     .token_endpoint("http://127.0.0.1:5000/connect/token")
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
     ///     .build()?;
     /// let tokens = ClientCredentialsManager::builder(client)
     ///     .scope("orders.read")
     ///     .refresh_ahead(Duration::from_secs(30))
     ///     .build();
-    /// # Ok::<(), oxidp_client::Error>(())
+    /// assert_eq!(tokens.get_token().await?.scope.as_deref(), Some("orders.read"));
+    /// # Ok(()) }
     /// ```
     pub fn builder(client: OAuthClient) -> ClientCredentialsManagerBuilder {
         ClientCredentialsManagerBuilder {
@@ -113,10 +140,23 @@ impl ClientCredentialsManager {
     /// `unauthorized_client`, ...), [`Error::Transport`] when it cannot be reached,
     /// [`Error::InvalidResponse`] when its answer is not a token response.
     ///
-    /// ```no_run
-    /// # async fn run(tokens: oxidp_client::ClientCredentialsManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let tokens = oxidp_client::ClientCredentialsManager::new(server.client_builder().build()?);
     /// let token = tokens.get_token().await?;
-    /// println!("a {} token valid until {}", token.token_type, token.expires_at);
+    /// assert!(token.expires_at > time::OffsetDateTime::now_utc());
+    /// // Until shortly before that, the same token comes from the cache.
+    /// assert_eq!(tokens.get_token().await?, token);
+    /// # assert_eq!(server.token_requests(), 1);
+    ///
+    /// // When the server refuses, the error carries its error code:
+    /// # server.answer_token_requests(400, r#"{"error":"invalid_scope"}"#);
+    /// # tokens.invalidate();
+    /// let error = tokens.get_token().await.unwrap_err();
+    /// assert_eq!(error.oauth_error(), Some("invalid_scope"));
+    /// assert!(!error.is_transient());
     /// # Ok(()) }
     /// ```
     pub async fn get_token(&self) -> Result<Token, Error> {
@@ -129,10 +169,16 @@ impl ClientCredentialsManager {
     /// Forgets the cached token, so that the next [`get_token`](Self::get_token) fetches a new
     /// one (for instance after an API rejected the token).
     ///
-    /// ```no_run
-    /// # async fn run(tokens: oxidp_client::ClientCredentialsManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let tokens = oxidp_client::ClientCredentialsManager::new(server.client_builder().build()?);
+    /// let rejected = tokens.get_token().await?;
     /// tokens.invalidate();
     /// let fresh = tokens.get_token().await?;
+    /// assert_ne!(fresh.access_token, rejected.access_token);
+    /// # assert_eq!(server.token_requests(), 2);
     /// # Ok(()) }
     /// ```
     pub fn invalidate(&self) {
@@ -204,15 +250,28 @@ impl ClientCredentialsManager {
 /// ```
 /// use oxidp_client::{ClientCredentialsManager, OAuthClient};
 /// use std::time::Duration;
-/// let client = OAuthClient::builder("m2m", "m2m-secret")
-///     .token_endpoint("https://idp.example/connect/token")
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oxidp_client::Error> {
+/// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+/// # let token_endpoint = server.token_endpoint();
+/// let client = OAuthClient::builder("app", "app secret/+")
+///     .token_endpoint(token_endpoint)
 ///     .build()?;
 /// let tokens = ClientCredentialsManager::builder(client)
-///     .scope("orders.read orders.write")       // space-separated, or one call per scope
-///     .resource("https://orders.example/")      // RFC 8707, repeatable
+///     .scope("orders.read")                 // space-separated, or one call per scope
+///     .scope("orders.write")
+///     .resource("https://orders.example/")  // RFC 8707, repeatable
 ///     .refresh_ahead(Duration::from_secs(30))
 ///     .build();
-/// # Ok::<(), oxidp_client::Error>(())
+/// tokens.get_token().await?;
+///
+/// // What the token endpoint was asked:
+/// let form = server.last_token_request().unwrap().form;
+/// assert_eq!(form["grant_type"], "client_credentials");
+/// assert_eq!(form["scope"], "orders.read orders.write");
+/// assert_eq!(form["resource"], "https://orders.example/");
+/// # Ok(()) }
 /// ```
 #[derive(Debug)]
 #[must_use]
@@ -225,7 +284,8 @@ pub struct ClientCredentialsManagerBuilder {
 
 impl ClientCredentialsManagerBuilder {
     /// Asks for these scopes (space-separated; may be called more than once). Without it the
-    /// server grants the client's default scopes.
+    /// server grants the client's default scopes. See the
+    /// [builder's example](ClientCredentialsManagerBuilder).
     pub fn scope(mut self, scope: impl AsRef<str>) -> Self {
         self.scopes
             .extend(scope.as_ref().split_whitespace().map(str::to_owned));
@@ -233,6 +293,7 @@ impl ClientCredentialsManagerBuilder {
     }
 
     /// Asks for a token for this resource (RFC 8707 `resource`; may be called more than once).
+    /// See the [builder's example](ClientCredentialsManagerBuilder).
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
         self.resources.push(resource.into());
         self
@@ -240,6 +301,33 @@ impl ClientCredentialsManagerBuilder {
 
     /// How long before expiry the cached token is renewed ([`DEFAULT_REFRESH_AHEAD`] unless
     /// set). It is capped at half the token's lifetime.
+    ///
+    /// ```
+    /// use oxidp_client::{ClientCredentialsManager, OAuthClient};
+    /// use oxidp_client::testing::ManualClock;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let clock = ManualClock::new();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// // The server's tokens live 300 s.
+    /// let tokens = ClientCredentialsManager::builder(client)
+    ///     .refresh_ahead(Duration::from_secs(30))
+    ///     .build();
+    /// let first = tokens.get_token().await?;
+    /// clock.advance(269); // 31 s before expiry: still cached
+    /// assert_eq!(tokens.get_token().await?, first);
+    /// clock.advance(2); // 29 s before expiry: renewed
+    /// assert_ne!(tokens.get_token().await?, first);
+    /// # assert_eq!(server.token_requests(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn refresh_ahead(mut self, margin: Duration) -> Self {
         self.refresh_ahead = margin;
         self

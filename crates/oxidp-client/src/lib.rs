@@ -16,20 +16,33 @@
 //! Tokens and secrets are types ([`AccessToken`], [`RefreshToken`], [`IdToken`],
 //! [`ClientSecret`]) that print `[redacted]` in `Debug`; this crate never logs one.
 //!
-//! ```no_run
+//! ```
 //! use oxidp_client::{ClientCredentialsManager, OAuthClient};
 //!
-//! # async fn run() -> Result<(), oxidp_client::Error> {
-//! let client = OAuthClient::builder("m2m", "m2m-secret")
-//!     .discover("http://127.0.0.1:5000")
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+//! # let issuer = server.issuer();
+//! // `issuer` is the authorization server's URL (here a local test double).
+//! let client = OAuthClient::builder("app", "app secret/+")
+//!     .discover(issuer)
 //!     .await?;
 //! let tokens = ClientCredentialsManager::builder(client)
 //!     .scope("orders.read")
 //!     .build();
 //! // Cheap to clone; share it between tasks.
 //! let token = tokens.get_token().await?;
+//! assert_eq!(token.scope.as_deref(), Some("orders.read"));
+//! assert_eq!(token.authorization_header()?, "Bearer at-1");
+//!
+//! // Asked again, the cached token is handed out without a request.
+//! assert_eq!(tokens.get_token().await?, token);
+//! # assert_eq!(server.token_requests(), 1);
 //! # Ok(()) }
 //! ```
+//!
+//! With the `testing` feature, the `testing` module offers a fake authorization server and a
+//! manual clock for the tests of apps built on this crate (and for the examples here).
 
 mod client;
 mod client_credentials;
@@ -42,6 +55,8 @@ mod secret;
 mod session_locks;
 mod single_flight;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod token;
 
 pub use async_trait::async_trait;

@@ -28,12 +28,18 @@ use std::time::Duration;
 /// The one-refresh-at-a-time guarantee holds within one manager (and its clones). Apps that run
 /// several instances over a shared [`TokenStore`] should route a session to one instance.
 ///
-/// ```no_run
+/// ```
 /// use oxidp_client::{Error, OAuthClient, RefreshTokenManager};
 ///
-/// # async fn run(code: &str, verifier: &str) -> Result<(), Error> {
-/// let client = OAuthClient::builder("web", "web-secret")
-///     .discover("http://127.0.0.1:5000")
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+/// # let issuer = server.issuer();
+/// # let clock = oxidp_client::testing::ManualClock::new();
+/// # let (code, verifier) = (oxidp_client::testing::AUTHORIZATION_CODE, "the-pkce-verifier");
+/// let client = OAuthClient::builder("app", "app secret/+")
+/// #   .clock(clock.clone())
+///     .discover(issuer)
 ///     .await?;
 /// let sessions = RefreshTokenManager::new(client);
 ///
@@ -43,14 +49,25 @@ use std::time::Duration;
 ///     .await?;
 ///
 /// // On each request that calls an API:
-/// match sessions.access_token("session-42").await {
-///     Ok(token) => { /* call the API with token.authorization_header() */ }
-///     Err(Error::ReauthenticationRequired { .. }) => { /* redirect to the login */ }
-///     Err(other) => return Err(other),
+/// let mut calls = Vec::new();
+/// for _ in 0..2 {
+///     match sessions.access_token("session-42").await {
+///         Ok(token) => calls.push(token.authorization_header().unwrap()), // call the API
+///         Err(Error::ReauthenticationRequired { .. }) => { /* redirect to the login */ }
+///         Err(other) => return Err(other),
+///     }
+/// #   clock.advance(300); // the access token's lifetime
 /// }
+/// // The second call came after the access token expired: it was refreshed first.
+/// assert_eq!(calls, ["Bearer at-1", "Bearer at-2"]);
 ///
-/// // On sign-out:
+/// // On sign-out: the tokens are revoked and forgotten.
 /// sessions.sign_out("session-42").await?;
+/// assert!(matches!(
+///     sessions.access_token("session-42").await,
+///     Err(Error::ReauthenticationRequired { .. })
+/// ));
+/// # assert_eq!(server.revocations()[0]["token"], "rt-2");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -84,11 +101,16 @@ impl RefreshTokenManager {
     ///
     /// ```
     /// use oxidp_client::{OAuthClient, RefreshTokenManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
     /// let client = OAuthClient::builder("web", "web-secret")
     ///     .token_endpoint("http://127.0.0.1:5000/connect/token")
     ///     .build()?;
     /// let sessions = RefreshTokenManager::new(client);
-    /// # Ok::<(), oxidp_client::Error>(())
+    /// // Nobody signed in yet, so nothing is stored.
+    /// assert!(sessions.tokens("session-42").await?.is_none());
+    /// # Ok(()) }
     /// ```
     pub fn new(client: OAuthClient) -> Self {
         Self::builder(client).build()
@@ -98,16 +120,26 @@ impl RefreshTokenManager {
     ///
     /// ```
     /// use oxidp_client::{AccessTokenRevocation, MemoryTokenStore, OAuthClient, RefreshTokenManager};
+    /// use oxidp_client::TokenStore as _;
     /// use std::{sync::Arc, time::Duration};
-    /// let client = OAuthClient::builder("web", "web-secret")
-    ///     .token_endpoint("http://127.0.0.1:5000/connect/token")
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let (token_endpoint, code) = (server.token_endpoint(), oxidp_client::testing::AUTHORIZATION_CODE);
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
     ///     .build()?;
+    /// let store = Arc::new(MemoryTokenStore::default());
     /// let sessions = RefreshTokenManager::builder(client)
-    ///     .store(Arc::new(MemoryTokenStore::default()))
+    ///     .store(store.clone())
     ///     .refresh_ahead(Duration::from_secs(30))
     ///     .access_token_revocation(AccessTokenRevocation::Always)
     ///     .build();
-    /// # Ok::<(), oxidp_client::Error>(())
+    /// sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
+    /// // The tokens went to the given store.
+    /// assert!(store.load("session-42").await?.is_some());
+    /// # Ok(()) }
     /// ```
     pub fn builder(client: OAuthClient) -> RefreshTokenManagerBuilder {
         RefreshTokenManagerBuilder {
@@ -121,12 +153,29 @@ impl RefreshTokenManager {
     /// Redeems an authorization code (RFC 6749 §4.1.3, with the PKCE `code_verifier` if one was
     /// used) and stores the tokens under `session_key`, replacing any there.
     ///
-    /// ```no_run
-    /// # async fn run(sessions: oxidp_client::RefreshTokenManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let sessions = oxidp_client::RefreshTokenManager::new(server.client_builder().build()?);
+    /// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
     /// let tokens = sessions
-    ///     .exchange_code("session-42", "the-code", "http://localhost:5002/callback", Some("the-verifier"))
+    ///     .exchange_code("session-42", code, "http://localhost:5002/callback", Some("the-verifier"))
     ///     .await?;
     /// assert!(tokens.refresh_token.is_some(), "asked for offline_access");
+    /// assert!(tokens.id_token.is_some());
+    /// assert_eq!(sessions.tokens("session-42").await?, Some(tokens));
+    /// # let form = server.last_token_request().unwrap().form;
+    /// # assert_eq!(form["grant_type"], "authorization_code");
+    /// # assert_eq!(form["code_verifier"], "the-verifier");
+    ///
+    /// // A code the server does not (or no longer) know is refused.
+    /// let error = sessions
+    ///     .exchange_code("session-43", "used-code", "http://localhost:5002/callback", None)
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(error.oauth_error(), Some("invalid_grant"));
+    /// assert!(sessions.tokens("session-43").await?.is_none());
     /// # Ok(()) }
     /// ```
     pub async fn exchange_code(
@@ -206,9 +255,35 @@ impl RefreshTokenManager {
     /// next call tries again). A transient failure while the access token has not actually
     /// expired yet returns that access token.
     ///
-    /// ```no_run
-    /// # async fn run(sessions: oxidp_client::RefreshTokenManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// use oxidp_client::{Error, ReauthenticationReason};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let clock = oxidp_client::testing::ManualClock::new();
+    /// # let sessions = oxidp_client::RefreshTokenManager::new(server.client_builder().clock(clock.clone()).build()?);
+    /// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+    /// # sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
     /// let token = sessions.access_token("session-42").await?;
+    /// assert_eq!(token.access_token.secret(), "at-1");
+    ///
+    /// // Once the access token is due, it is refreshed and the rotated refresh token kept.
+    /// # clock.advance(300);
+    /// let token = sessions.access_token("session-42").await?;
+    /// assert_eq!(token.access_token.secret(), "at-2");
+    /// let stored = sessions.tokens("session-42").await?.unwrap();
+    /// assert_eq!(stored.refresh_token.unwrap().secret(), "rt-2");
+    ///
+    /// // When the server refuses the refresh token, the user must sign in again.
+    /// # clock.advance(300);
+    /// # server.accept_refresh_token("only-another-one");
+    /// let error = sessions.access_token("session-42").await.unwrap_err();
+    /// assert!(matches!(
+    ///     error,
+    ///     Error::ReauthenticationRequired { reason: ReauthenticationReason::InvalidGrant(_) }
+    /// ));
+    /// assert!(sessions.tokens("session-42").await?.is_none(), "the tokens were dropped");
     /// # Ok(()) }
     /// ```
     pub async fn access_token(&self, session_key: &str) -> Result<Token, Error> {
@@ -224,9 +299,17 @@ impl RefreshTokenManager {
     /// Forgets the session's tokens without revoking them (see
     /// [`sign_out`](Self::sign_out) to revoke them too).
     ///
-    /// ```no_run
-    /// # async fn run(sessions: oxidp_client::RefreshTokenManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let sessions = oxidp_client::RefreshTokenManager::new(server.client_builder().build()?);
+    /// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+    /// # sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
     /// sessions.forget("session-42").await?;
+    /// assert!(sessions.tokens("session-42").await?.is_none());
+    /// // Nothing was revoked.
+    /// assert!(server.revocations().is_empty());
     /// # Ok(()) }
     /// ```
     pub async fn forget(&self, session_key: &str) -> Result<(), Error> {
@@ -316,15 +399,28 @@ pub(crate) async fn detached<T: Send + 'static>(
 /// ```
 /// use oxidp_client::{AccessTokenRevocation, MemoryTokenStore, OAuthClient, RefreshTokenManager};
 /// use std::{sync::Arc, time::Duration};
-/// let client = OAuthClient::builder("web", "web-secret")
-///     .token_endpoint("https://idp.example/connect/token")
-///     .build()?;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oxidp_client::Error> {
+/// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+/// # let issuer = server.issuer();
+/// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+/// let client = OAuthClient::builder("app", "app secret/+")
+///     .discover(issuer)
+///     .await?;
 /// let sessions = RefreshTokenManager::builder(client)
 ///     .store(Arc::new(MemoryTokenStore::default())) // or the app's own TokenStore
 ///     .refresh_ahead(Duration::from_secs(45))
 ///     .access_token_revocation(AccessTokenRevocation::Never)
 ///     .build();
-/// # Ok::<(), oxidp_client::Error>(())
+/// sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
+///
+/// // On sign-out only the refresh token is revoked.
+/// sessions.sign_out("session-42").await?;
+/// let revoked = server.revocations();
+/// assert_eq!(revoked.len(), 1);
+/// assert_eq!(revoked[0]["token_type_hint"], "refresh_token");
+/// # Ok(()) }
 /// ```
 #[must_use]
 pub struct RefreshTokenManagerBuilder {
@@ -344,7 +440,8 @@ impl fmt::Debug for RefreshTokenManagerBuilder {
 }
 
 impl RefreshTokenManagerBuilder {
-    /// Where the tokens are kept; [`MemoryTokenStore`] unless set.
+    /// Where the tokens are kept; [`MemoryTokenStore`] unless set. See
+    /// [`RefreshTokenManager::builder`] for an example, and [`TokenStore`] for an implementation.
     pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
         self
@@ -352,13 +449,40 @@ impl RefreshTokenManagerBuilder {
 
     /// How long before expiry the access token is refreshed ([`DEFAULT_REFRESH_AHEAD`] unless
     /// set). It is capped at half the token's lifetime.
+    ///
+    /// ```
+    /// use oxidp_client::{OAuthClient, RefreshTokenManager};
+    /// use oxidp_client::testing::ManualClock;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let (token_endpoint, code) = (server.token_endpoint(), oxidp_client::testing::AUTHORIZATION_CODE);
+    /// let clock = ManualClock::new();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let sessions = RefreshTokenManager::builder(client)
+    ///     .refresh_ahead(Duration::from_secs(120))
+    ///     .build();
+    /// // The server's access tokens live 300 s.
+    /// sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
+    /// clock.advance(179); // 121 s before expiry: still good
+    /// assert_eq!(sessions.access_token("session-42").await?.access_token.secret(), "at-1");
+    /// clock.advance(2); // 119 s before expiry: refreshed
+    /// assert_eq!(sessions.access_token("session-42").await?.access_token.secret(), "at-2");
+    /// # Ok(()) }
+    /// ```
     pub fn refresh_ahead(mut self, margin: Duration) -> Self {
         self.refresh_ahead = margin;
         self
     }
 
     /// Whether [`sign_out`](RefreshTokenManager::sign_out) revokes the access token too
-    /// ([`AccessTokenRevocation::IfReference`] unless set).
+    /// ([`AccessTokenRevocation::IfReference`] unless set). See the
+    /// [builder's example](RefreshTokenManagerBuilder).
     pub fn access_token_revocation(mut self, revocation: AccessTokenRevocation) -> Self {
         self.access_token_revocation = revocation;
         self

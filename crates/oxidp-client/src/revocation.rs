@@ -19,6 +19,11 @@ use crate::secret::{AccessToken, RefreshToken};
 ///     oxidp_client::AccessTokenRevocation::IfReference,
 /// );
 /// ```
+///
+/// It is set with
+/// [`RefreshTokenManagerBuilder::access_token_revocation`](crate::RefreshTokenManagerBuilder::access_token_revocation);
+/// the example of [`RefreshTokenManagerBuilder`](crate::RefreshTokenManagerBuilder) shows
+/// the requests a sign-out then makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AccessTokenRevocation {
@@ -45,10 +50,25 @@ impl OAuthClient {
     /// Revokes a refresh token (`token_type_hint=refresh_token`). Revoking a token the server
     /// does not know, or no longer knows, succeeds, so this is safe to repeat.
     ///
-    /// ```no_run
-    /// # async fn run(client: oxidp_client::OAuthClient) -> Result<(), oxidp_client::Error> {
+    /// ```
     /// use oxidp_client::RefreshToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let client = server.client_builder().build()?;
     /// client.revoke_refresh_token(&RefreshToken::new("the-refresh-token")).await?;
+    /// client.revoke_refresh_token(&RefreshToken::new("the-refresh-token")).await?; // again: Ok
+    /// let asked = server.revocations();
+    /// assert_eq!(asked[0]["token"], "the-refresh-token");
+    /// assert_eq!(asked[0]["token_type_hint"], "refresh_token");
+    ///
+    /// // Without a revocation endpoint there is nothing to call.
+    /// let client = oxidp_client::OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(server.token_endpoint())
+    ///     .build()?;
+    /// let error = client.revoke_refresh_token(&RefreshToken::new("rt")).await.unwrap_err();
+    /// assert!(matches!(error, oxidp_client::Error::Configuration(_)));
     /// # Ok(()) }
     /// ```
     pub async fn revoke_refresh_token(&self, token: &RefreshToken) -> Result<(), Error> {
@@ -58,10 +78,23 @@ impl OAuthClient {
 
     /// Revokes an access token (`token_type_hint=access_token`); useful for reference tokens.
     ///
-    /// ```no_run
-    /// # async fn run(client: oxidp_client::OAuthClient) -> Result<(), oxidp_client::Error> {
+    /// ```
     /// use oxidp_client::AccessToken;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let client = server.client_builder().build()?;
     /// client.revoke_access_token(&AccessToken::new("the-reference-token")).await?;
+    /// # let asked = server.revocations();
+    /// # assert_eq!(asked[0]["token"], "the-reference-token");
+    /// # assert_eq!(asked[0]["token_type_hint"], "access_token");
+    ///
+    /// // A server that cannot revoke now says so; it is worth trying again later.
+    /// # server.set_revocation_status(503);
+    /// let error = client.revoke_access_token(&AccessToken::new("the-reference-token")).await.unwrap_err();
+    /// assert_eq!(error.oauth_error(), Some("temporarily_unavailable"));
+    /// assert!(error.is_transient());
     /// # Ok(()) }
     /// ```
     pub async fn revoke_access_token(&self, token: &AccessToken) -> Result<(), Error> {
@@ -80,10 +113,20 @@ impl RefreshTokenManager {
     /// the tokens are only forgotten. Like a refresh, a started sign-out runs to its end even if
     /// the caller goes away, and never overlaps a refresh of the same session.
     ///
-    /// ```no_run
-    /// # async fn run(sessions: oxidp_client::RefreshTokenManager) -> Result<(), oxidp_client::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let sessions = oxidp_client::RefreshTokenManager::new(server.client_builder().build()?);
+    /// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+    /// # sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
     /// sessions.sign_out("session-42").await?;
     /// sessions.sign_out("session-42").await?; // nothing left to do: Ok
+    /// assert!(sessions.tokens("session-42").await?.is_none());
+    ///
+    /// // The refresh token was revoked, and the access token too, as it is a reference token.
+    /// let revoked: Vec<_> = server.revocations().iter().map(|form| form["token"].clone()).collect();
+    /// assert_eq!(revoked, ["rt-1", "at-1"]);
     /// # Ok(()) }
     /// ```
     pub async fn sign_out(&self, session_key: &str) -> Result<(), Error> {

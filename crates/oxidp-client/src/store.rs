@@ -18,8 +18,9 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use oxidp_client::{StoreError, TokenSet, TokenStore};
+/// use oxidp_client::{RefreshTokenManager, StoreError, TokenSet, TokenStore};
 /// use std::collections::HashMap;
+/// use std::sync::Arc;
 /// use tokio::sync::Mutex;
 ///
 /// /// Keeps each set as JSON, as a database column would.
@@ -43,6 +44,21 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 ///         Ok(())
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+/// # let client = server.client_builder().build()?;
+/// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+/// let store = Arc::new(JsonStore::default());
+/// let sessions = RefreshTokenManager::builder(client).store(store.clone()).build();
+/// let tokens = sessions.exchange_code("session-42", code, "https://app.test/cb", None).await?;
+/// assert_eq!(store.load("session-42").await?, Some(tokens));
+/// assert!(store.0.lock().await["session-42"].contains(r#""refresh_token":"rt-1""#));
+///
+/// sessions.sign_out("session-42").await?;
+/// assert_eq!(store.load("session-42").await?, None);
+/// # Ok(()) }
 /// ```
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {

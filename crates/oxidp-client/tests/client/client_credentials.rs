@@ -18,7 +18,10 @@ async fn a_token_is_fetched_once_then_served_from_the_cache() {
     assert_eq!(first.access_token.secret(), "at-1");
     assert_eq!(fake.token_requests(), 1);
 
-    let (authorization, form) = fake.last_token_form();
+    let TokenRequest {
+        authorization,
+        form,
+    } = fake.last_token_form();
     assert!(
         authorization.unwrap().starts_with("Basic "),
         "client_secret_basic by default"
@@ -32,7 +35,7 @@ async fn a_token_is_fetched_once_then_served_from_the_cache() {
 #[tokio::test]
 async fn a_hundred_concurrent_callers_make_one_request() {
     let fake = Fake::start().await;
-    fake.delay(Duration::from_millis(200));
+    fake.set_delay(Duration::from_millis(200));
     let tokens = ClientCredentialsManager::new(fake.client(ManualClock::new()));
     let callers: Vec<_> = (0..100)
         .map(|_| {
@@ -49,7 +52,7 @@ async fn a_hundred_concurrent_callers_make_one_request() {
 #[tokio::test]
 async fn type_and_expiry_come_from_the_response() {
     let fake = Fake::start().await;
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: Some(120),
         rotate: true,
     });
@@ -92,7 +95,7 @@ async fn the_token_is_renewed_within_the_refresh_ahead_margin() {
 #[tokio::test]
 async fn the_margin_is_at_most_half_a_short_lifetime() {
     let fake = Fake::start().await;
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: Some(10),
         rotate: true,
     });
@@ -131,7 +134,10 @@ async fn client_secret_post_sends_the_credentials_in_the_body() {
         .get_token()
         .await
         .unwrap();
-    let (authorization, form) = fake.last_token_form();
+    let TokenRequest {
+        authorization,
+        form,
+    } = fake.last_token_form();
     assert_eq!(authorization, None);
     assert_eq!(form["client_id"], CLIENT_ID);
     assert_eq!(form["client_secret"], SECRET);
@@ -156,12 +162,12 @@ async fn a_wrong_secret_is_an_invalid_client_error() {
 #[tokio::test]
 async fn a_failed_fetch_is_not_cached() {
     let fake = Fake::start().await;
-    fake.answer(503, r#"{"error":"temporarily_unavailable"}"#);
+    fake.answer_token_requests(503, r#"{"error":"temporarily_unavailable"}"#);
     let tokens = ClientCredentialsManager::new(fake.client(ManualClock::new()));
     let error = tokens.get_token().await.unwrap_err();
     assert_eq!(error.oauth_error(), Some("temporarily_unavailable"));
     assert!(error.is_transient());
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: Some(300),
         rotate: true,
     });
@@ -172,8 +178,8 @@ async fn a_failed_fetch_is_not_cached() {
 #[tokio::test]
 async fn concurrent_callers_share_one_failure() {
     let fake = Fake::start().await;
-    fake.delay(Duration::from_millis(200));
-    fake.answer(500, r#"{"error":"server_error"}"#);
+    fake.set_delay(Duration::from_millis(200));
+    fake.answer_token_requests(500, r#"{"error":"server_error"}"#);
     let tokens = ClientCredentialsManager::new(fake.client(ManualClock::new()));
     let callers: Vec<_> = (0..20)
         .map(|_| {
@@ -227,7 +233,7 @@ async fn malformed_responses_are_invalid_responses() {
         ),
         (400, r#"{"unexpected":true}"#, "not an OAuth error response"),
     ] {
-        fake.answer(status, body);
+        fake.answer_token_requests(status, body);
         let error = tokens.get_token().await.unwrap_err();
         let Error::InvalidResponse {
             status: got,
@@ -249,7 +255,7 @@ async fn a_transient_failure_hands_out_a_cached_token_that_has_not_expired() {
     let tokens = ClientCredentialsManager::new(fake.client(clock.clone()));
     tokens.get_token().await.unwrap();
     clock.advance(270); // inside the margin, 30 s before expiry
-    fake.answer(503, "down for maintenance");
+    fake.answer_token_requests(503, "down for maintenance");
     assert_eq!(
         tokens.get_token().await.unwrap().access_token.secret(),
         "at-1"
@@ -261,7 +267,7 @@ async fn a_transient_failure_hands_out_a_cached_token_that_has_not_expired() {
 #[tokio::test]
 async fn a_missing_expires_in_is_taken_as_five_minutes() {
     let fake = Fake::start().await;
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: None,
         rotate: true,
     });
@@ -278,16 +284,16 @@ async fn a_missing_expires_in_is_taken_as_five_minutes() {
 async fn discovery_finds_the_endpoints() {
     let fake = Fake::start().await;
     let client = OAuthClient::builder(CLIENT_ID, SECRET)
-        .discover(&format!("{}/", fake.url))
+        .discover(&format!("{}/", fake.issuer()))
         .await
         .unwrap();
     assert_eq!(
         client.token_endpoint().as_str(),
-        format!("{}/token", fake.url)
+        format!("{}/token", fake.issuer())
     );
     assert_eq!(
         client.revocation_endpoint().unwrap().as_str(),
-        format!("{}/revoke", fake.url)
+        format!("{}/revoke", fake.issuer())
     );
     assert!(
         ClientCredentialsManager::new(client)
@@ -300,9 +306,9 @@ async fn discovery_finds_the_endpoints() {
 #[tokio::test]
 async fn discovery_refuses_a_document_for_another_issuer() {
     let fake = Fake::start().await;
-    *fake.state.issuer.lock().unwrap() = "https://elsewhere.example".into();
+    fake.set_discovery_issuer("https://elsewhere.example");
     let error = OAuthClient::builder(CLIENT_ID, SECRET)
-        .discover(&fake.url)
+        .discover(fake.issuer())
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Configuration(_)), "{error:?}");

@@ -34,7 +34,7 @@ fn assert_reauthentication(error: &Error, expected: &ReauthenticationReason) {
 async fn the_code_exchange_stores_the_tokens() {
     let fake = Fake::start().await;
     let sessions = signed_in(&fake, ManualClock::new()).await;
-    let (_, form) = fake.last_token_form();
+    let TokenRequest { form, .. } = fake.last_token_form();
     assert_eq!(form["grant_type"], "authorization_code");
     assert_eq!(form["code"], "good-code");
     assert_eq!(form["redirect_uri"], CALLBACK);
@@ -83,7 +83,7 @@ async fn a_due_access_token_is_refreshed_and_the_rotated_refresh_token_kept() {
     clock.advance(250); // 50 s left: inside the 60 s margin
     let token = sessions.access_token("s1").await.unwrap();
     assert_eq!(token.access_token.secret(), "at-2");
-    let (_, form) = fake.last_token_form();
+    let TokenRequest { form, .. } = fake.last_token_form();
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], "rt-1");
     let tokens = sessions.tokens("s1").await.unwrap().unwrap();
@@ -106,7 +106,7 @@ async fn concurrent_callers_of_one_session_make_one_refresh() {
     let clock = ManualClock::new();
     let sessions = signed_in(&fake, clock.clone()).await;
     clock.advance(301);
-    fake.delay(Duration::from_millis(200));
+    fake.set_delay(Duration::from_millis(200));
     let callers: Vec<_> = (0..50)
         .map(|_| {
             let sessions = sessions.clone();
@@ -210,16 +210,16 @@ async fn a_failed_refresh_keeps_the_tokens_and_the_next_call_retries() {
     let clock = ManualClock::new();
     let sessions = signed_in(&fake, clock.clone()).await;
     clock.advance(301);
-    fake.answer(502, "<html>bad gateway</html>");
+    fake.answer_token_requests(502, "<html>bad gateway</html>");
     let error = sessions.access_token("s1").await.unwrap_err();
     assert!(
         matches!(error, Error::InvalidResponse { status: 502, .. }),
         "{error:?}"
     );
-    fake.answer(500, r#"{"error":"server_error"}"#);
+    fake.answer_token_requests(500, r#"{"error":"server_error"}"#);
     let error = sessions.access_token("s1").await.unwrap_err();
     assert_eq!(error.oauth_error(), Some("server_error"));
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: Some(300),
         rotate: true,
     });
@@ -268,7 +268,7 @@ async fn a_server_that_does_not_rotate_leaves_the_refresh_token_in_place() {
     let fake = Fake::start().await;
     let clock = ManualClock::new();
     let sessions = signed_in(&fake, clock.clone()).await;
-    fake.behave(Behaviour::Issue {
+    fake.set_behaviour(Behaviour::Issue {
         expires_in: Some(300),
         rotate: false,
     });
@@ -292,7 +292,7 @@ async fn a_refresh_is_finished_and_stored_when_its_caller_goes_away() {
     let clock = ManualClock::new();
     let sessions = signed_in(&fake, clock.clone()).await;
     clock.advance(301);
-    fake.delay(Duration::from_millis(200));
+    fake.set_delay(Duration::from_millis(200));
     let caller = {
         let sessions = sessions.clone();
         tokio::spawn(async move { sessions.access_token("s1").await })

@@ -83,7 +83,7 @@ async fn signing_out_twice_succeeds_without_a_second_request() {
 #[tokio::test]
 async fn a_failed_revocation_is_reported_and_the_tokens_are_forgotten_anyway() {
     let fake = Fake::start().await;
-    *fake.state.revocation_status.lock().unwrap() = 503;
+    fake.set_revocation_status(503);
     let sessions = RefreshTokenManager::new(fake.client(ManualClock::new()));
     session_with(&sessions, JWT_SHAPED).await;
     let error = sessions.sign_out("s1").await.unwrap_err();
@@ -109,7 +109,7 @@ async fn an_unreachable_revocation_endpoint_is_a_transport_error() {
 async fn without_a_revocation_endpoint_sign_out_only_forgets() {
     let fake = Fake::start().await;
     let client = OAuthClient::builder(CLIENT_ID, SECRET)
-        .token_endpoint(format!("{}/token", fake.url))
+        .token_endpoint(format!("{}/token", fake.issuer()))
         .build()
         .unwrap();
     let sessions = RefreshTokenManager::new(client.clone());
