@@ -54,6 +54,10 @@ pub struct IdentityServerOptions {
     pub backchannel_logout: BackchannelLogoutOptions,
     /// How long clients and API resources are cached in memory (zero: not cached).
     pub store_cache_duration: Duration,
+    /// How long users looked up by subject id (refresh, userinfo, code redemption) are cached
+    /// in memory (zero: not cached). Bounds how long a user disabled elsewhere (the CLI,
+    /// another instance) can still refresh tokens.
+    pub user_cache_duration: Duration,
 }
 
 /// How back-channel logout notifications are delivered.
@@ -174,6 +178,7 @@ impl IdentityServerOptions {
             server_side_sessions: ServerSideSessionOptions::default(),
             backchannel_logout: BackchannelLogoutOptions::default(),
             store_cache_duration: Duration::from_secs(60),
+            user_cache_duration: Duration::from_secs(5),
         })
     }
 

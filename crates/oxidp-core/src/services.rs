@@ -193,6 +193,12 @@ impl IdentityServerBuilder {
             clock,
             tickets,
         } = self;
+        if !options.user_cache_duration.is_zero() {
+            stores.users = Arc::new(crate::store::CachedUserStore::new(
+                stores.users,
+                options.user_cache_duration,
+            ));
+        }
         if !options.store_cache_duration.is_zero() {
             let ttl = options.store_cache_duration;
             stores.clients = Arc::new(crate::store::CachedClientStore::new(stores.clients, ttl));

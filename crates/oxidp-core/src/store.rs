@@ -8,7 +8,7 @@ mod memory;
 mod memory_outbox;
 mod memory_sessions;
 
-pub use cache::{CachedClientStore, CachedResourceStore};
+pub use cache::{CachedClientStore, CachedResourceStore, CachedUserStore};
 pub use memory::MemoryStore;
 
 use crate::model::{

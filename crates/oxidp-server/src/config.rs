@@ -123,6 +123,9 @@ pub struct StoreConfig {
     /// How long clients and API resources are cached in memory; zero turns the cache off.
     #[serde(with = "humantime_serde")]
     pub cache_duration: Duration,
+    /// How long users looked up by subject id are cached in memory; zero turns the cache off.
+    #[serde(with = "humantime_serde")]
+    pub user_cache_duration: Duration,
 }
 
 impl Default for StoreConfig {
@@ -131,6 +134,7 @@ impl Default for StoreConfig {
             url: "sqlite://data/oxidp.db".into(),
             max_connections: 10,
             cache_duration: Duration::from_secs(60),
+            user_cache_duration: Duration::from_secs(5),
         }
     }
 }
@@ -457,6 +461,7 @@ impl Config {
             migrate_cookie_sessions: self.server_side_sessions.migrate_cookie_sessions,
         };
         options.store_cache_duration = self.store.cache_duration;
+        options.user_cache_duration = self.store.user_cache_duration;
         options.backchannel_logout = oxidp_core::options::BackchannelLogoutOptions {
             timeout: self.backchannel_logout.timeout,
             retry_period: self.backchannel_logout.retry_period,

@@ -1,9 +1,10 @@
-//! Short-lived read caches for clients and API resources: they are read on every token
-//! request and change rarely. Writes through the cache invalidate it at once; a change made by
-//! another instance is seen within the cache duration.
+//! Short-lived read caches for clients and API resources (read on every token request, rarely
+//! changed) and for users looked up by subject id (read on every refresh, userinfo and code
+//! redemption). Writes through a cache invalidate it at once; a change made by another instance
+//! or the CLI is seen within the cache duration.
 
-use super::{ClientStore, ResourceStore, StoreResult};
-use crate::model::{ApiResource, Client};
+use super::{ClientStore, ResourceStore, StoreResult, UserStore};
+use crate::model::{ApiResource, Client, User};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -129,6 +130,75 @@ impl ResourceStore for CachedResourceStore {
     }
 }
 
+/// Bounds the number of cached users, as [`MAX_CLIENT_ENTRIES`] does for clients.
+const MAX_USER_ENTRIES: usize = 10_000;
+
+/// A [`UserStore`] that remembers lookups by subject id (including misses) for a while. Lookups
+/// by username, which sign-in uses to check a password, always read the store.
+pub struct CachedUserStore {
+    inner: Arc<dyn UserStore>,
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (Instant, Option<User>)>>,
+}
+
+impl CachedUserStore {
+    /// Caches `inner`'s lookups by subject id for `ttl`.
+    pub fn new(inner: Arc<dyn UserStore>, ttl: Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn invalidate(&self, subject_id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(subject_id);
+    }
+}
+
+#[async_trait]
+impl UserStore for CachedUserStore {
+    async fn find_user_by_subject(&self, subject_id: &str) -> StoreResult<Option<User>> {
+        if let Some((at, user)) = self
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(subject_id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(user.clone());
+        }
+        let user = self.inner.find_user_by_subject(subject_id).await?;
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_USER_ENTRIES {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        }
+        if entries.len() < MAX_USER_ENTRIES {
+            entries.insert(subject_id.to_owned(), (Instant::now(), user.clone()));
+        }
+        Ok(user)
+    }
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_username(username).await
+    }
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.create_user(user).await?;
+        self.invalidate(&user.subject_id);
+        Ok(())
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let existed = self.inner.update_user(user).await?;
+        self.invalidate(&user.subject_id);
+        Ok(existed)
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.inner.list_users().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +230,76 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(cache.list_api_resources().await.unwrap().len(), 1);
+    }
+
+    fn user(subject: &str, username: &str) -> User {
+        User {
+            subject_id: subject.to_owned(),
+            username: username.to_owned(),
+            password_hash: None,
+            claims: Default::default(),
+            enabled: true,
+            roles: Vec::new(),
+            created: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[tokio::test]
+    async fn user_writes_through_the_cache_are_seen_at_once() {
+        let backend = Arc::new(MemoryStore::default());
+        let cache = CachedUserStore::new(backend.clone(), Duration::from_secs(60));
+        assert!(cache.find_user_by_subject("s1").await.unwrap().is_none());
+        let mut alice = user("s1", "alice");
+        cache.create_user(&alice).await.unwrap();
+        assert!(cache.find_user_by_subject("s1").await.unwrap().is_some());
+        alice.enabled = false;
+        assert!(cache.update_user(&alice).await.unwrap());
+        let found = cache.find_user_by_subject("s1").await.unwrap().unwrap();
+        assert!(!found.enabled, "a disabled user is seen disabled at once");
+    }
+
+    #[tokio::test]
+    async fn a_user_change_behind_the_cache_is_seen_after_the_ttl_and_usernames_are_never_cached() {
+        let backend = Arc::new(MemoryStore::default());
+        let cache = CachedUserStore::new(backend.clone(), Duration::from_millis(50));
+        let mut alice = user("s1", "alice");
+        backend.create_user(&alice).await.unwrap();
+        assert!(
+            cache
+                .find_user_by_subject("s1")
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+        alice.enabled = false;
+        backend.update_user(&alice).await.unwrap();
+        assert!(
+            !cache
+                .find_user_by_username("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled,
+            "a lookup by username reads the store"
+        );
+        assert!(
+            cache
+                .find_user_by_subject("s1")
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled,
+            "still cached"
+        );
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(
+            !cache
+                .find_user_by_subject("s1")
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
     }
 }

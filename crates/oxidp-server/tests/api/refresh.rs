@@ -224,3 +224,61 @@ async fn another_client_cannot_revoke_a_refresh_token() {
         200
     );
 }
+
+/// Disables the signed-in user (`alice`) through `users`.
+async fn disable_alice(users: &dyn oxidp_core::store::UserStore) {
+    let mut alice = users
+        .find_user_by_username("alice")
+        .await
+        .unwrap()
+        .expect("alice");
+    alice.enabled = false;
+    assert!(users.update_user(&alice).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_refresh() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    // A refresh first, so that the user is in the instance's user cache.
+    let response = refresh(&app, ("web", "web-secret"), token, None).await;
+    assert_eq!(response.status(), 200);
+    let token = response.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Disabled through the instance (as its own pages and API would): refused at once.
+    disable_alice(app.identity_server().context.stores.users.as_ref()).await;
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), &token, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
+    let app = TestApp::spawn_with(None, |config| {
+        config.store.user_cache_duration = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let response = refresh(&app, ("web", "web-secret"), token, None).await;
+    assert_eq!(response.status(), 200);
+    let token = response.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Disabled in the database directly (as the CLI or another instance would).
+    disable_alice(app.stores.users.as_ref()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), &token, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
