@@ -999,34 +999,13 @@ macro_rules! impl_stores {
                 status: oxidp_core::model::DeliveryStatus,
                 next_attempt: time::OffsetDateTime,
             ) -> oxidp_core::store::StoreResult<()> {
-                let id = $crate::outbox::id_text(attempt.message_id);
-                let mut tx = self
-                    .pool
-                    .begin()
+                let outcome = oxidp_core::model::AttemptOutcome {
+                    attempt: attempt.clone(),
+                    status,
+                    next_attempt,
+                };
+                oxidp_core::store::OutboxStore::record_attempts(self, std::slice::from_ref(&outcome))
                     .await
-                    .map_err($crate::error::store_error)?;
-                let updated = sqlx::query($crate::outbox::UPDATE_AFTER_ATTEMPT)
-                    .bind(id.as_str())
-                    .bind(status.as_str())
-                    .bind($crate::sql::seconds(next_attempt))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::error::store_error)?;
-                if updated.rows_affected() == 0 {
-                    // The message is gone (an attempt cannot outlive its message): nothing to
-                    // record, as the in-memory store has no message to update either.
-                    return Ok(());
-                }
-                sqlx::query($crate::outbox::INSERT_ATTEMPT)
-                    .bind(id.as_str())
-                    .bind($crate::sql::seconds(attempt.at))
-                    .bind(attempt.http_status.map(i32::from))
-                    .bind(attempt.error.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::error::store_error)?;
-                tx.commit().await.map_err($crate::error::store_error)?;
-                Ok(())
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(attempts = outcomes.len()))]

@@ -10,28 +10,51 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// Bounds the number of cached client entries, so probing random client ids cannot grow the
-/// cache without limit.
-const MAX_CLIENT_ENTRIES: usize = 10_000;
+/// Bounds the number of entries a cache keeps, so probing random client ids or subjects
+/// cannot grow it without limit.
+const MAX_ENTRIES: usize = 10_000;
 
-/// A [`ClientStore`] that remembers lookups (including misses) for a while.
-pub struct CachedClientStore {
-    inner: Arc<dyn ClientStore>,
+/// Values remembered by key for `ttl`, at most [`MAX_ENTRIES`] of them.
+struct Remembered<V> {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Option<Client>)>>,
+    entries: RwLock<HashMap<String, (Instant, V)>>,
 }
 
-impl CachedClientStore {
-    /// Caches `inner` for `ttl`.
-    pub fn new(inner: Arc<dyn ClientStore>, ttl: Duration) -> Self {
+impl<V: Clone> Remembered<V> {
+    fn new(ttl: Duration) -> Self {
         Self {
-            inner,
             ttl,
             entries: RwLock::new(HashMap::new()),
         }
     }
 
-    fn invalidate(&self) {
+    fn get(&self, key: &str) -> Option<V> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&self, key: &str, value: V) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        }
+        if entries.len() < MAX_ENTRIES {
+            entries.insert(key.to_owned(), (Instant::now(), value));
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    fn clear(&self) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -39,31 +62,35 @@ impl CachedClientStore {
     }
 }
 
+/// A [`ClientStore`] that remembers lookups (including misses) for a while.
+pub struct CachedClientStore {
+    inner: Arc<dyn ClientStore>,
+    entries: Remembered<Option<Client>>,
+}
+
+impl CachedClientStore {
+    /// Caches `inner` for `ttl`.
+    pub fn new(inner: Arc<dyn ClientStore>, ttl: Duration) -> Self {
+        Self {
+            inner,
+            entries: Remembered::new(ttl),
+        }
+    }
+}
+
 #[async_trait]
 impl ClientStore for CachedClientStore {
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        if let Some((at, client)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(client_id)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(client.clone());
+        if let Some(client) = self.entries.get(client_id) {
+            return Ok(client);
         }
         let client = self.inner.find_client(client_id).await?;
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_CLIENT_ENTRIES {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-        }
-        if entries.len() < MAX_CLIENT_ENTRIES {
-            entries.insert(client_id.to_owned(), (Instant::now(), client.clone()));
-        }
+        self.entries.put(client_id, client.clone());
         Ok(client)
     }
     async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
         self.inner.upsert_client(client).await?;
-        self.invalidate();
+        self.entries.clear();
         Ok(())
     }
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
@@ -71,7 +98,7 @@ impl ClientStore for CachedClientStore {
     }
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let existed = self.inner.delete_client(client_id).await?;
-        self.invalidate();
+        self.entries.clear();
         Ok(existed)
     }
 }
@@ -130,15 +157,11 @@ impl ResourceStore for CachedResourceStore {
     }
 }
 
-/// Bounds the number of cached users, as [`MAX_CLIENT_ENTRIES`] does for clients.
-const MAX_USER_ENTRIES: usize = 10_000;
-
 /// A [`UserStore`] that remembers lookups by subject id (including misses) for a while. Lookups
 /// by username, which sign-in uses to check a password, always read the store.
 pub struct CachedUserStore {
     inner: Arc<dyn UserStore>,
-    ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Option<User>)>>,
+    entries: Remembered<Option<User>>,
 }
 
 impl CachedUserStore {
@@ -146,39 +169,19 @@ impl CachedUserStore {
     pub fn new(inner: Arc<dyn UserStore>, ttl: Duration) -> Self {
         Self {
             inner,
-            ttl,
-            entries: RwLock::new(HashMap::new()),
+            entries: Remembered::new(ttl),
         }
-    }
-
-    fn invalidate(&self, subject_id: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(subject_id);
     }
 }
 
 #[async_trait]
 impl UserStore for CachedUserStore {
     async fn find_user_by_subject(&self, subject_id: &str) -> StoreResult<Option<User>> {
-        if let Some((at, user)) = self
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(subject_id)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(user.clone());
+        if let Some(user) = self.entries.get(subject_id) {
+            return Ok(user);
         }
         let user = self.inner.find_user_by_subject(subject_id).await?;
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_USER_ENTRIES {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-        }
-        if entries.len() < MAX_USER_ENTRIES {
-            entries.insert(subject_id.to_owned(), (Instant::now(), user.clone()));
-        }
+        self.entries.put(subject_id, user.clone());
         Ok(user)
     }
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
@@ -186,12 +189,12 @@ impl UserStore for CachedUserStore {
     }
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         self.inner.create_user(user).await?;
-        self.invalidate(&user.subject_id);
+        self.entries.forget(&user.subject_id);
         Ok(())
     }
     async fn update_user(&self, user: &User) -> StoreResult<bool> {
         let existed = self.inner.update_user(user).await?;
-        self.invalidate(&user.subject_id);
+        self.entries.forget(&user.subject_id);
         Ok(existed)
     }
     async fn list_users(&self) -> StoreResult<Vec<User>> {
