@@ -689,7 +689,6 @@ macro_rules! impl_stores {
                 Ok(removed)
             }
 
-            #[tracing::instrument(level = "debug", skip_all)]
             #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
             async fn claim_expired(
                 &self,
