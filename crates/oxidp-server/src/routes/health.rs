@@ -9,13 +9,14 @@ use serde_json::json;
 
 /// 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    // Clients are cached; users are not, so this reaches the database.
+    // Clients, and users by subject id, are cached; lookups by username never are, so this
+    // reaches the database.
     match state
         .idp
         .context
         .stores
         .users
-        .find_user_by_subject("")
+        .find_user_by_username("")
         .await
     {
         Ok(_) => Json(json!({ "status": "ok" })).into_response(),
