@@ -55,21 +55,42 @@ pub async fn deliver_due(
         .await?;
     let count = due.len();
     let mut attempts = tokio::task::JoinSet::new();
+    let mut in_flight = std::collections::HashMap::with_capacity(count);
     for message in due {
-        let (idp, http) = (idp.clone(), http.clone());
-        attempts.spawn(async move { deliver_one(&idp, &http, message).await });
+        let (idp, http, task_message) = (idp.clone(), http.clone(), message.clone());
+        let task = attempts.spawn(async move { deliver_one(&idp, &http, task_message).await });
+        in_flight.insert(task.id(), message);
     }
     let mut outcomes = Vec::with_capacity(count);
-    while let Some(result) = attempts.join_next().await {
+    while let Some(result) = attempts.join_next_with_id().await {
         match result {
-            Ok(outcome) => outcomes.push(outcome),
-            // The message's lease lapses and it is attempted again.
-            Err(error) => tracing::error!(%error, "a back-channel delivery task failed"),
+            Ok((_, outcome)) => outcomes.push(outcome),
+            Err(error) => {
+                // Recorded as a failed attempt, so that a message whose delivery always
+                // fails this way still reaches its retry limit instead of looping forever.
+                tracing::error!(%error, "a back-channel delivery task failed");
+                if let Some(message) = in_flight.get(&error.id()) {
+                    let now = idp.context.clock.now();
+                    let error = Some("internal error".to_owned());
+                    outcomes.push(outcome_after(idp, message, now, None, error));
+                }
+            }
         }
     }
     // One commit for the batch. Should the process die before it, the batch is delivered
     // again once its lease lapses: at least once, as the spec expects of receivers.
     idp.context.stores.outbox.record_attempts(&outcomes).await?;
+    for outcome in &outcomes {
+        match outcome.status {
+            DeliveryStatus::Delivered => {
+                metrics::counter!("oxidp_backchannel_logout_delivered_total").increment(1);
+            }
+            DeliveryStatus::Failed => {
+                metrics::counter!("oxidp_backchannel_logout_failed_total").increment(1);
+            }
+            DeliveryStatus::Pending => {}
+        }
+    }
     Ok(count)
 }
 
@@ -78,7 +99,6 @@ async fn deliver_one(
     http: &reqwest::Client,
     message: OutboxMessage,
 ) -> AttemptOutcome {
-    let options = &idp.context.options.backchannel_logout;
     // Each attempt gets a fresh token: logout tokens live two minutes, retries much longer.
     // Should signing fail, the token signed at enqueue (if any) is the fallback.
     let token = match idp
@@ -115,15 +135,26 @@ async fn deliver_one(
         None => (None, Some("no logout token could be signed".to_owned())),
     };
     let now = idp.context.clock.now();
+    outcome_after(idp, &message, now, http_status, error)
+}
+
+/// What an attempt at `now` makes of `message`: delivered, given up (past its retry period),
+/// or due again after the backoff.
+fn outcome_after(
+    idp: &IdentityServer,
+    message: &OutboxMessage,
+    now: time::OffsetDateTime,
+    http_status: Option<u16>,
+    error: Option<String>,
+) -> AttemptOutcome {
+    let options = &idp.context.options.backchannel_logout;
     let attempts = message.attempts + 1;
     let (status, next_attempt) = if error.is_none() {
-        metrics::counter!("oxidp_backchannel_logout_delivered_total").increment(1);
         (DeliveryStatus::Delivered, now)
     } else {
         let next = now
             + time::Duration::try_from(options.backoff(attempts)).unwrap_or(time::Duration::HOUR);
         if next > message.give_up_after {
-            metrics::counter!("oxidp_backchannel_logout_failed_total").increment(1);
             tracing::warn!(client_id = %message.client_id, sid = %message.session_id, attempts, "back-channel logout given up");
             (DeliveryStatus::Failed, now)
         } else {

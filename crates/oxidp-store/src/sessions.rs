@@ -292,6 +292,13 @@ pub(crate) enum Position {
 }
 
 impl Position {
+    fn has_nul(&self) -> bool {
+        match self {
+            Self::Created(_, key) => key.contains('\0'),
+            Self::Named(name, _, key) => name.contains('\0') || key.contains('\0'),
+        }
+    }
+
     /// The position's values as the results token writes them, in order.
     fn fields(self) -> Vec<serde_json::Value> {
         match self {
@@ -368,7 +375,9 @@ fn decode_token(token: &str, order: Order) -> Option<(Position, Position, u64)> 
             )
         }
     };
-    (page >= 1).then_some((first, last, page))
+    // PostgreSQL text cannot hold NUL: such a token could only fail the query.
+    let has_nul = [&first, &last].iter().any(|p| p.has_nul());
+    (page >= 1 && !has_nul).then_some((first, last, page))
 }
 
 /// `SELECT` of one page of at most `size` sessions matching `query`, in the query's [`Order`].
@@ -529,17 +538,25 @@ pub(crate) fn large_page_result(
     (has_prev, has_next): (bool, bool),
     total: u64,
 ) -> QueryResult<ServerSideSession> {
+    let size = u64::from(size);
+    // The token's number is the caller's word: never past the page after the last one counted,
+    // so a forged number cannot inflate the figures (or overflow them).
+    let last_page = total.div_ceil(size).max(1);
     let current_page = match *page {
         _ if !has_prev => 1,
         Page::First => 1,
-        Page::After(_, number) => number.saturating_add(1),
-        Page::Before(_, number) => number.saturating_sub(1).max(2),
+        Page::After(_, number) => number.min(last_page).saturating_add(1),
+        Page::Before(_, number) => number
+            .min(last_page.saturating_add(1))
+            .saturating_sub(1)
+            .max(2),
     };
     // The remembered total may be a little old: never show fewer pages than those seen.
-    let total_pages = total
-        .div_ceil(u64::from(size))
-        .max(current_page + u64::from(has_next));
-    let total = total.max((current_page - 1) * u64::from(size) + rows.len() as u64);
+    let total_pages = last_page.max(current_page.saturating_add(u64::from(has_next)));
+    let seen = (current_page - 1)
+        .saturating_mul(size)
+        .saturating_add(rows.len() as u64);
+    let total = total.max(seen);
     numbered_result(
         Order::of(query),
         rows,
@@ -684,6 +701,38 @@ mod tests {
             expires: None,
             ticket: Vec::new(),
         }
+    }
+
+    #[test]
+    fn forged_page_numbers_neither_overflow_nor_inflate_a_large_page() {
+        let rows = || vec![session("a", None), session("b", None)];
+        let query = SessionQuery::default();
+        let position = || Position::Created(1_700_000_000, "a".to_owned());
+        for number in [u64::MAX, u64::MAX / 2, 1 << 62, 1_000_000] {
+            for page in [
+                Page::After(position(), number),
+                Page::Before(position(), number),
+            ] {
+                let result = large_page_result(&query, rows(), 25, &page, (true, true), 10_000);
+                assert!(result.current_page <= 401, "page {}", result.current_page);
+                assert!(result.total_pages <= 402, "{} pages", result.total_pages);
+                assert!(
+                    result.total_count <= 10_025,
+                    "{} sessions",
+                    result.total_count
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_with_nul_are_malformed() {
+        let (a, b) = (session("a\0b", None), session("c", None));
+        let token = encode_token(Order::Created, &a, &b, 2);
+        assert_eq!(decode_token(&token, Order::Created), None);
+        let (a, b) = (session("a", Some("x\0")), session("c", Some("y")));
+        let token = encode_token(Order::DisplayName, &a, &b, 2);
+        assert_eq!(decode_token(&token, Order::DisplayName), None);
     }
 
     fn by_name(prefix: &str) -> SessionQuery {

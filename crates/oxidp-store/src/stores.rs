@@ -731,6 +731,14 @@ macro_rules! impl_stores {
                 oxidp_core::model::QueryResult<oxidp_core::model::ServerSideSession>,
             > {
                 use $crate::sessions::{Page, empty_result, large_page_result, page_result};
+                // No stored text holds NUL (PostgreSQL's cannot): such a filter matches nothing,
+                // and must not reach the database as an error.
+                let has_nul = [&query.subject_id, &query.session_id, &query.display_name]
+                    .iter()
+                    .any(|value| value.as_deref().is_some_and(|v| v.contains('\0')));
+                if has_nul {
+                    return Ok(empty_result());
+                }
                 let size = query.page_size();
                 let (mut page, mut rows, mut more) =
                     self.session_page(query, Page::requested(query), size).await?;

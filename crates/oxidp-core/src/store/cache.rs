@@ -7,6 +7,7 @@ use super::{ClientStore, ResourceStore, StoreResult, UserStore};
 use crate::model::{ApiResource, Client, User};
 use async_trait::async_trait;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ const MAX_ENTRIES: usize = 10_000;
 struct Remembered<V> {
     ttl: Duration,
     entries: RwLock<HashMap<String, (Instant, V)>>,
+    /// Bumped by every write through the cache, so that a value read from the store before
+    /// a write finished is not remembered after it.
+    generation: AtomicU64,
 }
 
 impl<V: Clone> Remembered<V> {
@@ -25,7 +29,13 @@ impl<V: Clone> Remembered<V> {
         Self {
             ttl,
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The generation to hand back to [`Remembered::put`] for a value about to be read.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn get(&self, key: &str) -> Option<V> {
@@ -37,8 +47,12 @@ impl<V: Clone> Remembered<V> {
             .map(|(_, value)| value.clone())
     }
 
-    fn put(&self, key: &str, value: V) {
+    /// Remembers `value`, read at `generation`, unless a write came through since.
+    fn put(&self, key: &str, value: V, generation: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
@@ -48,17 +62,15 @@ impl<V: Clone> Remembered<V> {
     }
 
     fn forget(&self, key: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(key);
     }
 
     fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
     }
 }
 
@@ -84,8 +96,9 @@ impl ClientStore for CachedClientStore {
         if let Some(client) = self.entries.get(client_id) {
             return Ok(client);
         }
+        let generation = self.entries.generation();
         let client = self.inner.find_client(client_id).await?;
-        self.entries.put(client_id, client.clone());
+        self.entries.put(client_id, client.clone(), generation);
         Ok(client)
     }
     async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
@@ -180,8 +193,9 @@ impl UserStore for CachedUserStore {
         if let Some(user) = self.entries.get(subject_id) {
             return Ok(user);
         }
+        let generation = self.entries.generation();
         let user = self.inner.find_user_by_subject(subject_id).await?;
-        self.entries.put(subject_id, user.clone());
+        self.entries.put(subject_id, user.clone(), generation);
         Ok(user)
     }
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
@@ -304,5 +318,17 @@ mod tests {
                 .unwrap()
                 .enabled
         );
+    }
+
+    #[test]
+    fn a_value_read_before_a_write_through_the_cache_is_not_remembered() {
+        let remembered = Remembered::new(Duration::from_secs(60));
+        let read_at = remembered.generation();
+        // A write comes through (and forgets the key) while the old value is being read.
+        remembered.forget("s1");
+        remembered.put("s1", "the old value", read_at);
+        assert_eq!(remembered.get("s1"), None);
+        remembered.put("s1", "the new value", remembered.generation());
+        assert_eq!(remembered.get("s1"), Some("the new value"));
     }
 }
