@@ -293,6 +293,9 @@ impl IdentityServerBuilder {
         if expire_on_sight && let Some(expiration) = &session_expiration {
             session_service = session_service.with_expiration(expiration.clone());
         }
+        if session_migration.is_enabled() {
+            session_service = session_service.with_migration(session_migration.clone());
+        }
         let sessions = Arc::new(session_service);
         let login = Arc::new(LoginService::new(
             users.clone(),

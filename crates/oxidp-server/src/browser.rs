@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use oxidp_core::model::AuthenticationTicket;
-use oxidp_core::services::{AuthorizeResponse, Migration, ResponseMode, SessionError};
+use oxidp_core::services::{AuthorizeResponse, ResponseMode};
 
 /// A signed-in browser: its cookie value and ticket.
 #[derive(Debug, Clone)]
@@ -29,10 +29,9 @@ impl AppState {
         }
     }
 
-    /// The browser's session, if its cookie holds a valid one. A cookie issued before
-    /// server-side sessions were switched on (or off) is first converted (session migration),
-    /// and the new cookie goes into the returned jar; so does a renewed ticket (sliding
-    /// expiration). An invalid cookie is removed.
+    /// The browser's session, if its cookie holds a valid one. A new cookie value (sliding
+    /// renewal, or a cookie converted by session migration) goes into the returned jar; an
+    /// invalid cookie is removed.
     pub async fn browser_session(
         &self,
         jar: CookieJar,
@@ -40,29 +39,19 @@ impl AppState {
         let Some(cookie) = jar.get(self.session_cookie_name()) else {
             return Ok((None, jar));
         };
-        let unavailable = |error: SessionError| {
-            tracing::error!(%error, "session store failed");
-            self.error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable.",
-            )
-        };
-        let (cookie_value, migrated) = match self
-            .idp
-            .session_migration
-            .migrate(cookie.value())
-            .await
-            .map_err(unavailable)?
-        {
-            Migration::Replaced(value) => (value, true),
-            Migration::Unchanged => (cookie.value().to_owned(), false),
-        };
+        let cookie_value = cookie.value().to_owned();
         let authenticated = self
             .idp
             .sessions
             .authenticate(&cookie_value)
             .await
-            .map_err(unavailable)?;
+            .map_err(|error| {
+                tracing::error!(%error, "session store failed");
+                self.error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable.",
+                )
+            })?;
         match authenticated {
             None => Ok((None, jar.add(self.removal_cookie()))),
             Some(authenticated) => {
@@ -71,11 +60,6 @@ impl AppState {
                         let jar =
                             jar.add(self.session_cookie(renewed.clone(), &authenticated.ticket));
                         (renewed, jar)
-                    }
-                    None if migrated => {
-                        let jar = jar
-                            .add(self.session_cookie(cookie_value.clone(), &authenticated.ticket));
-                        (cookie_value, jar)
                     }
                     None => (cookie_value, jar),
                 };

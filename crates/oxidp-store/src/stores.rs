@@ -487,6 +487,23 @@ macro_rules! impl_stores {
                 query
             }
 
+            /// The rows a claim statement returns: due at `$1`, leased until `$2`, at most `$3`.
+            async fn claim_rows(
+                &self,
+                sql: &'static str,
+                now: time::OffsetDateTime,
+                lease_until: time::OffsetDateTime,
+                batch: u32,
+            ) -> oxidp_core::store::StoreResult<Vec<<$db as sqlx::Database>::Row>> {
+                sqlx::query(sql)
+                    .bind($crate::sql::seconds(now))
+                    .bind($crate::sql::seconds(lease_until))
+                    .bind(i64::from(batch))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::error::store_error)
+            }
+
             /// The sessions a statement built at run time returns, in its order.
             async fn fetch_sessions(
                 &self,
@@ -696,13 +713,9 @@ macro_rules! impl_stores {
                 lease_until: time::OffsetDateTime,
                 batch: u32,
             ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
-                let rows = sqlx::query($claim_expired_sessions)
-                    .bind($crate::sql::seconds(now))
-                    .bind($crate::sql::seconds(lease_until))
-                    .bind(i64::from(batch))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::error::store_error)?;
+                let rows = self
+                    .claim_rows($claim_expired_sessions, now, lease_until, batch)
+                    .await?;
                 let mut claimed = rows
                     .iter()
                     .map($crate::sessions::session_from_row)
@@ -978,13 +991,7 @@ macro_rules! impl_stores {
                 lease_until: time::OffsetDateTime,
                 batch: u32,
             ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::OutboxMessage>> {
-                let rows = sqlx::query($claim_due)
-                    .bind($crate::sql::seconds(now))
-                    .bind($crate::sql::seconds(lease_until))
-                    .bind(i64::from(batch))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::error::store_error)?;
+                let rows = self.claim_rows($claim_due, now, lease_until, batch).await?;
                 let mut claimed = rows
                     .iter()
                     .map($crate::outbox::message_from_row)

@@ -129,7 +129,8 @@ impl TicketStore for SelfContainedTicketStore {
 pub struct Authenticated {
     /// The ticket.
     pub ticket: AuthenticationTicket,
-    /// A new cookie value to send when the ticket changed (renewal), else `None`.
+    /// A new cookie value to send when the cookie changed (sliding renewal, or a session
+    /// migration that converted the cookie presented), else `None`.
     pub renewed_cookie: Option<String>,
 }
 
@@ -141,6 +142,7 @@ pub struct SessionService {
     options: AuthenticationOptions,
     issuer: String,
     expiration: Option<Arc<super::SessionExpirationService>>,
+    migration: Option<Arc<super::SessionMigrationService>>,
 }
 
 impl std::fmt::Debug for SessionService {
@@ -169,7 +171,16 @@ impl SessionService {
             options,
             issuer,
             expiration: None,
+            migration: None,
         }
+    }
+
+    /// Converts a cookie issued under the other setting of server-side sessions before reading
+    /// it (see [`SessionMigrationService`](super::SessionMigrationService)); the converted value
+    /// comes back as [`Authenticated::renewed_cookie`].
+    pub fn with_migration(mut self, migration: Arc<super::SessionMigrationService>) -> Self {
+        self.migration = Some(migration);
+        self
     }
 
     /// Ends an expired server-side session met by a request as the cleanup job would (revoking
@@ -235,6 +246,25 @@ impl SessionService {
         &self,
         cookie_value: &str,
     ) -> Result<Option<Authenticated>, SessionError> {
+        let migrated = match &self.migration {
+            Some(migration) => match migration.migrate(cookie_value).await? {
+                super::Migration::Replaced(value) => Some(value),
+                super::Migration::Unchanged => None,
+            },
+            None => None,
+        };
+        let current = migrated.as_deref().unwrap_or(cookie_value);
+        let Some(mut authenticated) = self.read(current).await? else {
+            return Ok(None);
+        };
+        if authenticated.renewed_cookie.is_none() {
+            authenticated.renewed_cookie = migrated;
+        }
+        Ok(Some(authenticated))
+    }
+
+    /// The session behind a cookie of the current kind, renewed when it slides.
+    async fn read(&self, cookie_value: &str) -> Result<Option<Authenticated>, SessionError> {
         let Some(mut ticket) = self.tickets.retrieve(cookie_value).await? else {
             return Ok(None);
         };

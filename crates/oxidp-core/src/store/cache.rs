@@ -61,6 +61,21 @@ impl<V: Clone> Remembered<V> {
         }
     }
 
+    /// The value remembered under `key`, or else what `load` reads (then remembered).
+    async fn get_or_load<F, Fut>(&self, key: &str, load: F) -> StoreResult<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = StoreResult<V>>,
+    {
+        if let Some(value) = self.get(key) {
+            return Ok(value);
+        }
+        let generation = self.generation();
+        let value = load().await?;
+        self.put(key, value.clone(), generation);
+        Ok(value)
+    }
+
     fn forget(&self, key: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -93,13 +108,9 @@ impl CachedClientStore {
 #[async_trait]
 impl ClientStore for CachedClientStore {
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        if let Some(client) = self.entries.get(client_id) {
-            return Ok(client);
-        }
-        let generation = self.entries.generation();
-        let client = self.inner.find_client(client_id).await?;
-        self.entries.put(client_id, client.clone(), generation);
-        Ok(client)
+        self.entries
+            .get_or_load(client_id, || self.inner.find_client(client_id))
+            .await
     }
     async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
         self.inner.upsert_client(client).await?;
@@ -190,13 +201,9 @@ impl CachedUserStore {
 #[async_trait]
 impl UserStore for CachedUserStore {
     async fn find_user_by_subject(&self, subject_id: &str) -> StoreResult<Option<User>> {
-        if let Some(user) = self.entries.get(subject_id) {
-            return Ok(user);
-        }
-        let generation = self.entries.generation();
-        let user = self.inner.find_user_by_subject(subject_id).await?;
-        self.entries.put(subject_id, user.clone(), generation);
-        Ok(user)
+        self.entries
+            .get_or_load(subject_id, || self.inner.find_user_by_subject(subject_id))
+            .await
     }
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
         self.inner.find_user_by_username(username).await
