@@ -100,8 +100,8 @@ async fn deliver_one(
     message: OutboxMessage,
 ) -> AttemptOutcome {
     // Each attempt gets a fresh token: logout tokens live two minutes, retries much longer.
-    // Should signing fail, the token signed at enqueue (if any) is the fallback.
-    let token = match idp
+    // A signing failure is a failed attempt, retried like any other.
+    let token = idp
         .backchannel
         .logout_token(
             &message.client_id,
@@ -111,11 +111,7 @@ async fn deliver_one(
             &message.id.to_string(),
         )
         .await
-    {
-        Ok(token) => Some(token),
-        Err(_) if !message.logout_token.is_empty() => Some(message.logout_token.clone()),
-        Err(_) => None,
-    };
+        .ok();
     let (http_status, error) = match token {
         Some(token) => {
             let outcome = http

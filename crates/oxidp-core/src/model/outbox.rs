@@ -78,8 +78,9 @@ pub struct OutboxMessage {
     pub client_id: String,
     /// Its `backchannel_logout_uri`.
     pub endpoint: String,
-    /// The logout token signed when the message was written (`logout+jwt`), sent should signing
-    /// fail at delivery; empty when the message was written unsigned (the cleanup job).
+    /// Empty: the delivery worker signs a fresh logout token for each attempt. (Messages written
+    /// by earlier versions carry the token signed then; it expired two minutes later and is
+    /// never sent.)
     pub logout_token: String,
     /// The session's subject.
     pub subject_id: String,

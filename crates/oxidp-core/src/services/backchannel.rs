@@ -86,34 +86,14 @@ impl BackchannelLogoutService {
 
     /// One message per client of the session that has a back-channel logout URI; `only`
     /// narrows to those clients. Unknown or deleted clients are skipped, not fatal. Each client
-    /// appears once even if listed twice.
+    /// appears once even if listed twice. No token is signed here: the delivery worker signs a
+    /// fresh one for every attempt (a token lives two minutes, retries much longer), so a
+    /// token signed at enqueue would only be thrown away.
     pub async fn messages_for(
         &self,
         session: &EndedSession<'_>,
         reason: LogoutReason,
         only: Option<&[String]>,
-    ) -> Result<Vec<OutboxMessage>, OAuthError> {
-        self.build_messages(session, reason, only, true).await
-    }
-
-    /// As [`messages_for`](Self::messages_for), without signing a token now: the delivery
-    /// worker signs one for each attempt anyway. The cleanup job enqueues these, since signing
-    /// a token per client of every expired session would be most of its work.
-    pub async fn unsigned_messages_for(
-        &self,
-        session: &EndedSession<'_>,
-        reason: LogoutReason,
-        only: Option<&[String]>,
-    ) -> Result<Vec<OutboxMessage>, OAuthError> {
-        self.build_messages(session, reason, only, false).await
-    }
-
-    async fn build_messages(
-        &self,
-        session: &EndedSession<'_>,
-        reason: LogoutReason,
-        only: Option<&[String]>,
-        sign: bool,
     ) -> Result<Vec<OutboxMessage>, OAuthError> {
         let now = self.ctx.clock.now();
         let retry = time::Duration::try_from(self.ctx.options.backchannel_logout.retry_period)
@@ -131,24 +111,11 @@ impl BackchannelLogoutService {
             let Some(endpoint) = backchannel_endpoint(&client) else {
                 continue;
             };
-            let id = Uuid::now_v7();
-            let logout_token = if sign {
-                self.logout_token(
-                    &client.client_id,
-                    session.subject_id,
-                    session.session_id,
-                    reason,
-                    &id.to_string(),
-                )
-                .await?
-            } else {
-                String::new()
-            };
             messages.push(OutboxMessage {
-                id,
+                id: Uuid::now_v7(),
                 client_id: client.client_id.clone(),
                 endpoint,
-                logout_token,
+                logout_token: String::new(),
                 subject_id: session.subject_id.to_owned(),
                 session_id: session.session_id.to_owned(),
                 reason,

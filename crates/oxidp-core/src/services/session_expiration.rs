@@ -223,7 +223,7 @@ impl SessionExpirationService {
             Vec::new()
         } else {
             self.backchannel
-                .unsigned_messages_for(&ended, LogoutReason::SessionExpiration, only)
+                .messages_for(&ended, LogoutReason::SessionExpiration, only)
                 .await?
         };
         Ok(SessionExpiration {
