@@ -7,7 +7,7 @@ use crate::error::{ErrorKind, InvalidToken};
 use crate::http_client::IssuerClient;
 use crate::keys::KeyCache;
 use crate::options::ValidatorOptions;
-use oxidp_jose::verify::{VerifyError, verify_signature};
+use oxidp_jose::verify::VerifyError;
 use serde::Deserialize;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,14 +40,17 @@ pub(crate) async fn validate(
         return Err(InvalidToken::AlgorithmNotAllowed.into());
     }
     let snapshot = keys.keys_for(client, header.kid.as_deref()).await?;
-    let raw = verify_signature(token, &snapshot.jwks).map_err(|error| match error {
-        VerifyError::Malformed => InvalidToken::Malformed,
-        VerifyError::AlgorithmNotAllowed | VerifyError::CriticalHeader => {
-            InvalidToken::AlgorithmNotAllowed
-        }
-        VerifyError::NoMatchingKey => InvalidToken::UnknownKey,
-        VerifyError::InvalidSignature => InvalidToken::BadSignature,
-    })?;
+    let raw = snapshot
+        .verifier
+        .verify(token)
+        .map_err(|error| match error {
+            VerifyError::Malformed => InvalidToken::Malformed,
+            VerifyError::AlgorithmNotAllowed | VerifyError::CriticalHeader => {
+                InvalidToken::AlgorithmNotAllowed
+            }
+            VerifyError::NoMatchingKey => InvalidToken::UnknownKey,
+            VerifyError::InvalidSignature => InvalidToken::BadSignature,
+        })?;
     let claims = Claims::from_map(raw)?;
     check_claims(options, &claims, true)?;
     Ok(claims)

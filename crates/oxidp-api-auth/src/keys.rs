@@ -10,6 +10,7 @@
 
 use crate::error::{ErrorKind, InvalidToken};
 use crate::http_client::IssuerClient;
+use oxidp_jose::verify::VerifierKeys;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,8 +19,8 @@ use std::time::Instant;
 /// One fetched JWK set.
 #[derive(Debug)]
 pub(crate) struct KeySnapshot {
-    /// The set as the issuer published it (what `oxidp_jose::verify` reads).
-    pub(crate) jwks: serde_json::Value,
+    /// The set's usable keys, parsed and hardened once per fetch, not once per token.
+    pub(crate) verifier: VerifierKeys,
     kids: HashSet<String>,
     fetched_at: Option<Instant>,
 }
@@ -27,7 +28,7 @@ pub(crate) struct KeySnapshot {
 impl KeySnapshot {
     fn empty() -> Self {
         Self {
-            jwks: serde_json::json!({ "keys": [] }),
+            verifier: VerifierKeys::from_jwks(&serde_json::json!({ "keys": [] })),
             kids: HashSet::new(),
             fetched_at: None,
         }
@@ -42,7 +43,7 @@ impl KeySnapshot {
             .map(str::to_owned)
             .collect();
         Self {
-            jwks,
+            verifier: VerifierKeys::from_jwks(&jwks),
             kids,
             fetched_at: Some(now),
         }

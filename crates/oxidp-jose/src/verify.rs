@@ -3,7 +3,7 @@
 //! carries private members, no `crit` header. Claim checks that depend on time or on the
 //! protocol (exp, aud, jti replay) belong to the caller, which owns the clock.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
 /// Why a JWT was refused.
@@ -44,50 +44,86 @@ pub fn accepted_algorithms() -> Vec<String> {
 }
 
 /// Verifies `token`'s signature with a key from `jwks` (a JWK set as JSON) and returns its claims.
+/// A caller that verifies many tokens against one set should build [`VerifierKeys`] once.
 pub fn verify_signature(
     token: &str,
     jwks: &serde_json::Value,
 ) -> Result<serde_json::Map<String, serde_json::Value>, VerifyError> {
-    crate::install_crypto_provider();
-    let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-    if !ASYMMETRIC.contains(&header.alg) {
-        return Err(VerifyError::AlgorithmNotAllowed);
+    VerifierKeys::from_jwks(jwks).verify(token)
+}
+
+/// The usable public keys of a JWK set, hardened and turned into decoding keys once (private
+/// and symmetric keys dropped, keys that do not parse skipped), for verifying many tokens.
+#[derive(Clone)]
+pub struct VerifierKeys {
+    keys: Vec<(Option<String>, DecodingKey)>,
+}
+
+impl std::fmt::Debug for VerifierKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<_> = self.keys.iter().map(|(kid, _)| kid).collect();
+        f.debug_struct("VerifierKeys").field("kids", &kids).finish()
     }
-    if header.crit.is_some() {
-        return Err(VerifyError::CriticalHeader);
+}
+
+impl VerifierKeys {
+    /// The usable keys of `jwks` (a JWK set as JSON); an unreadable set has none.
+    pub fn from_jwks(jwks: &serde_json::Value) -> Self {
+        let set: JwkSet =
+            serde_json::from_value(strip_private_keys(jwks)).unwrap_or(JwkSet { keys: Vec::new() });
+        let keys = set
+            .keys
+            .iter()
+            .filter(|jwk| !matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)))
+            .filter_map(|jwk| {
+                let key = DecodingKey::from_jwk(jwk).ok()?;
+                Some((jwk.common.key_id.clone(), key))
+            })
+            .collect();
+        Self { keys }
     }
-    let set: JwkSet =
-        serde_json::from_value(strip_private_keys(jwks)).map_err(|_| VerifyError::NoMatchingKey)?;
-    let candidates: Vec<&Jwk> = set
-        .keys
-        .iter()
-        .filter(|jwk| !matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_)))
-        .filter(|jwk| match (&header.kid, &jwk.common.key_id) {
-            (Some(wanted), Some(kid)) => wanted == kid,
-            _ => true,
-        })
-        .collect();
-    if candidates.is_empty() {
-        return Err(VerifyError::NoMatchingKey);
-    }
-    let mut validation = Validation::new(header.alg);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    for jwk in candidates {
-        let Ok(key) = DecodingKey::from_jwk(jwk) else {
-            continue;
-        };
-        if let Ok(data) = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
-            token,
-            &key,
-            &validation,
-        ) {
-            return Ok(data.claims);
+
+    /// Verifies `token`'s signature with the key its `kid` names (any key when it names none)
+    /// and returns its claims.
+    pub fn verify(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, VerifyError> {
+        crate::install_crypto_provider();
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if !ASYMMETRIC.contains(&header.alg) {
+            return Err(VerifyError::AlgorithmNotAllowed);
         }
+        if header.crit.is_some() {
+            return Err(VerifyError::CriticalHeader);
+        }
+        let mut candidates = self
+            .keys
+            .iter()
+            .filter(|(kid, _)| match (&header.kid, kid) {
+                (Some(wanted), Some(kid)) => wanted == kid,
+                _ => true,
+            })
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(VerifyError::NoMatchingKey);
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        for (_, key) in candidates {
+            if let Ok(data) = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+                token,
+                key,
+                &validation,
+            ) {
+                return Ok(data.claims);
+            }
+        }
+        Err(VerifyError::InvalidSignature)
     }
-    Err(VerifyError::InvalidSignature)
 }
 
 /// Drops every key that carries a private member, so a misconfigured client whose JWKS leaks its

@@ -83,8 +83,8 @@ struct View {
     valid_until: OffsetDateTime,
     signing: HashMap<SigningAlgorithm, Arc<SigningKey>>,
     jwks: Arc<JwkSet>,
-    /// The same set as JSON, built once per view for verifying our own tokens.
-    jwks_json: Arc<serde_json::Value>,
+    /// The same keys ready to verify our own tokens, parsed once per view.
+    verifier: Arc<oxidp_jose::verify::VerifierKeys>,
 }
 
 /// Creates, rotates, publishes and hands out the signing keys.
@@ -146,10 +146,10 @@ impl KeyManager {
         Ok(self.current_view().await?.jwks.clone())
     }
 
-    /// The published keys as a JSON JWK set (what signature verification of our own tokens
-    /// takes), built once per key view rather than per token.
-    pub async fn jwks_json(&self) -> Result<Arc<serde_json::Value>, KeyError> {
-        Ok(self.current_view().await?.jwks_json.clone())
+    /// The published keys ready to verify our own tokens, parsed once per key view rather
+    /// than per token.
+    pub async fn verifier(&self) -> Result<Arc<oxidp_jose::verify::VerifierKeys>, KeyError> {
+        Ok(self.current_view().await?.verifier.clone())
     }
 
     /// The algorithms keys are kept for.
@@ -276,7 +276,9 @@ impl KeyManager {
         let view = Arc::new(View {
             valid_until: next_change,
             signing,
-            jwks_json: Arc::new(serde_json::json!({ "keys": keys })),
+            verifier: Arc::new(oxidp_jose::verify::VerifierKeys::from_jwks(
+                &serde_json::json!({ "keys": keys }),
+            )),
             jwks: Arc::new(JwkSet { keys }),
         });
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Some(view.clone());

@@ -26,11 +26,11 @@ async fn jwt_claims(ctx: &Context, token: &str) -> Result<Option<AccessTokenClai
     if header.get("typ").and_then(Value::as_str) != Some("at+jwt") {
         return Ok(None);
     }
-    let jwks = ctx.keys.jwks_json().await.map_err(|error| {
+    let verifier = ctx.keys.verifier().await.map_err(|error| {
         tracing::error!(%error, "keys unavailable for token validation");
         OAuthError::server_error()
     })?;
-    let Ok(raw) = oxidp_jose::verify::verify_signature(token, &jwks) else {
+    let Ok(raw) = verifier.verify(token) else {
         return Ok(None);
     };
     Ok(serde_json::from_value::<AccessTokenClaims>(Value::Object(raw)).ok())

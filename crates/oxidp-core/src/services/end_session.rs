@@ -151,13 +151,13 @@ impl EndSessionService {
         {
             return Ok(None);
         }
-        let jwks = self
+        let verifier = self
             .ctx
             .keys
-            .jwks_json()
+            .verifier()
             .await
             .map_err(|_| OAuthError::server_error())?;
-        let Ok(claims) = oxidp_jose::verify::verify_signature(token, &jwks) else {
+        let Ok(claims) = verifier.verify(token) else {
             return Ok(None);
         };
         let ours =
