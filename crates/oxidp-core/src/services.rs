@@ -42,7 +42,7 @@ pub use server_side_sessions::ServerSideTicketStore;
 pub use session::{
     Authenticated, SelfContainedTicketStore, SessionError, SessionService, TicketStore,
 };
-pub use session_expiration::{CleanupSummary, SessionExpirationService};
+pub use session_expiration::{CleanupSummary, ExpiredSessionCleanup};
 pub use session_management::{
     RemovalSummary, RemoveSessionsContext, SessionManagementError, SessionManagementService,
     UserSession,
@@ -117,7 +117,7 @@ pub struct IdentityServer {
     /// Coordination of client token lifetimes with user sessions.
     pub coordination: Arc<SessionCoordinationService>,
     /// The end of expired server-side sessions (`None` without server-side sessions).
-    pub session_expiration: Option<Arc<SessionExpirationService>>,
+    pub session_expiration: Option<Arc<ExpiredSessionCleanup>>,
 }
 
 impl IdentityServer {
@@ -277,7 +277,7 @@ impl IdentityServerBuilder {
         });
         let backchannel = Arc::new(BackchannelLogoutService::new(context.clone()));
         let session_expiration = server_side.clone().map(|tickets| {
-            Arc::new(SessionExpirationService::new(
+            Arc::new(ExpiredSessionCleanup::new(
                 context.clone(),
                 tickets,
                 backchannel.clone(),

@@ -141,7 +141,7 @@ pub struct SessionService {
     clock: Arc<dyn Clock>,
     options: AuthenticationOptions,
     issuer: String,
-    expiration: Option<Arc<super::SessionExpirationService>>,
+    expiration: Option<Arc<super::ExpiredSessionCleanup>>,
     migration: Option<Arc<super::SessionMigrationService>>,
 }
 
@@ -185,7 +185,7 @@ impl SessionService {
 
     /// Ends an expired server-side session met by a request as the cleanup job would (revoking
     /// coordinated clients' tokens, notifying its clients), instead of just deleting it.
-    pub fn with_expiration(mut self, expiration: Arc<super::SessionExpirationService>) -> Self {
+    pub fn with_expiration(mut self, expiration: Arc<super::ExpiredSessionCleanup>) -> Self {
         self.expiration = Some(expiration);
         self
     }

@@ -41,13 +41,13 @@ pub struct CleanupSummary {
 
 /// Ends expired server-side sessions.
 #[derive(Debug)]
-pub struct SessionExpirationService {
+pub struct ExpiredSessionCleanup {
     ctx: Arc<Context>,
     tickets: ServerSideTicketStore,
     backchannel: Arc<BackchannelLogoutService>,
 }
 
-impl SessionExpirationService {
+impl ExpiredSessionCleanup {
     pub(crate) fn new(
         ctx: Arc<Context>,
         tickets: ServerSideTicketStore,

@@ -6,7 +6,7 @@ use crate::browser::*;
 use crate::helpers::*;
 use oxidp_core::clock::ManualClock;
 use oxidp_core::model::{PersistedGrantFilter, SessionFilter, grant_types};
-use oxidp_core::services::SessionExpirationService;
+use oxidp_core::services::ExpiredSessionCleanup;
 use oxidp_core::store::Stores;
 use oxidp_server::config::Config;
 use serde_json::Value;
@@ -29,7 +29,7 @@ fn coordinated_web(config: &mut Config, logout_uri: &str) {
     web.backchannel_logout_uri = Some(logout_uri.to_owned());
 }
 
-fn cleanup(app: &TestApp) -> Arc<SessionExpirationService> {
+fn cleanup(app: &TestApp) -> Arc<ExpiredSessionCleanup> {
     app.identity_server()
         .session_expiration
         .clone()
