@@ -673,3 +673,39 @@ mod large_filters {
         drop_test_schema(store).await;
     }
 }
+
+/// A filter with a NUL character (which no stored text holds, and PostgreSQL's cannot) is an
+/// empty page, not a database error.
+async fn a_filter_with_nul_matches_nothing<S: oxidp_core::store::SessionStore>(store: &S) {
+    use oxidp_core::model::SessionQuery;
+    for query in [
+        SessionQuery {
+            display_name: Some("Al\0ice".to_owned()),
+            ..SessionQuery::default()
+        },
+        SessionQuery {
+            subject_id: Some("\0".to_owned()),
+            ..SessionQuery::default()
+        },
+    ] {
+        let page = store
+            .query_sessions(&query)
+            .await
+            .expect("a NUL filter is not an error");
+        assert!(page.results.is_empty() && page.results_token.is_none());
+    }
+}
+
+#[tokio::test]
+async fn sqlite_a_filter_with_nul_matches_nothing() {
+    let (store, _dir) = sqlite_store().await;
+    a_filter_with_nul_matches_nothing(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_a_filter_with_nul_matches_nothing() {
+    let store = postgres_test_store().await;
+    a_filter_with_nul_matches_nothing(&store).await;
+    drop_test_schema(store).await;
+}
