@@ -112,7 +112,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let expired_at = time::OffsetDateTime::now_utc().unix_timestamp() - 60;
     crate::db::execute(
         &pool,
-        &format!("UPDATE server_side_sessions SET expires = {expired_at}, claimed_until = NULL"),
+        &format!("UPDATE server_side_sessions SET expires = {expired_at}"),
         &[],
     )
     .await?;

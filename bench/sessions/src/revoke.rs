@@ -34,7 +34,7 @@ use oxidp_core::options::IdentityServerOptions;
 use oxidp_core::services::{
     IdentityServer, RemoveSessionsContext, ServerSideTicketStore, TicketStore,
 };
-use oxidp_core::store::{OutboxStore, StoreResult};
+use oxidp_core::store::{ExpiredSessionBatch, OutboxStore, StoreResult};
 use oxidp_jose::{b64url_encode, random_bytes};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -96,6 +96,18 @@ impl OutboxStore for TimedOutbox {
         expirations: &[SessionExpiration],
     ) -> StoreResult<Vec<String>> {
         self.inner.commit_expirations(now, expirations).await
+    }
+
+    async fn take_expired<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Box<dyn ExpiredSessionBatch + 'a>> {
+        self.inner.take_expired(now, batch).await
+    }
+
+    fn expiration_lanes(&self) -> usize {
+        self.inner.expiration_lanes()
     }
 
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {

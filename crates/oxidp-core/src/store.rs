@@ -162,17 +162,6 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
         batch: u32,
     ) -> StoreResult<Vec<ServerSideSession>>;
-    /// Claims up to `batch` sessions expired at `now` (`expires <= now`; never those without
-    /// expiry) for processing by this caller, oldest expiry first, and returns them. A claim
-    /// lasts until `lease_until`: meanwhile no other caller claims them, so concurrent cleanup
-    /// workers take different sessions; a worker that dies leaves its claim to lapse. Claiming
-    /// removes nothing: [`OutboxStore::commit_expirations`] does.
-    async fn claim_expired(
-        &self,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>>;
     /// How many sessions are alive at `now` (no expiry, or expiring after `now`).
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64>;
     /// One page of sessions matching the query, by keyset pagination over (created, key), or
@@ -184,6 +173,22 @@ pub trait SessionStore: Send + Sync {
         &self,
         query: &SessionQuery,
     ) -> StoreResult<QueryResult<ServerSideSession>>;
+}
+
+/// Expired sessions taken by one cleanup worker ([`OutboxStore::take_expired`]).
+#[async_trait]
+pub trait ExpiredSessionBatch: Send {
+    /// The sessions taken, oldest expiry first (empty when nothing was expired).
+    fn sessions(&self) -> &[ServerSideSession];
+    /// In one transaction: removes the taken sessions (on SQLite, those still there and still
+    /// expired), and for each removed one whose expiration is among `expirations` revokes its
+    /// session's grants of `revoke_client_ids` and enqueues its messages (expirations of other
+    /// keys are ignored); then commits. Returns how many sessions were removed. On error
+    /// nothing is committed and the sessions are given back.
+    async fn commit(self: Box<Self>, expirations: &[SessionExpiration]) -> StoreResult<u64>;
+    /// Gives the taken sessions back, unchanged, for the next taker (a rollback). Dropping the
+    /// batch does the same, but only once its connection is released, a moment later.
+    async fn give_back(self: Box<Self>) -> StoreResult<()>;
 }
 
 /// The back-channel logout outbox, and the atomic removal that fills it.
@@ -203,6 +208,32 @@ pub trait OutboxStore: Send + Sync {
         now: OffsetDateTime,
         expirations: &[SessionExpiration],
     ) -> StoreResult<Vec<String>>;
+    /// Takes up to `batch` sessions expired at `now` (`expires <= now`; never those without
+    /// expiry), oldest expiry first, for one cleanup worker, and holds them until the batch is
+    /// committed ([`ExpiredSessionBatch::commit`]), given back or dropped. Meanwhile no other
+    /// caller takes them, so concurrent workers get disjoint sessions; a batch given back or
+    /// dropped uncommitted (its worker failed, or died) leaves its sessions, whole, to the next
+    /// taker. Readers see the sessions until the commit, except in the memory store, which
+    /// takes them out at once.
+    ///
+    /// PostgreSQL holds a batch in an open transaction: the rows are deleted and stay locked
+    /// (`FOR UPDATE SKIP LOCKED`, so other takers, in any instance, pass them by; a renewal or
+    /// [`OutboxStore::commit_expirations`] of one waits for the outcome and finds it gone).
+    /// SQLite holds no lock until the commit (its one write lock would stall every other
+    /// writer meanwhile): takers in one process are kept apart in memory, and the commit
+    /// removes only sessions still there and still expired, so a session renewed in between is
+    /// kept and one taken by two processes is committed once.
+    async fn take_expired<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Box<dyn ExpiredSessionBatch + 'a>>;
+    /// How many expired-session batches one cleanup run usefully holds open at once: 1 where
+    /// writes are serialized anyway (SQLite, memory), more where they run in parallel
+    /// (PostgreSQL), so that one batch's round trips overlap another's work.
+    fn expiration_lanes(&self) -> usize {
+        1
+    }
     /// Enqueues messages (outside a removal, e.g. RP-initiated logout).
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()>;
     /// Claims up to `batch` pending messages due at `now` for delivery by this caller: their

@@ -16,9 +16,10 @@
 //! each other's grants. The same holds for the session expiry checks,
 //! [`expired_sessions_are_removed_oldest_first_in_batches`] and
 //! [`concurrent_expired_session_removal_is_disjoint`] (which tolerate expired sessions left by
-//! others, but not others removing theirs), for the claim checks of the cleanup
-//! ([`expired_sessions_are_claimed_oldest_first_until_the_lease_lapses`],
-//! [`concurrent_expired_session_claims_are_disjoint`]), and for the outbox checks that claim messages
+//! others, but not others removing theirs), for the batch checks of the cleanup
+//! ([`expired_sessions_are_taken_oldest_first_in_batches`],
+//! [`an_expired_batch_commits_its_expirations_or_gives_its_sessions_back`],
+//! [`concurrent_expired_session_takers_are_disjoint`]), and for the outbox checks that claim messages
 //! ([`outbox_messages_round_trip_every_field`], [`claim_due_claims_due_pending_messages_in_batches`],
 //! [`concurrent_claims_are_disjoint`],
 //! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`] and
@@ -41,9 +42,10 @@ pub use clients::{
     clients_are_listed_in_id_order, clients_round_trip_every_field,
 };
 pub use expiration::{
+    an_expired_batch_commits_its_expirations_or_gives_its_sessions_back,
     commit_expirations_commits_each_expired_session_once,
-    concurrent_expired_session_claims_are_disjoint,
-    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses,
+    concurrent_expired_session_takers_are_disjoint,
+    expired_sessions_are_taken_oldest_first_in_batches,
 };
 pub use grant_filters::{
     empty_grant_filter_is_refused, grant_filter_with_empty_list_matches_nothing,
@@ -185,8 +187,9 @@ where
     record_attempts_records_a_batch_like_single_attempts(store).await;
     list_messages_filters_by_status_newest_first_with_limit(store).await;
 
-    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses(store).await;
-    concurrent_expired_session_claims_are_disjoint(store).await;
+    expired_sessions_are_taken_oldest_first_in_batches(store).await;
+    an_expired_batch_commits_its_expirations_or_gives_its_sessions_back(store).await;
+    concurrent_expired_session_takers_are_disjoint(store).await;
     commit_expirations_commits_each_expired_session_once(store).await;
 }
 

@@ -1,5 +1,5 @@
-//! The expired-session cleanup job: every instance runs it; the store's claims keep instances
-//! from processing the same session (see `oxidp_core::services::ExpiredSessionCleanup`).
+//! The expired-session cleanup job: every instance runs it; the batches the store hands out keep
+//! instances from processing the same session (see `oxidp_core::services::ExpiredSessionCleanup`).
 
 use oxidp_core::services::IdentityServer;
 use std::time::Duration;

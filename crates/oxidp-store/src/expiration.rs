@@ -1,11 +1,12 @@
-//! The SQL of the expired-session cleanup, shared by both backends (except the claim, which
-//! differs and lives in the backend modules).
+//! The SQL of the expired-session cleanup, shared by both backends (except the statement that
+//! takes a batch, which differs and lives in the backend modules).
 //!
-//! A cleanup worker claims a batch (a lease in `claimed_until`), works out each session's
-//! revocations and notifications, then commits them with [`delete_expired_by_key`] as the
-//! gate: only the sessions that statement deletes — still there, still expired — get their
-//! grants revoked and their messages enqueued, in the same transaction. Two workers that both
-//! processed a session (a lapsed lease) therefore commit its notifications once between them.
+//! A cleanup worker takes a batch inside an open transaction (deleted and row-locked on
+//! PostgreSQL, under the write lock on SQLite), works out each session's revocations and
+//! notifications, then writes them in the same transaction and commits. A session a browser
+//! meets expired is ended with [`delete_expired_by_key`] as the gate instead: only the sessions
+//! that statement deletes — still there, still expired — get their grants revoked and their
+//! messages enqueued, so a session the job and a browser both process is committed once.
 
 use std::fmt::Write as _;
 

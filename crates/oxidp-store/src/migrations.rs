@@ -43,6 +43,11 @@ const SQLITE: &[Embedded] = &[
         "session_cleanup_claims",
         include_str!("../migrations/sqlite/20251101000000_session_cleanup_claims.sql"),
     ),
+    (
+        20251202000000,
+        "drop_session_cleanup_claims",
+        include_str!("../migrations/sqlite/20251202000000_drop_session_cleanup_claims.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -76,6 +81,11 @@ const POSTGRES: &[Embedded] = &[
         20251101000000,
         "session_cleanup_claims",
         include_str!("../migrations/postgres/20251101000000_session_cleanup_claims.sql"),
+    ),
+    (
+        20251202000000,
+        "drop_session_cleanup_claims",
+        include_str!("../migrations/postgres/20251202000000_drop_session_cleanup_claims.sql"),
     ),
 ];
 

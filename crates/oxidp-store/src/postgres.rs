@@ -1,10 +1,13 @@
 //! The PostgreSQL store: one database shared by any number of oxidp instances.
 
 use crate::StoreOptions;
-use crate::error::SetupError;
+use crate::error::{SetupError, store_error};
 use crate::session_counts::{SessionCountPolicy, SessionCounts};
 use crate::stores::impl_stores;
+use oxidp_core::model::{ServerSideSession, SessionExpiration};
+use oxidp_core::store::{ExpiredSessionBatch, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -26,14 +29,15 @@ const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE ke
 /// Most messages one `INSERT` writes (12 bound values each, well under PostgreSQL's 65,535).
 const MESSAGE_CHUNK: usize = 256;
 
-/// Claims a batch of expired sessions for this cleanup worker by leasing them until `$2`, and
-/// returns them. As for outbox messages, `SKIP LOCKED` and the `MATERIALIZED` CTE give
-/// concurrent workers different sessions, each locked and leased exactly once.
-const CLAIM_EXPIRED_SESSIONS: &str = "WITH due AS MATERIALIZED \
+/// Takes a batch of expired sessions for a cleanup worker: deletes them and returns them,
+/// inside the worker's open transaction, which keeps the rows locked until it commits or rolls
+/// back. `SKIP LOCKED` passes over rows another worker holds, and the `MATERIALIZED` CTE selects
+/// and locks the batch exactly once, so concurrent workers take disjoint batches; a renewal or
+/// an on-sight expiration of a held session waits for the outcome and then finds it gone.
+const TAKE_EXPIRED_SESSIONS: &str = "WITH due AS MATERIALIZED \
      (SELECT key FROM server_side_sessions WHERE expires <= $1 \
-     AND (claimed_until IS NULL OR claimed_until <= $1) \
-     ORDER BY expires LIMIT $3 FOR UPDATE SKIP LOCKED) \
-     UPDATE server_side_sessions SET claimed_until = $2 WHERE key IN (SELECT key FROM due) \
+     ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     DELETE FROM server_side_sessions WHERE key IN (SELECT key FROM due) \
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
@@ -114,12 +118,74 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// See [`OutboxStore::take_expired`](oxidp_core::store::OutboxStore::take_expired): the batch is deleted and row-locked in a transaction
+    /// left open until its commit or rollback.
+    async fn take_expired_batch(
+        &self,
+        now: time::OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Box<dyn ExpiredSessionBatch + '_>> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let rows = sqlx::query(TAKE_EXPIRED_SESSIONS)
+            .bind(crate::sql::seconds(now))
+            .bind(i64::from(batch))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut sessions = rows
+            .iter()
+            .map(crate::sessions::session_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        crate::sessions::sort_by_expiry(&mut sessions);
+        Ok(Box::new(HeldBatch { tx, sessions }))
+    }
+
+    /// Half the pool, at most four: a lane holds a connection for its batch's transaction and
+    /// may need a second one meanwhile (client lookups), so lanes alone can never exhaust the
+    /// pool and wait on each other.
+    fn expiration_lane_count(&self) -> usize {
+        let pool_size = self.pool.options().get_max_connections() as usize;
+        (pool_size / 2).clamp(1, 4)
+    }
+}
+
+/// Expired sessions taken by a cleanup worker: deleted in `tx`, which is still open (and rolls
+/// back if dropped, once its connection is released).
+struct HeldBatch {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    sessions: Vec<ServerSideSession>,
+}
+
+#[async_trait::async_trait]
+impl ExpiredSessionBatch for HeldBatch {
+    fn sessions(&self) -> &[ServerSideSession] {
+        &self.sessions
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(sessions = self.sessions.len()))]
+    async fn commit(self: Box<Self>, expirations: &[SessionExpiration]) -> StoreResult<u64> {
+        let HeldBatch { mut tx, sessions } = *self;
+        let taken: HashSet<&str> = sessions.iter().map(|s| s.key.as_str()).collect();
+        let ours: Vec<&SessionExpiration> = expirations
+            .iter()
+            .filter(|expiration| taken.contains(expiration.key.as_str()))
+            .collect();
+        PostgresStore::revoke_and_enqueue(&mut tx, &ours).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(sessions.len() as u64)
+    }
+
+    async fn give_back(self: Box<Self>) -> StoreResult<()> {
+        self.tx.rollback().await.map_err(store_error)
+    }
+}
+
 impl_stores!(
     PostgresStore,
     sqlx::Postgres,
     remove_expired_grants = REMOVE_EXPIRED_GRANTS,
     get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
     claim_due = CLAIM_DUE_MESSAGES,
-    claim_expired_sessions = CLAIM_EXPIRED_SESSIONS,
     message_chunk = MESSAGE_CHUNK,
 );

@@ -20,7 +20,6 @@ macro_rules! impl_stores {
         remove_expired_grants = $remove_expired:expr,
         get_and_remove_expired_sessions = $remove_expired_sessions:expr,
         claim_due = $claim_due:expr,
-        claim_expired_sessions = $claim_expired_sessions:expr,
         message_chunk = $message_chunk:expr $(,)?
     ) => {
         #[async_trait::async_trait]
@@ -706,24 +705,6 @@ macro_rules! impl_stores {
                 Ok(removed)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
-            async fn claim_expired(
-                &self,
-                now: time::OffsetDateTime,
-                lease_until: time::OffsetDateTime,
-                batch: u32,
-            ) -> oxidp_core::store::StoreResult<Vec<oxidp_core::model::ServerSideSession>> {
-                let rows = self
-                    .claim_rows($claim_expired_sessions, now, lease_until, batch)
-                    .await?;
-                let mut claimed = rows
-                    .iter()
-                    .map($crate::sessions::session_from_row)
-                    .collect::<oxidp_core::store::StoreResult<Vec<_>>>()?;
-                $crate::sessions::sort_by_expiry(&mut claimed);
-                Ok(claimed)
-            }
-
             #[tracing::instrument(level = "debug", skip_all)]
             async fn count_active_sessions(
                 &self,
@@ -828,6 +809,93 @@ macro_rules! impl_stores {
                 Ok(())
             }
 
+            /// In one transaction, for each of `expirations` whose record is still there and
+            /// still expired at `now`: deletes it, revokes and enqueues (see
+            /// `OutboxStore::commit_expirations`); returns the keys removed.
+            async fn commit_still_expired(
+                &self,
+                now: time::OffsetDateTime,
+                expirations: &[&oxidp_core::model::SessionExpiration],
+            ) -> oxidp_core::store::StoreResult<Vec<String>> {
+                if expirations.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err($crate::error::store_error)?;
+                // The gate: only what this deletes (still there, still expired) is processed.
+                let mut removed = std::collections::HashSet::new();
+                for chunk in expirations.chunks($crate::outbox::KEY_CHUNK) {
+                    let sql = $crate::expiration::delete_expired_by_key(chunk.len());
+                    // Only `$n` placeholders were written into the text; every value is bound.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                        .bind($crate::sql::seconds(now));
+                    for expiration in chunk {
+                        query = query.bind(expiration.key.as_str());
+                    }
+                    let rows = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($crate::error::store_error)?;
+                    for row in &rows {
+                        removed.insert($crate::sql::column::<_, String>(row, "key")?);
+                    }
+                }
+                let committed: Vec<&oxidp_core::model::SessionExpiration> = expirations
+                    .iter()
+                    .copied()
+                    .filter(|expiration| removed.contains(&expiration.key))
+                    .collect();
+                Self::revoke_and_enqueue(&mut tx, &committed).await?;
+                tx.commit().await.map_err($crate::error::store_error)?;
+                Ok(committed.into_iter().map(|e| e.key.clone()).collect())
+            }
+
+            /// The grant revocations and messages of committed expirations, on `conn`.
+            async fn revoke_and_enqueue(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                committed: &[&oxidp_core::model::SessionExpiration],
+            ) -> oxidp_core::store::StoreResult<()> {
+                // Sessions usually share their set of coordinated clients: one statement per set.
+                let mut by_clients: std::collections::BTreeMap<&[String], Vec<&str>> =
+                    std::collections::BTreeMap::new();
+                for expiration in committed {
+                    if !expiration.revoke_client_ids.is_empty() {
+                        by_clients
+                            .entry(expiration.revoke_client_ids.as_slice())
+                            .or_default()
+                            .push(expiration.session_id.as_str());
+                    }
+                }
+                for (clients, session_ids) in by_clients {
+                    for chunk in session_ids.chunks($crate::outbox::KEY_CHUNK) {
+                        let sql = $crate::expiration::revoke_session_grants(chunk.len(), clients.len());
+                        // Only `$n` placeholders were written into the text; every value is bound.
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                        for grant_type in oxidp_core::model::grant_types::SESSION_BOUND {
+                            query = query.bind(grant_type);
+                        }
+                        for session_id in chunk {
+                            query = query.bind(*session_id);
+                        }
+                        for client_id in clients {
+                            query = query.bind(client_id.as_str());
+                        }
+                        query
+                            .execute(&mut *conn)
+                            .await
+                            .map_err($crate::error::store_error)?;
+                    }
+                }
+                let messages: Vec<oxidp_core::model::OutboxMessage> = committed
+                    .iter()
+                    .flat_map(|expiration| expiration.messages.iter().cloned())
+                    .collect();
+                Self::insert_outbox_messages(conn, &messages).await
+            }
+
             /// Deletes the sessions with these keys on `conn`; returns how many existed.
             async fn delete_sessions_by_key(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -896,74 +964,25 @@ macro_rules! impl_stores {
                 now: time::OffsetDateTime,
                 expirations: &[oxidp_core::model::SessionExpiration],
             ) -> oxidp_core::store::StoreResult<Vec<String>> {
-                if expirations.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut tx = self
-                    .pool
-                    .begin()
-                    .await
-                    .map_err($crate::error::store_error)?;
-                // The gate: only what this deletes (still there, still expired) is processed.
-                let mut removed = std::collections::HashSet::new();
-                for chunk in expirations.chunks($crate::outbox::KEY_CHUNK) {
-                    let sql = $crate::expiration::delete_expired_by_key(chunk.len());
-                    // Only `$n` placeholders were written into the text; every value is bound.
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-                        .bind($crate::sql::seconds(now));
-                    for expiration in chunk {
-                        query = query.bind(expiration.key.as_str());
-                    }
-                    let rows = query
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err($crate::error::store_error)?;
-                    for row in &rows {
-                        removed.insert($crate::sql::column::<_, String>(row, "key")?);
-                    }
-                }
-                let committed: Vec<&oxidp_core::model::SessionExpiration> = expirations
-                    .iter()
-                    .filter(|expiration| removed.contains(&expiration.key))
-                    .collect();
-                // Sessions usually share their set of coordinated clients: one statement per set.
-                let mut by_clients: std::collections::BTreeMap<&[String], Vec<&str>> =
-                    std::collections::BTreeMap::new();
-                for expiration in &committed {
-                    if !expiration.revoke_client_ids.is_empty() {
-                        by_clients
-                            .entry(expiration.revoke_client_ids.as_slice())
-                            .or_default()
-                            .push(expiration.session_id.as_str());
-                    }
-                }
-                for (clients, session_ids) in by_clients {
-                    for chunk in session_ids.chunks($crate::outbox::KEY_CHUNK) {
-                        let sql = $crate::expiration::revoke_session_grants(chunk.len(), clients.len());
-                        // Only `$n` placeholders were written into the text; every value is bound.
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                        for grant_type in oxidp_core::model::grant_types::SESSION_BOUND {
-                            query = query.bind(grant_type);
-                        }
-                        for session_id in chunk {
-                            query = query.bind(*session_id);
-                        }
-                        for client_id in clients {
-                            query = query.bind(client_id.as_str());
-                        }
-                        query
-                            .execute(&mut *tx)
-                            .await
-                            .map_err($crate::error::store_error)?;
-                    }
-                }
-                let messages: Vec<oxidp_core::model::OutboxMessage> = committed
-                    .iter()
-                    .flat_map(|expiration| expiration.messages.iter().cloned())
-                    .collect();
-                Self::insert_outbox_messages(&mut tx, &messages).await?;
-                tx.commit().await.map_err($crate::error::store_error)?;
-                Ok(committed.into_iter().map(|e| e.key.clone()).collect())
+                let expirations: Vec<&oxidp_core::model::SessionExpiration> =
+                    expirations.iter().collect();
+                self.commit_still_expired(now, &expirations).await
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(batch = batch))]
+            async fn take_expired<'a>(
+                &'a self,
+                now: time::OffsetDateTime,
+                batch: u32,
+            ) -> oxidp_core::store::StoreResult<
+                Box<dyn oxidp_core::store::ExpiredSessionBatch + 'a>,
+            > {
+                // Each backend holds a batch its own way (see its `take_expired_batch`).
+                self.take_expired_batch(now, batch).await
+            }
+
+            fn expiration_lanes(&self) -> usize {
+                self.expiration_lane_count()
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(messages = messages.len()))]

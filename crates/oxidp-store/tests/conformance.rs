@@ -122,8 +122,9 @@ conformance!(
     record_attempt_updates_the_message_and_lists_attempts_oldest_first,
     record_attempts_records_a_batch_like_single_attempts,
     list_messages_filters_by_status_newest_first_with_limit,
-    expired_sessions_are_claimed_oldest_first_until_the_lease_lapses,
-    concurrent_expired_session_claims_are_disjoint,
+    expired_sessions_are_taken_oldest_first_in_batches,
+    an_expired_batch_commits_its_expirations_or_gives_its_sessions_back,
+    concurrent_expired_session_takers_are_disjoint,
     commit_expirations_commits_each_expired_session_once,
 );
 

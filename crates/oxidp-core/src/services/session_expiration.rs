@@ -8,11 +8,13 @@
 //! commit together ([`OutboxStore::commit_expirations`](crate::store::OutboxStore)), so a crash
 //! mid-batch loses no notification.
 //!
-//! Instances share the work without doing it twice (and so do the four lanes a run works in
-//! at once): a worker leases its batch
-//! ([`SessionStore::claim_expired`](crate::store::SessionStore)), and the commit processes only
-//! sessions that are still there and still expired, so even a session two workers processed (a
-//! lapsed lease) is committed once, and one slid meanwhile not at all.
+//! Instances share the work without doing it twice (and so do the lanes a run works in at
+//! once): a worker takes its batch ([`OutboxStore::take_expired`](crate::store::OutboxStore)),
+//! which holds the sessions (PostgreSQL: deleted and row-locked in an open transaction; SQLite:
+//! under its write lock) until the batch's commit, so no other worker gets them and a worker
+//! that fails gives them back whole. A session a browser meets expired goes through
+//! [`OutboxStore::commit_expirations`](crate::store::OutboxStore) instead, whose delete is the
+//! gate: it waits for a batch holding the session and then finds it gone.
 
 use super::Context;
 use super::backchannel::{BackchannelLogoutService, EndedSession};
@@ -24,9 +26,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// How long a cleanup worker holds its batch before another may take it over. Far longer than
-/// a batch takes; it only matters when a worker dies mid-batch.
-const CLAIM_LEASE: time::Duration = time::Duration::minutes(5);
+/// Most lanes a run works in: what the store asks for
+/// ([`OutboxStore::expiration_lanes`](crate::store::OutboxStore)), up to this.
+const MAX_LANES: usize = 4;
 
 /// What one cleanup run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,16 +66,28 @@ impl ExpiredSessionCleanup {
     /// Safe to run in any number of instances at once.
     pub async fn remove_expired_sessions(&self) -> Result<CleanupSummary, SessionManagementError> {
         let started = Instant::now();
-        // Lanes overlap one batch's database round trips and commit with another's claim and
-        // ticket work; claims keep their batches disjoint, as between instances.
-        let lanes = tokio::join!(self.drain(), self.drain(), self.drain(), self.drain());
+        // Lanes overlap one batch's database round trips and commit with another's ticket
+        // work; each holds its own batch, so they stay disjoint, as instances do.
+        let lanes = self
+            .ctx
+            .stores
+            .outbox
+            .expiration_lanes()
+            .clamp(1, MAX_LANES);
+        let lane = |n: usize| async move {
+            if n < lanes {
+                self.drain().await
+            } else {
+                (CleanupSummary::default(), None)
+            }
+        };
+        let done = tokio::join!(lane(0), lane(1), lane(2), lane(3));
         let mut summary = CleanupSummary::default();
         let mut failure = None;
-        for lane in [lanes.0, lanes.1, lanes.2, lanes.3] {
-            let (done, error) = lane;
-            summary.sessions_removed += done.sessions_removed;
-            summary.notifications_enqueued += done.notifications_enqueued;
-            summary.batches += done.batches;
+        for (lane_summary, error) in [done.0, done.1, done.2, done.3] {
+            summary.sessions_removed += lane_summary.sessions_removed;
+            summary.notifications_enqueued += lane_summary.notifications_enqueued;
+            summary.batches += lane_summary.batches;
             failure = failure.or(error);
         }
         metrics::counter!("oxidp_sessions_removed_by_cleanup_total")
@@ -103,8 +117,9 @@ impl ExpiredSessionCleanup {
         }
     }
 
-    /// One lane of a run: claims and ends batches until a claim comes back empty or fails;
-    /// returns what it did, and the error it stopped on.
+    /// One lane of a run: takes and ends batches until one comes back empty or something
+    /// fails; returns what it did, and the error it stopped on. A failed batch is given back
+    /// whole (nothing of it is committed), for the next run.
     async fn drain(&self) -> (CleanupSummary, Option<SessionManagementError>) {
         let batch_size = self
             .ctx
@@ -115,24 +130,33 @@ impl ExpiredSessionCleanup {
         let mut summary = CleanupSummary::default();
         loop {
             let now = self.ctx.clock.now();
-            let claimed = match self
-                .ctx
-                .stores
-                .sessions
-                .claim_expired(now, now + CLAIM_LEASE, batch_size)
-                .await
-            {
-                Ok(claimed) if claimed.is_empty() => return (summary, None),
-                Ok(claimed) => claimed,
+            let batch = match self.ctx.stores.outbox.take_expired(now, batch_size).await {
+                Ok(batch) if batch.sessions().is_empty() => return (summary, None),
+                Ok(batch) => batch,
                 Err(error) => return (summary, Some(error.into())),
             };
-            match self.expire(&claimed).await {
-                Ok((removed, notifications)) => {
+            let mut expirations = Vec::with_capacity(batch.sessions().len());
+            for session in batch.sessions() {
+                match self.expiration_of(session).await {
+                    Ok(expiration) => expirations.push(expiration),
+                    Err(error) => {
+                        if let Err(rollback) = batch.give_back().await {
+                            tracing::warn!(%rollback, "expired sessions not given back; they will be once the connection is released");
+                        }
+                        return (summary, Some(error));
+                    }
+                }
+            }
+            match batch.commit(&expirations).await {
+                Ok(removed) => {
+                    let notifications = notification_count(&expirations);
+                    metrics::counter!("oxidp_backchannel_logout_enqueued_total")
+                        .increment(notifications);
                     summary.sessions_removed += removed;
                     summary.notifications_enqueued += notifications;
                     summary.batches += 1;
                 }
-                Err(error) => return (summary, Some(error)),
+                Err(error) => return (summary, Some(error.into())),
             }
         }
     }
@@ -157,7 +181,9 @@ impl ExpiredSessionCleanup {
         Ok(removed > 0)
     }
 
-    /// Works out and commits the end of `sessions`; returns (sessions removed, notifications).
+    /// Works out and commits the end of `sessions` through the gate of
+    /// [`OutboxStore::commit_expirations`](crate::store::OutboxStore); returns (sessions
+    /// removed, notifications).
     async fn expire(
         &self,
         sessions: &[ServerSideSession],
@@ -173,11 +199,8 @@ impl ExpiredSessionCleanup {
             .commit_expirations(self.ctx.clock.now(), &expirations)
             .await?;
         let removed_keys: HashSet<&str> = removed.iter().map(String::as_str).collect();
-        let notifications: u64 = expirations
-            .iter()
-            .filter(|e| removed_keys.contains(e.key.as_str()))
-            .map(|e| e.messages.len() as u64)
-            .sum();
+        expirations.retain(|e| removed_keys.contains(e.key.as_str()));
+        let notifications = notification_count(&expirations);
         metrics::counter!("oxidp_backchannel_logout_enqueued_total").increment(notifications);
         Ok((removed.len() as u64, notifications))
     }
@@ -233,4 +256,8 @@ impl ExpiredSessionCleanup {
             messages,
         })
     }
+}
+
+fn notification_count(expirations: &[SessionExpiration]) -> u64 {
+    expirations.iter().map(|e| e.messages.len() as u64).sum()
 }

@@ -26,8 +26,6 @@ pub(super) struct Inner {
     data_protection_keys: BTreeMap<Uuid, DataProtectionKeyRecord>,
     users: BTreeMap<String, User>,
     pub(super) sessions: BTreeMap<String, ServerSideSession>,
-    /// Cleanup claims: session key to the end of its lease.
-    pub(super) session_claims: BTreeMap<String, time::OffsetDateTime>,
     pub(super) outbox: BTreeMap<Uuid, crate::model::OutboxMessage>,
     pub(super) attempts: Vec<crate::model::DeliveryAttempt>,
     pub(super) audit: Vec<crate::model::AuditEntry>,

@@ -1,9 +1,11 @@
 //! The in-memory [`OutboxStore`]: the reference semantics for the SQL stores. One lock guards
 //! every map, so a removal is atomic here as a transaction is in SQL.
 
-use super::{MemoryStore, OutboxStore, StoreError, StoreResult};
+use super::memory::Inner;
+use super::{ExpiredSessionBatch, MemoryStore, OutboxStore, StoreError, StoreResult};
 use crate::model::{
-    DeliveryAttempt, DeliveryStatus, OutboxMessage, SessionExpiration, SessionRemoval,
+    DeliveryAttempt, DeliveryStatus, OutboxMessage, ServerSideSession, SessionExpiration,
+    SessionRemoval,
 };
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -47,21 +49,35 @@ impl OutboxStore for MemoryStore {
                 continue;
             }
             inner.sessions.remove(&expiration.key);
-            inner.session_claims.remove(&expiration.key);
-            if !expiration.revoke_client_ids.is_empty() {
-                inner.grants.retain(|_, grant| {
-                    !(grant.session_id.as_deref() == Some(expiration.session_id.as_str())
-                        && expiration.revoke_client_ids.contains(&grant.client_id)
-                        && crate::model::grant_types::SESSION_BOUND
-                            .contains(&grant.grant_type.as_str()))
-                });
-            }
-            for message in &expiration.messages {
-                inner.outbox.insert(message.id, message.clone());
-            }
+            revoke_and_enqueue(&mut inner, expiration);
             removed.push(expiration.key.clone());
         }
         Ok(removed)
+    }
+
+    async fn take_expired<'a>(
+        &'a self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<Box<dyn ExpiredSessionBatch + 'a>> {
+        let mut inner = self.lock();
+        let mut expired: Vec<(OffsetDateTime, String)> = inner
+            .sessions
+            .values()
+            .filter(|s| s.is_expired(now))
+            .filter_map(|s| s.expires.map(|e| (e, s.key.clone())))
+            .collect();
+        expired.sort();
+        let sessions = expired
+            .into_iter()
+            .take(batch as usize)
+            .filter_map(|(_, key)| inner.sessions.remove(&key))
+            .collect();
+        Ok(Box::new(MemoryExpiredBatch {
+            store: self,
+            sessions,
+            committed: false,
+        }))
     }
 
     async fn enqueue(&self, messages: &[OutboxMessage]) -> StoreResult<()> {
@@ -154,5 +170,63 @@ impl super::AuditStore for MemoryStore {
         entries.sort_by_key(|e| std::cmp::Reverse(e.id));
         entries.truncate(limit as usize);
         Ok(entries)
+    }
+}
+
+/// The grant revocations and messages of one expiration, under the store's lock.
+fn revoke_and_enqueue(inner: &mut Inner, expiration: &SessionExpiration) {
+    if !expiration.revoke_client_ids.is_empty() {
+        inner.grants.retain(|_, grant| {
+            !(grant.session_id.as_deref() == Some(expiration.session_id.as_str())
+                && expiration.revoke_client_ids.contains(&grant.client_id)
+                && crate::model::grant_types::SESSION_BOUND.contains(&grant.grant_type.as_str()))
+        });
+    }
+    for message in &expiration.messages {
+        inner.outbox.insert(message.id, message.clone());
+    }
+}
+
+/// Sessions taken out of the map; put back if the batch is dropped uncommitted, as a rolled
+/// back transaction would leave them.
+struct MemoryExpiredBatch<'a> {
+    store: &'a MemoryStore,
+    sessions: Vec<ServerSideSession>,
+    committed: bool,
+}
+
+#[async_trait]
+impl ExpiredSessionBatch for MemoryExpiredBatch<'_> {
+    fn sessions(&self) -> &[ServerSideSession] {
+        &self.sessions
+    }
+
+    async fn commit(mut self: Box<Self>, expirations: &[SessionExpiration]) -> StoreResult<u64> {
+        let mut inner = self.store.lock();
+        for expiration in expirations {
+            if self.sessions.iter().any(|s| s.key == expiration.key) {
+                revoke_and_enqueue(&mut inner, expiration);
+            }
+        }
+        drop(inner);
+        self.committed = true;
+        Ok(self.sessions.len() as u64)
+    }
+
+    async fn give_back(self: Box<Self>) -> StoreResult<()> {
+        // Dropping uncommitted puts them back.
+        Ok(())
+    }
+}
+
+impl Drop for MemoryExpiredBatch<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let mut inner = self.store.lock();
+        for session in self.sessions.drain(..) {
+            inner.sessions.entry(session.key.clone()).or_insert(session);
+        }
     }
 }

@@ -218,36 +218,6 @@ impl SessionStore for MemoryStore {
             .collect())
     }
 
-    async fn claim_expired(
-        &self,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>> {
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        let mut expired: Vec<&ServerSideSession> = inner
-            .sessions
-            .values()
-            .filter(|s| s.is_expired(now))
-            .filter(|s| {
-                inner
-                    .session_claims
-                    .get(&s.key)
-                    .is_none_or(|lease| *lease <= now)
-            })
-            .collect();
-        expired.sort_by(|a, b| (a.expires, &a.key).cmp(&(b.expires, &b.key)));
-        expired.truncate(batch as usize);
-        let claimed: Vec<ServerSideSession> = expired.into_iter().cloned().collect();
-        for session in &claimed {
-            inner
-                .session_claims
-                .insert(session.key.clone(), lease_until);
-        }
-        Ok(claimed)
-    }
-
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let inner = self.lock();
         Ok(inner

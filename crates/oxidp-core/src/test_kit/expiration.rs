@@ -1,9 +1,10 @@
-//! Conformance checks for the expired-session cleanup: [`SessionStore::claim_expired`] leases
-//! expired sessions oldest first (never to two callers at once, again once the lease lapses),
-//! and [`OutboxStore::commit_expirations`] removes, revokes and enqueues only for sessions that
-//! are still there and still expired, so processing a session twice commits it once.
+//! Conformance checks for the expired-session cleanup: [`OutboxStore::take_expired`] takes
+//! expired sessions oldest first (never to two callers at once) and its batch either commits
+//! their removal, revocations and notifications together or gives the sessions back; and
+//! [`OutboxStore::commit_expirations`] removes, revokes and enqueues only for sessions that are
+//! still there and still expired, so processing a session twice commits it once.
 //!
-//! As the other expiry checks of the kit, these claim at instants far in the past and only
+//! As the other expiry checks of the kit, these take at instants far in the past and only
 //! assert about their own sessions (see the [kit's caveat](super)).
 
 use super::{grant, join_all, unique};
@@ -55,41 +56,45 @@ async fn create_all<S: SessionStore + ?Sized>(store: &S, sessions: &[ServerSideS
     }
 }
 
-/// Claims in batches of `batch` until a claim comes back empty or every one of `wanted` keys was
-/// claimed; returns the claimed sessions of `subject_id`, checking each batch's size and order.
-async fn claim_ours<S: SessionStore + ?Sized>(
+/// Takes and commits batches of `batch` until one comes back empty or every one of `wanted`
+/// sessions of `subject_id` was taken; returns those, checking each batch's size and order.
+/// Sessions of others taken meanwhile are removed too (see the kit's caveat).
+async fn take_ours<S: OutboxStore + ?Sized>(
     store: &S,
     now: OffsetDateTime,
-    lease_until: OffsetDateTime,
     batch: u32,
     subject_id: &str,
     wanted: usize,
 ) -> Vec<ServerSideSession> {
     let mut ours = Vec::new();
     for _ in 0..1_000 {
-        let claimed = store
-            .claim_expired(now, lease_until, batch)
-            .await
-            .expect("claim_expired");
+        let taken = store.take_expired(now, batch).await.expect("take_expired");
+        let sessions = taken.sessions().to_vec();
         assert!(
-            claimed.len() <= batch as usize,
-            "a batch of {batch} claimed {}",
-            claimed.len()
+            sessions.len() <= batch as usize,
+            "a batch of {batch} took {}",
+            sessions.len()
         );
-        for session in &claimed {
+        for session in &sessions {
             assert!(
                 session.is_expired(now),
-                "a live session was claimed: {session:?}"
+                "a live session was taken: {session:?}"
             );
         }
-        for pair in claimed.windows(2) {
+        for pair in sessions.windows(2) {
             assert!(
                 pair[0].expires <= pair[1].expires,
                 "a batch is not in expiry order"
             );
         }
-        let done = claimed.is_empty();
-        ours.extend(claimed.into_iter().filter(|s| s.subject_id == subject_id));
+        let removed = taken.commit(&[]).await.expect("commit");
+        assert_eq!(
+            removed,
+            sessions.len() as u64,
+            "a commit removes every taken session"
+        );
+        let done = sessions.is_empty();
+        ours.extend(sessions.into_iter().filter(|s| s.subject_id == subject_id));
         if done || ours.len() >= wanted {
             break;
         }
@@ -101,20 +106,19 @@ fn keys(sessions: &[ServerSideSession]) -> Vec<&str> {
     sessions.iter().map(|s| s.key.as_str()).collect()
 }
 
-/// `claim_expired` returns sessions expired at `now` (expiry at or before it), oldest expiry
-/// first, at most `batch` per call (none for 0), never live or unexpiring ones; claimed sessions
-/// are not claimed again until their lease lapses, and claiming deletes nothing.
-pub async fn expired_sessions_are_claimed_oldest_first_until_the_lease_lapses<S>(store: &S)
+/// `take_expired` takes sessions expired at `now` (expiry at or before it), oldest expiry
+/// first, at most `batch` per call (none for 0), never live or unexpiring ones; a committed
+/// batch's sessions are gone.
+pub async fn expired_sessions_are_taken_oldest_first_in_batches<S>(store: &S)
 where
-    S: SessionStore + ?Sized,
+    S: OutboxStore + SessionStore + ?Sized,
 {
     let uid = unique();
     let subject = format!("kit-sub-{uid}");
     let now = distant_past();
-    let lease = Duration::minutes(1);
     let named = |name: &str, expires| {
         session(
-            &format!("kit-claim-{uid}-{name}"),
+            &format!("kit-take-{uid}-{name}"),
             &subject,
             &format!("kit-sid-{uid}-{name}"),
             expires,
@@ -137,51 +141,24 @@ where
     let mut oldest_first = expired.clone();
     oldest_first.sort_by_key(|s| s.expires);
 
-    assert!(
-        store
-            .claim_expired(now, now + lease, 0)
-            .await
-            .expect("claim_expired")
-            .is_empty(),
-        "a batch of 0 claims nothing"
-    );
-    let claimed = claim_ours(store, now, now + lease, 2, &subject, expired.len()).await;
+    let none = store.take_expired(now, 0).await.expect("take_expired");
+    assert!(none.sessions().is_empty(), "a batch of 0 takes nothing");
+    assert_eq!(none.commit(&[]).await.expect("commit"), 0);
+
+    let taken = take_ours(store, now, 2, &subject, expired.len()).await;
     assert_eq!(
-        keys(&claimed),
+        keys(&taken),
         keys(&oldest_first),
         "expired sessions, oldest expiry first"
     );
-
-    let again = claim_ours(store, now, now + lease, 100, &subject, 1).await;
-    assert!(
-        again.is_empty(),
-        "leased sessions were claimed again: {:?}",
-        keys(&again)
-    );
-
     let left = store
         .get_sessions(&by_subject(&subject))
         .await
         .expect("get_sessions");
-    assert_eq!(left.len(), expired.len() + 2, "claiming deleted sessions");
-
-    // Once the lease lapses, the sessions are claimable again (with the one expired since).
-    let lapsed = now + lease;
-    let reclaimed = claim_ours(
-        store,
-        lapsed,
-        lapsed + lease,
-        100,
-        &subject,
-        expired.len() + 1,
-    )
-    .await;
-    let mut expected: Vec<&str> = keys(&oldest_first);
-    expected.push(later.key.as_str());
     assert_eq!(
-        keys(&reclaimed),
-        expected,
-        "sessions claimed after their lease lapsed"
+        keys(&left),
+        vec![later.key.as_str(), never.key.as_str()],
+        "committed batches removed exactly the expired sessions"
     );
 
     store
@@ -190,11 +167,146 @@ where
         .expect("delete_sessions");
 }
 
-/// Eight callers claiming expired sessions at the same time never get the same session, and
-/// between them get every one of 200.
-pub async fn concurrent_expired_session_claims_are_disjoint<S>(store: &S)
+/// A batch given back (rolled back) returns its sessions, untouched, to the next taker; a
+/// commit removes them, revokes the session-bound grants of each expiration's clients (not
+/// other clients', not consents) and enqueues its messages, ignoring expirations of sessions the
+/// batch did not take.
+pub async fn an_expired_batch_commits_its_expirations_or_gives_its_sessions_back<S>(store: &S)
 where
-    S: SessionStore + ?Sized,
+    S: OutboxStore + SessionStore + GrantStore + ?Sized,
+{
+    let uid = unique();
+    let subject = format!("kit-sub-{uid}");
+    let now = distant_past();
+    let (coordinated, other) = (format!("kit-coord-{uid}"), format!("kit-other-{uid}"));
+    let sid = |name: &str| format!("kit-sid-{uid}-{name}");
+    let expired: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            session(
+                &format!("kit-batch-{uid}-{name}"),
+                &subject,
+                &sid(name),
+                Some(now - Duration::minutes(1)),
+            )
+        })
+        .collect();
+    create_all(store, &expired).await;
+    let created = super::now();
+    let g = |name: &str, grant_type: &str, session: &str, client: &str| {
+        grant(
+            &format!("kit-g-{uid}-{name}"),
+            grant_type,
+            Some(&subject),
+            Some(&sid(session)),
+            client,
+            created,
+        )
+    };
+    let revoked = [
+        g("a-refresh", grant_types::REFRESH_TOKEN, "a", &coordinated),
+        g("b-code", grant_types::AUTHORIZATION_CODE, "b", &coordinated),
+    ];
+    let kept = [
+        g("a-other-client", grant_types::REFRESH_TOKEN, "a", &other),
+        g("a-consent", grant_types::USER_CONSENT, "a", &coordinated),
+    ];
+    for grant in revoked.iter().chain(&kept) {
+        store.store_grant(grant).await.expect("store_grant");
+    }
+
+    let first = store.take_expired(now, 1_000).await.expect("take_expired");
+    let mut ours: Vec<&ServerSideSession> = first
+        .sessions()
+        .iter()
+        .filter(|s| s.subject_id == subject)
+        .collect();
+    ours.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        ours,
+        expired.iter().collect::<Vec<_>>(),
+        "both taken, whole"
+    );
+    first.give_back().await.expect("give_back");
+    let back = store
+        .get_sessions(&by_subject(&subject))
+        .await
+        .expect("get_sessions");
+    assert_eq!(back, expired, "a dropped batch gives its sessions back");
+
+    let second = store.take_expired(now, 1_000).await.expect("take_expired");
+    let taken: Vec<ServerSideSession> = second
+        .sessions()
+        .iter()
+        .filter(|s| s.subject_id == subject)
+        .cloned()
+        .collect();
+    assert_eq!(taken.len(), 2, "given-back sessions are taken again");
+    let expiration = |s: &ServerSideSession, messages: usize| SessionExpiration {
+        key: s.key.clone(),
+        session_id: s.session_id.clone(),
+        revoke_client_ids: vec![coordinated.clone()],
+        messages: (0..messages)
+            .map(|_| message(&subject, &s.session_id, &coordinated))
+            .collect(),
+    };
+    let not_taken = session(
+        &format!("kit-batch-{uid}-not-taken"),
+        &subject,
+        &sid("not-taken"),
+        Some(now - Duration::hours(1)),
+    );
+    let expirations = [
+        expiration(&taken[0], 300),
+        expiration(&not_taken, 1),
+        expiration(&taken[1], 1),
+    ];
+    let removed = second.commit(&expirations).await.expect("commit");
+    assert!(removed >= 2, "the commit removed {removed} sessions");
+
+    let left = store
+        .get_sessions(&by_subject(&subject))
+        .await
+        .expect("get_sessions");
+    assert!(left.is_empty(), "sessions left after the commit: {left:?}");
+    let filter = PersistedGrantFilter {
+        subject_id: Some(subject.clone()),
+        ..PersistedGrantFilter::default()
+    };
+    let mut grants: Vec<String> = store
+        .get_grants(&filter)
+        .await
+        .expect("get_grants")
+        .into_iter()
+        .map(|g| g.key)
+        .collect();
+    grants.sort();
+    let mut expected: Vec<String> = kept.iter().map(|g| g.key.clone()).collect();
+    expected.sort();
+    assert_eq!(grants, expected, "grants left after the commit");
+    let enqueued: HashSet<Uuid> = pending_of(store, &subject)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let wanted: HashSet<Uuid> = expirations[0]
+        .messages
+        .iter()
+        .chain(&expirations[2].messages)
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        enqueued, wanted,
+        "exactly the taken sessions' messages are enqueued"
+    );
+    store.remove_grants(&filter).await.expect("remove_grants");
+}
+
+/// Eight callers taking and committing expired batches at the same time never get the same
+/// session, and between them get every one of 200.
+pub async fn concurrent_expired_session_takers_are_disjoint<S>(store: &S)
+where
+    S: OutboxStore + SessionStore + ?Sized,
 {
     let uid = unique();
     let subject = format!("kit-sub-{uid}");
@@ -202,7 +314,7 @@ where
     let sessions: Vec<_> = (0..200)
         .map(|n| {
             session(
-                &format!("kit-claim-{uid}-{n:03}"),
+                &format!("kit-take-{uid}-{n:03}"),
                 &subject,
                 &format!("kit-sid-{uid}-{n}"),
                 Some(now - Duration::seconds(1 + n % 50)),
@@ -211,27 +323,27 @@ where
         .collect();
     create_all(store, &sessions).await;
 
-    let lease_until = now + Duration::days(365);
-    let caller = || claim_ours(store, now, lease_until, 16, &subject, usize::MAX);
+    let caller = || take_ours(store, now, 16, &subject, usize::MAX);
     let results = join_all((0..8).map(|_| caller())).await;
 
     let mut seen: HashSet<&str> = HashSet::new();
     for session in results.iter().flatten() {
         assert!(
             seen.insert(&session.key),
-            "session {} was claimed by two callers",
+            "session {} was taken by two callers",
             session.key
         );
     }
     assert_eq!(
         seen.len(),
         sessions.len(),
-        "the callers did not claim every expired session"
+        "the callers did not take every expired session"
     );
-    store
-        .delete_sessions(&by_subject(&subject))
+    let left = store
+        .get_sessions(&by_subject(&subject))
         .await
-        .expect("delete_sessions");
+        .expect("get_sessions");
+    assert!(left.is_empty(), "{} sessions left", left.len());
 }
 
 /// A pending logout message for `session_id`, due in a day (so no claim check takes it).

@@ -394,14 +394,6 @@ impl SessionStore for CountingSessions {
     ) -> StoreResult<Vec<ServerSideSession>> {
         self.inner.get_and_remove_expired(now, batch).await
     }
-    async fn claim_expired(
-        &self,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>> {
-        self.inner.claim_expired(now, lease_until, batch).await
-    }
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64> {
         self.inner.count_active_sessions(now).await
     }
