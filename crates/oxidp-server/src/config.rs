@@ -355,6 +355,17 @@ impl Config {
         if self.store.max_connections == 0 {
             bail!("invalid value for key `store.max_connections`: must be at least 1");
         }
+        // A PostgreSQL cleanup batch holds its connection while it looks clients up on another.
+        let postgres = !self.store.url.starts_with("sqlite:");
+        if postgres
+            && self.store.max_connections < 2
+            && self.server_side_sessions.enabled
+            && self.server_side_sessions.remove_expired_sessions
+        {
+            bail!(
+                "invalid value for key `store.max_connections`: must be at least 2 on PostgreSQL while the expired-session cleanup runs (`server_side_sessions.remove_expired_sessions`)"
+            );
+        }
         if self.server_side_sessions.remove_expired_sessions_batch_size == 0 {
             bail!(
                 "invalid value for key `server_side_sessions.remove_expired_sessions_batch_size`: must be at least 1"
@@ -509,4 +520,31 @@ fn describe(error: figment::Error) -> String {
         .map(|e| format!("configuration error: {e}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    fn with_store(store: &str, sessions: &str) -> anyhow::Result<Config> {
+        Config::from_toml(&format!(
+            "[store]\n{store}\n[server_side_sessions]\n{sessions}\n"
+        ))
+    }
+
+    #[test]
+    fn a_postgres_pool_of_one_is_refused_while_the_cleanup_runs() {
+        let one = "url = \"postgres://postgres@127.0.0.1/oxidp\"\nmax_connections = 1";
+        let error = with_store(one, "enabled = true").unwrap_err().to_string();
+        assert!(
+            error.contains("`store.max_connections`: must be at least 2 on PostgreSQL"),
+            "{error}"
+        );
+        assert!(with_store(one, "enabled = true\nremove_expired_sessions = false").is_ok());
+        assert!(with_store(one, "enabled = false").is_ok());
+        let two = "url = \"postgres://postgres@127.0.0.1/oxidp\"\nmax_connections = 2";
+        assert!(with_store(two, "enabled = true").is_ok());
+        let sqlite = "url = \"sqlite://data/oxidp.db\"\nmax_connections = 1";
+        assert!(with_store(sqlite, "enabled = true").is_ok());
+    }
 }

@@ -189,3 +189,23 @@ impl_stores!(
     claim_due = CLAIM_DUE_MESSAGES,
     message_chunk = MESSAGE_CHUNK,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_holds_at_most_half_the_pool_in_batches() {
+        let lanes = |max_connections| {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .connect_lazy("postgres://postgres@127.0.0.1:5432/test")
+                .expect("a lazy pool");
+            PostgresStore::from_pool(pool).expiration_lane_count()
+        };
+        assert_eq!(lanes(1), 1, "one lane even with one connection");
+        assert_eq!(lanes(4), 2);
+        assert_eq!(lanes(10), 4, "the default pool");
+        assert_eq!(lanes(50), 4, "never more than four");
+    }
+}

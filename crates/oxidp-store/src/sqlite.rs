@@ -122,9 +122,8 @@ impl SqliteStore {
 /// given back.
 ///
 /// A SQLite batch holds no lock until its commit: holding the database's one write lock while
-/// the batch's tickets are opened would stall every other writer (measured: the back-channel
-/// delivery worker and the cleanup then spend their time in SQLite's busy-wait sleeps), and a
-/// lease column costs a write of every expired row. Within the process these keys keep takers
+/// the batch's tickets are opened would keep every other writer (refresh grants, renewals, the
+/// delivery worker) waiting that long, and a lease column costs a write of every expired row. Within the process these keys keep takers
 /// apart; the commit deletes only sessions still there and still expired, so even two
 /// processes on one file (one should own the job) commit each session once.
 #[derive(Debug, Default)]

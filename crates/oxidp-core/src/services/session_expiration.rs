@@ -10,11 +10,11 @@
 //!
 //! Instances share the work without doing it twice (and so do the lanes a run works in at
 //! once): a worker takes its batch ([`OutboxStore::take_expired`](crate::store::OutboxStore)),
-//! which holds the sessions (PostgreSQL: deleted and row-locked in an open transaction; SQLite:
-//! under its write lock) until the batch's commit, so no other worker gets them and a worker
-//! that fails gives them back whole. A session a browser meets expired goes through
-//! [`OutboxStore::commit_expirations`](crate::store::OutboxStore) instead, whose delete is the
-//! gate: it waits for a batch holding the session and then finds it gone.
+//! which keeps other takers off it until its commit (PostgreSQL: deleted and row-locked in an
+//! open transaction; SQLite: kept apart in memory, the commit removing only what is still
+//! expired), and a worker that fails gives the batch back whole. A session a browser meets
+//! expired goes through [`OutboxStore::commit_expirations`](crate::store::OutboxStore) instead,
+//! whose delete is the gate: only one of the two commits removes the session.
 
 use super::Context;
 use super::backchannel::{BackchannelLogoutService, EndedSession};
