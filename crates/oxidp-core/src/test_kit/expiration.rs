@@ -9,8 +9,8 @@
 
 use super::{grant, join_all, unique};
 use crate::model::{
-    DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrantFilter, ServerSideSession,
-    SessionExpiration, SessionFilter, grant_types,
+    DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrant, PersistedGrantFilter,
+    ServerSideSession, SessionExpiration, SessionFilter, grant_types,
 };
 use crate::store::{GrantStore, OutboxStore, SessionStore};
 use std::collections::HashSet;
@@ -269,21 +269,7 @@ where
         .await
         .expect("get_sessions");
     assert!(left.is_empty(), "sessions left after the commit: {left:?}");
-    let filter = PersistedGrantFilter {
-        subject_id: Some(subject.clone()),
-        ..PersistedGrantFilter::default()
-    };
-    let mut grants: Vec<String> = store
-        .get_grants(&filter)
-        .await
-        .expect("get_grants")
-        .into_iter()
-        .map(|g| g.key)
-        .collect();
-    grants.sort();
-    let mut expected: Vec<String> = kept.iter().map(|g| g.key.clone()).collect();
-    expected.sort();
-    assert_eq!(grants, expected, "grants left after the commit");
+    let filter = assert_grants_left(store, &subject, &kept).await;
     let enqueued: HashSet<Uuid> = pending_of(store, &subject)
         .await
         .iter()
@@ -344,6 +330,30 @@ where
         .await
         .expect("get_sessions");
     assert!(left.is_empty(), "{} sessions left", left.len());
+}
+
+/// Checks that `subject_id`'s grants are exactly `kept`; returns the filter that selects them.
+async fn assert_grants_left<S: GrantStore + ?Sized>(
+    store: &S,
+    subject_id: &str,
+    kept: &[PersistedGrant],
+) -> PersistedGrantFilter {
+    let filter = PersistedGrantFilter {
+        subject_id: Some(subject_id.to_owned()),
+        ..PersistedGrantFilter::default()
+    };
+    let mut grants: Vec<String> = store
+        .get_grants(&filter)
+        .await
+        .expect("get_grants")
+        .into_iter()
+        .map(|g| g.key)
+        .collect();
+    grants.sort();
+    let mut expected: Vec<String> = kept.iter().map(|g| g.key.clone()).collect();
+    expected.sort();
+    assert_eq!(grants, expected, "grants left after the commit");
+    filter
 }
 
 /// A pending logout message for `session_id`, due in a day (so no claim check takes it).
@@ -484,21 +494,7 @@ where
         vec![slid.key.as_str()],
         "only the slid session is left"
     );
-    let filter = PersistedGrantFilter {
-        subject_id: Some(subject.clone()),
-        ..PersistedGrantFilter::default()
-    };
-    let mut grants: Vec<String> = store
-        .get_grants(&filter)
-        .await
-        .expect("get_grants")
-        .into_iter()
-        .map(|g| g.key)
-        .collect();
-    grants.sort();
-    let mut expected: Vec<String> = kept.iter().map(|g| g.key.clone()).collect();
-    expected.sort();
-    assert_eq!(grants, expected, "grants left after the commit");
+    let filter = assert_grants_left(store, &subject, &kept).await;
 
     let pending = pending_of(store, &subject).await;
     let enqueued: HashSet<Uuid> = pending.iter().map(|m| m.id).collect();
