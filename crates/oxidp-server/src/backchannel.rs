@@ -4,7 +4,7 @@
 //! claimed with a lease, so several instances on one database never deliver a message twice at
 //! the same time, and a message claimed by an instance that dies is retried when its lease ends.
 
-use oxidp_core::model::{AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxMessage};
+use oxidp_core::model::{AttemptOutcome, DeliveryStatus, OutboxMessage};
 use oxidp_core::services::IdentityServer;
 use std::time::Duration;
 
@@ -70,9 +70,8 @@ pub async fn deliver_due(
                 // fails this way still reaches its retry limit instead of looping forever.
                 tracing::error!(%error, "a back-channel delivery task failed");
                 if let Some(message) = in_flight.get(&error.id()) {
-                    let now = idp.context.clock.now();
                     let error = Some("internal error".to_owned());
-                    outcomes.push(outcome_after(idp, message, now, None, error));
+                    outcomes.push(idp.backchannel.outcome_of(message, None, error));
                 }
             }
         }
@@ -130,44 +129,7 @@ async fn deliver_one(
         }
         None => (None, Some("no logout token could be signed".to_owned())),
     };
-    let now = idp.context.clock.now();
-    outcome_after(idp, &message, now, http_status, error)
-}
-
-/// What an attempt at `now` makes of `message`: delivered, given up (past its retry period),
-/// or due again after the backoff.
-fn outcome_after(
-    idp: &IdentityServer,
-    message: &OutboxMessage,
-    now: time::OffsetDateTime,
-    http_status: Option<u16>,
-    error: Option<String>,
-) -> AttemptOutcome {
-    let options = &idp.context.options.backchannel_logout;
-    let attempts = message.attempts + 1;
-    let (status, next_attempt) = if error.is_none() {
-        (DeliveryStatus::Delivered, now)
-    } else {
-        let next = now
-            + time::Duration::try_from(options.backoff(attempts)).unwrap_or(time::Duration::HOUR);
-        if next > message.give_up_after {
-            tracing::warn!(client_id = %message.client_id, sid = %message.session_id, attempts, "back-channel logout given up");
-            (DeliveryStatus::Failed, now)
-        } else {
-            tracing::info!(client_id = %message.client_id, attempts, error = ?error, "back-channel logout failed; will retry");
-            (DeliveryStatus::Pending, next)
-        }
-    };
-    AttemptOutcome {
-        attempt: DeliveryAttempt {
-            message_id: message.id,
-            at: now,
-            http_status,
-            error,
-        },
-        status,
-        next_attempt,
-    }
+    idp.backchannel.outcome_of(&message, http_status, error)
 }
 
 /// The kind of failure, without the URL's query or anything the client sent back.

@@ -7,7 +7,9 @@
 
 use super::Context;
 use crate::error::OAuthError;
-use crate::model::{Client, DeliveryStatus, LogoutReason, OutboxMessage};
+use crate::model::{
+    AttemptOutcome, Client, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
+};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashSet;
@@ -127,6 +129,44 @@ impl BackchannelLogoutService {
             });
         }
         Ok(messages)
+    }
+
+    /// What an attempt made now does to `message` (`error` is `None` for a delivery):
+    /// delivered; or due again after the backoff; or, once that would fall past its retry
+    /// period, given up (failed).
+    pub fn outcome_of(
+        &self,
+        message: &OutboxMessage,
+        http_status: Option<u16>,
+        error: Option<String>,
+    ) -> AttemptOutcome {
+        let now = self.ctx.clock.now();
+        let options = &self.ctx.options.backchannel_logout;
+        let attempts = message.attempts + 1;
+        let (status, next_attempt) = if error.is_none() {
+            (DeliveryStatus::Delivered, now)
+        } else {
+            let next = now
+                + time::Duration::try_from(options.backoff(attempts))
+                    .unwrap_or(time::Duration::HOUR);
+            if next > message.give_up_after {
+                tracing::warn!(client_id = %message.client_id, sid = %message.session_id, attempts, "back-channel logout given up");
+                (DeliveryStatus::Failed, now)
+            } else {
+                tracing::info!(client_id = %message.client_id, attempts, error = ?error, "back-channel logout failed; will retry");
+                (DeliveryStatus::Pending, next)
+            }
+        };
+        AttemptOutcome {
+            attempt: DeliveryAttempt {
+                message_id: message.id,
+                at: now,
+                http_status,
+                error,
+            },
+            status,
+            next_attempt,
+        }
     }
 }
 
