@@ -779,7 +779,7 @@ macro_rules! impl_stores {
             /// statement.
             async fn insert_outbox_messages(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                messages: &[oxidp_core::model::OutboxMessage],
+                messages: &[&oxidp_core::model::OutboxMessage],
             ) -> oxidp_core::store::StoreResult<()> {
                 for chunk in messages.chunks($message_chunk) {
                     let sql = $crate::outbox::insert_messages(chunk.len());
@@ -889,9 +889,9 @@ macro_rules! impl_stores {
                             .map_err($crate::error::store_error)?;
                     }
                 }
-                let messages: Vec<oxidp_core::model::OutboxMessage> = committed
+                let messages: Vec<&oxidp_core::model::OutboxMessage> = committed
                     .iter()
-                    .flat_map(|expiration| expiration.messages.iter().cloned())
+                    .flat_map(|expiration| &expiration.messages)
                     .collect();
                 Self::insert_outbox_messages(conn, &messages).await
             }
@@ -952,7 +952,8 @@ macro_rules! impl_stores {
                         .await
                         .map_err($crate::error::store_error)?;
                 }
-                Self::insert_outbox_messages(&mut tx, &removal.messages).await?;
+                let messages: Vec<_> = removal.messages.iter().collect();
+                Self::insert_outbox_messages(&mut tx, &messages).await?;
                 // Dropping the transaction on any error above rolls everything back.
                 tx.commit().await.map_err($crate::error::store_error)?;
                 Ok(removed)
@@ -998,7 +999,8 @@ macro_rules! impl_stores {
                     .begin()
                     .await
                     .map_err($crate::error::store_error)?;
-                Self::insert_outbox_messages(&mut tx, messages).await?;
+                let messages: Vec<_> = messages.iter().collect();
+                Self::insert_outbox_messages(&mut tx, &messages).await?;
                 tx.commit().await.map_err($crate::error::store_error)?;
                 Ok(())
             }

@@ -225,6 +225,17 @@ async fn another_client_cannot_revoke_a_refresh_token() {
     );
 }
 
+/// Refreshes `token` as `web`, which must succeed (and puts the user in the instance's user
+/// cache); returns the new refresh token.
+async fn refreshed(app: &TestApp, token: &str) -> String {
+    let response = refresh(app, ("web", "web-secret"), token, None).await;
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Disables the signed-in user (`alice`) through `users`.
 async fn disable_alice(users: &dyn oxidp_core::store::UserStore) {
     let mut alice = users
@@ -241,13 +252,7 @@ async fn a_disabled_user_cannot_refresh() {
     let app = TestApp::spawn().await;
     let (_, tokens) = app.web_tokens("openid offline_access").await;
     let token = tokens["refresh_token"].as_str().unwrap();
-    // A refresh first, so that the user is in the instance's user cache.
-    let response = refresh(&app, ("web", "web-secret"), token, None).await;
-    assert_eq!(response.status(), 200);
-    let token = response.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = refreshed(&app, token).await;
     // Disabled through the instance (as its own pages and API would): refused at once.
     disable_alice(app.identity_server().context.stores.users.as_ref()).await;
     assert_oauth_error(
@@ -266,12 +271,7 @@ async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
     .await;
     let (_, tokens) = app.web_tokens("openid offline_access").await;
     let token = tokens["refresh_token"].as_str().unwrap();
-    let response = refresh(&app, ("web", "web-secret"), token, None).await;
-    assert_eq!(response.status(), 200);
-    let token = response.json::<Value>().await.unwrap()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = refreshed(&app, token).await;
     // Disabled in the database directly (as the CLI or another instance would).
     disable_alice(app.stores.users.as_ref()).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
