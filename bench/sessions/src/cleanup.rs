@@ -81,7 +81,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .server_side_sessions(None)
         .build();
     // The signing key exists before the server starts, so that it does not create another.
-    idp.context.keys.maintain().await?;
+    idp.keys().maintain().await?;
 
     let delivered = Arc::new(AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -264,7 +264,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .server_side_sessions(None)
         .build();
     // Creates the data-protection key in the database: `measure` and the server load it.
-    idp.context.protector.maintain().await?;
+    idp.protector().maintain().await?;
     let now = OffsetDateTime::now_utc();
 
     println!(
@@ -303,7 +303,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let bulk = args.count - via_sign_in;
     let (tx, mut rx) = mpsc::channel::<Vec<Vec<ServerSideSession>>>(2);
     let sealer = {
-        let protector = idp.context.protector.clone();
+        let protector = idp.protector().clone();
         let users = users.clone();
         let batch = args.batch;
         let per_tx = args.statements_per_transaction;

@@ -224,7 +224,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .server_side_sessions(None)
         .build();
     // The signing key the logout tokens need exists before the first timed call.
-    idp.context.keys.maintain().await?;
+    idp.keys().maintain().await?;
 
     // Nothing listens there: no server runs during this step, and the messages are deleted
     // at the end.
@@ -247,7 +247,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let setup = Instant::now();
     let tickets = ServerSideTicketStore::new(
         stores.sessions.clone(),
-        idp.context.protector.clone(),
+        idp.protector().clone(),
         Some("name".to_owned()),
     );
     let now = OffsetDateTime::now_utc();

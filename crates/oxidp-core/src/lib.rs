@@ -10,6 +10,7 @@ pub mod keys;
 pub mod model;
 pub mod options;
 pub mod params;
+pub mod request;
 pub mod services;
 pub mod store;
 pub mod users;

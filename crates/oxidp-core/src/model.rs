@@ -21,6 +21,6 @@ pub use outbox::{
     SessionExpiration, SessionRemoval,
 };
 pub use resource::ApiResource;
-pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
+pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery, renewal_due};
 pub use ticket::AuthenticationTicket;
 pub use user::{User, UserProfile};

@@ -2,6 +2,7 @@
 //! or an [`OAuthError`](crate::error::OAuthError); none of them knows about HTTP.
 
 mod access_token;
+mod admin;
 mod authorize;
 mod backchannel;
 mod client_auth;
@@ -10,8 +11,10 @@ mod coordination;
 mod discovery;
 mod end_session;
 pub mod identity;
+mod interaction;
 mod introspection;
 mod login;
+mod pkce;
 mod revocation;
 mod scopes;
 mod server_side_sessions;
@@ -22,18 +25,27 @@ mod session_migration;
 mod token;
 mod userinfo;
 
+pub use admin::{
+    ADMIN_ROLE, ADMIN_SCOPE, AdminContext, AdminService, AdminTokenError, DeliveryRecord,
+};
 pub use authorize::{
     AuthorizeError, AuthorizeRequest, AuthorizeResponse, AuthorizeService, Interaction,
     ResponseMode, resume_after_login,
 };
 pub use backchannel::{BACKCHANNEL_LOGOUT_EVENT, BackchannelLogoutService, EndedSession};
 pub use client_auth::{
-    CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuthenticator, ClientCredentials, Introspector,
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, CLIENT_AUTH_METHODS, ClientAuthenticator, ClientCredentials,
+    Introspector,
 };
 pub use consent::ConsentService;
 pub use coordination::SessionCoordinationService;
-pub use discovery::discovery_document;
+pub use discovery::DiscoveryService;
 pub use end_session::{EndSessionRequest, EndSessionService};
+pub use interaction::{
+    AuthorizeOutcome, BrowserSession, ConsentDecision, ConsentPage, ConsentPageOutcome,
+    InteractionService, LoggedOut, LoginOutcome, LoginPage, LogoutOutcome, PageFailure,
+    ScopeDescription, followable,
+};
 pub use introspection::IntrospectionService;
 pub use login::{LoginError, LoginService, ThrottleOptions};
 pub use revocation::RevocationService;
@@ -50,8 +62,11 @@ pub use session_management::{
 pub use session_migration::{
     Migration, MigrationStores, SESSION_MIGRATION, SessionMigrationService,
 };
-pub use token::{AccessTokenClaims, RefreshTokenData, SessionInfo, TokenResponse, TokenService};
-pub use userinfo::{UserInfoError, UserInfoService};
+pub use token::{
+    AccessTokenClaims, Confirmation, RefreshTokenData, SessionInfo, TokenResponse, TokenService,
+    TokenType,
+};
+pub use userinfo::UserInfoService;
 
 use crate::clock::Clock;
 use crate::keys::{DataProtector, KeyManager};
@@ -60,9 +75,10 @@ use crate::store::Stores;
 use crate::users::{PasswordHasher, UserService};
 use std::sync::Arc;
 
-/// What every service shares: options, stores, clock and keys.
+/// What every service shares: options, stores, clock and keys. Private to the core: the
+/// web edge and embedding applications reach it only through the services.
 #[derive(Debug)]
-pub struct Context {
+pub(crate) struct Context {
     /// Deployment options.
     pub options: IdentityServerOptions,
     /// Stores.
@@ -84,8 +100,7 @@ impl std::fmt::Debug for dyn Clock {
 /// The identity server's services, built once over one [`Context`].
 #[derive(Debug, Clone)]
 pub struct IdentityServer {
-    /// The shared context.
-    pub context: Arc<Context>,
+    context: Arc<Context>,
     /// Client (and API resource) authentication.
     pub client_auth: Arc<ClientAuthenticator>,
     /// Token issuance.
@@ -118,6 +133,12 @@ pub struct IdentityServer {
     pub coordination: Arc<SessionCoordinationService>,
     /// The end of expired server-side sessions (`None` without server-side sessions).
     pub session_expiration: Option<Arc<ExpiredSessionCleanup>>,
+    /// The decisions of the interactive pages (authorize, login, consent, logout).
+    pub interaction: Arc<InteractionService>,
+    /// Administrator rights and the administrators' views.
+    pub admin: Arc<AdminService>,
+    /// Discovery document and JWKS.
+    pub discovery: Arc<DiscoveryService>,
 }
 
 impl IdentityServer {
@@ -125,6 +146,47 @@ impl IdentityServer {
     /// `options.server_side_sessions` says.
     pub fn new(options: IdentityServerOptions, stores: Stores, clock: Arc<dyn Clock>) -> Self {
         Self::builder(options, stores, clock).build()
+    }
+
+    /// The deployment options (read-only).
+    pub fn options(&self) -> &IdentityServerOptions {
+        &self.context.options
+    }
+
+    /// The signing keys: rotation, the JWKS, the current key.
+    pub fn keys(&self) -> &Arc<KeyManager> {
+        &self.context.keys
+    }
+
+    /// The data-protection key ring (ticket and cookie encryption, derived secrets).
+    pub fn protector(&self) -> &Arc<DataProtector> {
+        &self.context.protector
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.context.clock
+    }
+
+    /// Whether the store answers: one uncached read (users by username are never cached).
+    pub async fn health_check(&self) -> Result<(), crate::store::StoreError> {
+        self.context
+            .stores
+            .users
+            .find_user_by_username("")
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes up to `batch` expired grants (used codes and refresh tokens are kept until
+    /// they expire, for replay detection); returns how many went.
+    pub async fn remove_expired_grants(&self, batch: u32) -> Result<u64, crate::store::StoreError> {
+        let now = self.context.clock.now();
+        self.context
+            .stores
+            .grants
+            .remove_expired_grants(now, batch)
+            .await
     }
 
     /// The claims of one of this server's access tokens (JWT or reference) if it is valid now.
@@ -303,23 +365,45 @@ impl IdentityServerBuilder {
             context.clock.clone(),
             ThrottleOptions::default(),
         ));
+        let client_auth = Arc::new(ClientAuthenticator::new(context.clone()));
+        let authorize = Arc::new(AuthorizeService::new(context.clone()));
+        let consent = Arc::new(ConsentService::new(context.clone()));
+        let end_session = Arc::new(EndSessionService::new(context.clone()));
+        let session_management = Arc::new(SessionManagementService::new(
+            context.clone(),
+            server_side.clone(),
+            backchannel.clone(),
+        ));
+        let interaction = Arc::new(InteractionService::new(
+            context.clone(),
+            interaction::InteractionParts {
+                authorize: authorize.clone(),
+                consent: consent.clone(),
+                sessions: sessions.clone(),
+                login: login.clone(),
+                end_session: end_session.clone(),
+                session_management: session_management.clone(),
+            },
+        ));
         IdentityServer {
-            client_auth: Arc::new(ClientAuthenticator::new(context.clone())),
-            tokens: Arc::new(TokenService::new(context.clone())),
-            introspection: Arc::new(IntrospectionService::new(context.clone())),
-            revocation: Arc::new(RevocationService::new(context.clone())),
-            authorize: Arc::new(AuthorizeService::new(context.clone())),
-            consent: Arc::new(ConsentService::new(context.clone())),
-            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side.clone())),
-            session_management: Arc::new(SessionManagementService::new(
+            interaction,
+            admin: Arc::new(AdminService::new(context.clone())),
+            discovery: Arc::new(DiscoveryService::new(context.clone())),
+            tokens: Arc::new(TokenService::new(context.clone(), client_auth.clone())),
+            introspection: Arc::new(IntrospectionService::new(
                 context.clone(),
-                server_side,
-                backchannel.clone(),
+                client_auth.clone(),
             )),
+            revocation: Arc::new(RevocationService::new(context.clone(), client_auth.clone())),
+            client_auth,
+            authorize,
+            consent,
+            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side.clone())),
+            session_management,
             coordination: Arc::new(SessionCoordinationService::new(context.clone())),
             session_expiration,
             backchannel,
-            end_session: Arc::new(EndSessionService::new(context.clone())),
+            end_session,
             sessions,
             session_migration,
             users,

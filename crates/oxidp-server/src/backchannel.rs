@@ -15,7 +15,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Runs the delivery loop until the task is aborted.
 pub async fn deliver_forever(idp: IdentityServer) {
-    let options = idp.context.options.backchannel_logout.clone();
+    let options = idp.options().backchannel_logout.clone();
     let http = match reqwest::Client::builder()
         .timeout(options.timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -44,15 +44,7 @@ pub async fn deliver_due(
     idp: &IdentityServer,
     http: &reqwest::Client,
 ) -> Result<usize, oxidp_core::store::StoreError> {
-    let options = &idp.context.options.backchannel_logout;
-    let now = idp.context.clock.now();
-    let lease = time::Duration::try_from(options.timeout * 3).unwrap_or(time::Duration::MINUTE);
-    let due = idp
-        .context
-        .stores
-        .outbox
-        .claim_due(now, now + lease, BATCH)
-        .await?;
+    let due = idp.backchannel.claim_due(BATCH).await?;
     let count = due.len();
     let mut attempts = tokio::task::JoinSet::new();
     let mut in_flight = std::collections::HashMap::with_capacity(count);
@@ -78,7 +70,7 @@ pub async fn deliver_due(
     }
     // One commit for the batch. Should the process die before it, the batch is delivered
     // again once its lease lapses: at least once, as the spec expects of receivers.
-    idp.context.stores.outbox.record_attempts(&outcomes).await?;
+    idp.backchannel.record_attempts(&outcomes).await?;
     for outcome in &outcomes {
         match outcome.status {
             DeliveryStatus::Delivered => {

@@ -1,22 +1,77 @@
 //! The browser side of a session: the authentication cookie, CSRF for our forms, and the
 //! responses that send a browser elsewhere (redirects, form posts to clients, error pages).
+//!
+//! Two extractors carry the repeated parts of every page handler: [`Browser`] (the cookie jar
+//! and the signed-in session, renewed when it slid) and [`CsrfForm`] (a form body whose CSRF
+//! token has been checked before the handler runs).
 
-use crate::csrf::Csrf;
+use crate::csrf::{CSRF_FIELD, Csrf};
+use crate::error::PageError;
 use crate::pages::{FormPostView, render_error_page};
 use crate::routes::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use oxidp_core::model::AuthenticationTicket;
-use oxidp_core::services::{AuthorizeResponse, ResponseMode};
+use oxidp_core::services::{AuthorizeOutcome, AuthorizeResponse, BrowserSession, ResponseMode};
+use serde::de::DeserializeOwned;
 
-/// A signed-in browser: its cookie value and ticket.
-#[derive(Debug, Clone)]
-pub struct BrowserSession {
-    /// The cookie value (what the ticket store returned).
-    pub cookie_value: String,
-    /// The ticket.
-    pub ticket: AuthenticationTicket,
+/// The browser's cookies and its signed-in session, if any. Return `jar` with the response:
+/// it carries the renewed (or removed) session cookie.
+#[derive(Debug)]
+pub struct Browser {
+    /// The signed-in session.
+    pub session: Option<BrowserSession>,
+    /// The cookies, updated.
+    pub jar: CookieJar,
+}
+
+impl FromRequestParts<AppState> for Browser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let (session, jar) = state.browser_session(jar).await?;
+        Ok(Self { session, jar })
+    }
+}
+
+/// A form body of type `T` whose CSRF token matched the browser's CSRF cookie. A malformed
+/// form, or one whose token does not match, never reaches the handler.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
+        let jar = CookieJar::from_headers(request.headers());
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")
+                } else {
+                    PageError::bad_request("The form is malformed.")
+                }
+            })?;
+        let form: T = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| PageError::bad_request("The form is malformed."))?;
+        let token: Option<String> = form_urlencoded::parse(&bytes)
+            .find(|(name, _)| name == CSRF_FIELD)
+            .map(|(_, value)| value.into_owned());
+        drop(bytes);
+        let csrf = state.csrf().await?;
+        if !csrf.verify_jar(&jar, token.as_deref()) {
+            return Err(PageError::bad_request(
+                "The form has expired. Go back and try again.",
+            ));
+        }
+        Ok(Self(form))
+    }
 }
 
 impl AppState {
@@ -35,7 +90,7 @@ impl AppState {
     pub async fn browser_session(
         &self,
         jar: CookieJar,
-    ) -> Result<(Option<BrowserSession>, CookieJar), Response> {
+    ) -> Result<(Option<BrowserSession>, CookieJar), PageError> {
         let Some(cookie) = jar.get(self.session_cookie_name()) else {
             return Ok((None, jar));
         };
@@ -47,31 +102,23 @@ impl AppState {
             .await
             .map_err(|error| {
                 tracing::error!(%error, "session store failed");
-                self.error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable.",
-                )
+                PageError::unavailable()
             })?;
-        match authenticated {
-            None => Ok((None, jar.add(self.removal_cookie()))),
-            Some(authenticated) => {
-                let (cookie_value, jar) = match authenticated.renewed_cookie {
-                    Some(renewed) => {
-                        let jar =
-                            jar.add(self.session_cookie(renewed.clone(), &authenticated.ticket));
-                        (renewed, jar)
-                    }
-                    None => (cookie_value, jar),
-                };
-                Ok((
-                    Some(BrowserSession {
-                        cookie_value,
-                        ticket: authenticated.ticket,
-                    }),
-                    jar,
-                ))
+        let Some(authenticated) = authenticated else {
+            return Ok((None, jar.add(self.removal_cookie())));
+        };
+        let (cookie_value, jar) = match authenticated.renewed_cookie {
+            Some(renewed) => {
+                let jar = jar.add(self.session_cookie(renewed.clone(), &authenticated.ticket));
+                (renewed, jar)
             }
-        }
+            None => (cookie_value, jar),
+        };
+        let session = BrowserSession {
+            cookie_value,
+            ticket: authenticated.ticket,
+        };
+        Ok((Some(session), jar))
     }
 
     /// The authentication cookie for `value`: `HttpOnly`, `SameSite=Lax` (it must travel on the
@@ -82,7 +129,9 @@ impl AppState {
             .same_site(SameSite::Lax)
             .secure(self.secure_cookies)
             .path("/")
-            .max_age(time::Duration::seconds(self.idp.sessions.max_age(ticket)))
+            .max_age(time::Duration::seconds(
+                self.idp.interaction.cookie_max_age(ticket),
+            ))
             .build()
     }
 
@@ -99,26 +148,60 @@ impl AppState {
 
     /// CSRF protection keyed by a secret derived from the shared data-protection key ring, so
     /// a form rendered by one instance can be posted to another.
-    pub async fn csrf(&self) -> Result<Csrf, Response> {
+    pub async fn csrf(&self) -> Result<Csrf, PageError> {
         let key = self
             .idp
-            .context
-            .protector
+            .protector()
             .derive_secret("oxidp.csrf.v1")
             .await
             .map_err(|error| {
                 tracing::error!(%error, "cannot derive the CSRF key");
-                self.error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable.",
-                )
+                PageError::unavailable()
             })?;
         Ok(Csrf::new(key, self.secure_cookies))
+    }
+
+    /// The CSRF token for a form on the page about to be rendered, and the jar that carries
+    /// its cookie.
+    pub async fn csrf_token(&self, jar: CookieJar) -> Result<(String, CookieJar), PageError> {
+        let (token, cookie) = self.csrf().await?.token_for(&jar);
+        let jar = match cookie {
+            Some(cookie) => jar.add(cookie),
+            None => jar,
+        };
+        Ok((token, jar))
     }
 
     /// The error page; `message` is shown to the user, so it must never carry internals.
     pub fn error_page(&self, status: StatusCode, message: &str) -> Response {
         render_error_page(&self.pages, status, message)
+    }
+
+    /// Where an authorize-like decision sends the browser: one of our pages, the client
+    /// (redirect or form post, with a renewed cookie when recording the client changed it),
+    /// or the error page (removing the cookie when the session ended).
+    pub fn authorize_outcome(&self, outcome: AuthorizeOutcome, jar: CookieJar) -> Response {
+        match outcome {
+            AuthorizeOutcome::Page(url) => (jar, Redirect::to(&url)).into_response(),
+            AuthorizeOutcome::Respond {
+                response,
+                session_cookie,
+            } => {
+                let jar = match session_cookie {
+                    Some((value, ticket)) => jar.add(self.session_cookie(value, &ticket)),
+                    None => jar,
+                };
+                self.authorize_response(&response, jar)
+            }
+            AuthorizeOutcome::Failure(failure) => {
+                let jar = if failure.session_ended {
+                    jar.add(self.removal_cookie())
+                } else {
+                    jar
+                };
+                (jar, PageError::from(failure)).into_response()
+            }
+        }
     }
 
     /// Sends an authorization response to the client: a redirect, or a form post page.
@@ -134,10 +217,11 @@ impl AppState {
                     Ok(page) => (jar, page).into_response(),
                     Err(error) => {
                         tracing::error!(%error, "form_post template failed");
-                        self.error_page(
+                        PageError::new(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             "The response could not be delivered.",
                         )
+                        .into_response()
                     }
                 }
             }

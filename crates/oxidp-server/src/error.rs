@@ -1,63 +1,67 @@
-//! Rendering of errors at the web edge. Protocol endpoints answer RFC 6749 §5.2 JSON
-//! (`error`, `error_description`) with the status core decided; internals never reach a body.
+//! Rendering of errors at the web edge, one shape per surface.
+//!
+//! - Protocol endpoints answer RFC 6749 §5.2 JSON (`error`, `error_description`) with the
+//!   status and headers (`WWW-Authenticate`, `DPoP-Nonce`, `Retry-After`) that the core put on
+//!   the [`OAuthError`]; internals never reach a body.
+//! - Browser pages answer with the error page: a handler returns [`PageError`], which the
+//!   [`render_page_errors`] layer turns into the rendered template (the template needs the
+//!   server's state, which `IntoResponse` does not have).
 
+use crate::routes::AppState;
 use axum::Json;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oxidp_core::error::OAuthError;
+use oxidp_core::services::PageFailure;
 use serde_json::json;
+use std::borrow::Cow;
 
 /// A protocol error on its way to the client.
 #[derive(Debug)]
-pub struct ProtocolError {
-    error: OAuthError,
-    basic_challenge: bool,
-    status_override: Option<StatusCode>,
-}
-
-impl ProtocolError {
-    /// Adds `WWW-Authenticate: Basic` to an `invalid_client` answer, as RFC 6749 §5.2
-    /// requires when the client tried HTTP Basic.
-    pub fn with_basic_challenge(mut self, tried_basic: bool) -> Self {
-        self.basic_challenge = tried_basic;
-        self
-    }
-
-    /// Answers with `status` instead of the protocol default (413 for oversized bodies).
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status_override = Some(status);
-        self
-    }
-}
+pub struct ProtocolError(pub OAuthError);
 
 impl From<OAuthError> for ProtocolError {
     fn from(error: OAuthError) -> Self {
-        Self {
-            error,
-            basic_challenge: false,
-            status_override: None,
-        }
+        Self(error)
     }
 }
 
 impl IntoResponse for ProtocolError {
     fn into_response(self) -> Response {
-        let status = self.status_override.unwrap_or_else(|| {
-            StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::BAD_REQUEST)
-        });
-        let mut body = json!({ "error": self.error.code.as_str() });
-        if let Some(description) = &self.error.description {
+        let error = self.0;
+        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        if status.is_server_error() {
+            tracing::warn!(
+                error = error.code.as_str(),
+                status = status.as_u16(),
+                "protocol request failed on the server side"
+            );
+        }
+        let mut body = json!({ "error": error.code.as_str() });
+        if let Some(description) = &error.description {
             body["error_description"] = json!(description);
         }
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if self.basic_challenge && status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oxidp\", charset=\"UTF-8\""),
-            );
+        if let Some(value) = error
+            .www_authenticate()
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(value) = error
+            .dpop_nonce
+            .as_deref()
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
+            headers.insert("dpop-nonce", value);
+        }
+        if let Some(seconds) = error.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -73,4 +77,93 @@ pub fn no_store_json(body: impl serde::Serialize) -> Response {
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The error page for a browser request. Its `message` is shown to the user, so it never
+/// carries internals.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    status: StatusCode,
+    message: Cow<'static, str>,
+}
+
+impl PageError {
+    /// An error page with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with `message`.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 503: a dependency is down.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is temporarily unavailable.",
+        )
+    }
+
+    /// 500: a page could not be rendered.
+    pub fn not_shown() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The page could not be shown.",
+        )
+    }
+}
+
+impl From<PageFailure> for PageError {
+    fn from(failure: PageFailure) -> Self {
+        Self::new(
+            StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_REQUEST),
+            failure.message,
+        )
+    }
+}
+
+impl From<crate::pages::RenderError> for PageError {
+    fn from(error: crate::pages::RenderError) -> Self {
+        tracing::error!(%error, "a page template failed");
+        Self::not_shown()
+    }
+}
+
+/// What [`PageError::into_response`] leaves for [`render_page_errors`] to render.
+#[derive(Debug, Clone)]
+struct PendingErrorPage(Cow<'static, str>);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response
+            .extensions_mut()
+            .insert(PendingErrorPage(self.message));
+        response
+    }
+}
+
+/// Renders the error page of every [`PageError`] response, keeping its status and the
+/// headers set beside it (a removed session cookie, for instance).
+pub async fn render_page_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let Some(PendingErrorPage(message)) = response.extensions_mut().remove() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let page = state.error_page(parts.status, &message);
+    let (page_parts, body) = page.into_parts();
+    for (name, value) in &page_parts.headers {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, body)
 }

@@ -9,12 +9,13 @@ mod browser;
 pub mod config;
 pub mod csrf;
 mod error;
-mod form;
 pub mod pages;
+mod request;
 mod routes;
 mod server;
 mod session_cleanup;
 mod telemetry;
 
+pub use request::ConnectedPeer;
 pub use routes::{AppState, HttpLimits, router};
 pub use server::{Server, open_stores, redact_url, shutdown_signal};

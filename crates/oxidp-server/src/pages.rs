@@ -71,7 +71,7 @@ const FALLBACK_ERROR_HTML: &str = "<!doctype html><html lang=\"en\"><head><meta 
 
 /// A page failed to render.
 #[derive(Debug, thiserror::Error)]
-pub enum PageError {
+pub enum RenderError {
     /// The template engine failed (in practice only with an operator's override).
     #[error("template rendering failed")]
     Render(#[from] minijinja::Error),
@@ -115,22 +115,22 @@ impl Pages {
     }
 
     /// The sign-in page.
-    pub fn login(&self, view: &LoginView) -> Result<Page, PageError> {
+    pub fn login(&self, view: &LoginView) -> Result<Page, RenderError> {
         self.render("login.html", view).map(Page::new)
     }
 
     /// The consent page. Chain [`Page::allow_form_redirect_to`] with the client's redirect URI.
-    pub fn consent(&self, view: &ConsentView) -> Result<Page, PageError> {
+    pub fn consent(&self, view: &ConsentView) -> Result<Page, RenderError> {
         self.render("consent.html", view).map(Page::new)
     }
 
     /// The sign-out confirmation page.
-    pub fn logout(&self, view: &LogoutView) -> Result<Page, PageError> {
+    pub fn logout(&self, view: &LogoutView) -> Result<Page, RenderError> {
         self.render("logout.html", view).map(Page::new)
     }
 
     /// The signed-out page. A redirect URI that is not a safe link is left out.
-    pub fn logged_out(&self, view: &LoggedOutView) -> Result<Page, PageError> {
+    pub fn logged_out(&self, view: &LoggedOutView) -> Result<Page, RenderError> {
         let mut view = view.clone();
         view.post_logout_redirect_uri = view
             .post_logout_redirect_uri
@@ -140,14 +140,14 @@ impl Pages {
 
     /// A generic error page (status 200 until [`Page::with_status`]); see also
     /// [`render_error_page`].
-    pub fn error(&self, view: &ErrorView) -> Result<Page, PageError> {
+    pub fn error(&self, view: &ErrorView) -> Result<Page, RenderError> {
         self.render("error.html", view).map(Page::new)
     }
 
     /// The `response_mode=form_post` page: its CSP allows forms to the action's origin only and
     /// the one inline script, through a fresh nonce.
-    pub fn form_post(&self, view: &FormPostView) -> Result<Page, PageError> {
-        let source = response::csp_source(&view.action).ok_or(PageError::InvalidAction)?;
+    pub fn form_post(&self, view: &FormPostView) -> Result<Page, RenderError> {
+        let source = response::csp_source(&view.action).ok_or(RenderError::InvalidAction)?;
         let nonce = oxidp_jose::b64url_encode(oxidp_jose::random_bytes::<16>());
         #[derive(Serialize)]
         struct WithNonce<'a> {
@@ -165,13 +165,13 @@ impl Pages {
         Ok(Page::form_post(html, source, nonce))
     }
 
-    fn render<T: Serialize>(&self, name: &str, view: &T) -> Result<String, PageError> {
+    fn render<T: Serialize>(&self, name: &str, view: &T) -> Result<String, RenderError> {
         Ok(self.env.get_template(name)?.render(Serde(view))?)
     }
 
     /// Renders every page with sample data so broken overrides fail at start-up.
     fn self_test(&self) -> anyhow::Result<()> {
-        let check = |name: &str, result: Result<Page, PageError>| {
+        let check = |name: &str, result: Result<Page, RenderError>| {
             result
                 .map(drop)
                 .map_err(anyhow::Error::new)

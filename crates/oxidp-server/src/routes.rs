@@ -11,8 +11,8 @@ mod revocation;
 mod token;
 mod userinfo;
 
-use crate::form::BodyLimit;
 use crate::pages::Pages;
+use crate::request::BodyLimit;
 use crate::telemetry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -49,7 +49,7 @@ pub struct HttpLimits {
 
 /// The identity server's routes, ready to serve or to nest into another axum app.
 pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Router {
-    let secure_cookies = idp.context.options.is_https();
+    let secure_cookies = idp.options().is_https();
     let state = AppState {
         idp: Arc::new(idp),
         metrics: telemetry::prometheus(),
@@ -88,6 +88,10 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
         .merge(crate::admin_api::admin_api_router())
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::error::render_page_errors,
+        ))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(axum::Extension(BodyLimit(limits.max_body_size)))
         .layer(DefaultBodyLimit::max(limits.max_body_size))

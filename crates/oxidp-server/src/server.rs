@@ -55,8 +55,7 @@ impl Server {
         let options = config.identity_server_options(address)?;
         seed(&config, &stores).await?;
         let idp = IdentityServer::new(options, stores, clock);
-        idp.context
-            .keys
+        idp.keys()
             .maintain()
             .await
             .context("cannot prepare the signing keys")?;
@@ -81,7 +80,7 @@ impl Server {
 
     /// The issuer this server signs as.
     pub fn issuer(&self) -> &str {
-        &self.idp.context.options.issuer
+        &self.idp.options().issuer
     }
 
     /// The core services.
@@ -103,7 +102,7 @@ impl Server {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let app = self
             .router
-            .into_make_service_with_connect_info::<SocketAddr>();
+            .into_make_service_with_connect_info::<crate::request::ConnectedPeer>();
         let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
@@ -205,18 +204,11 @@ async fn maintain(idp: IdentityServer) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if let Err(error) = idp.context.keys.maintain().await {
+        if let Err(error) = idp.keys().maintain().await {
             tracing::error!(%error, "key maintenance failed");
         }
-        let now = idp.context.clock.now();
         loop {
-            match idp
-                .context
-                .stores
-                .grants
-                .remove_expired_grants(now, BATCH)
-                .await
-            {
+            match idp.remove_expired_grants(BATCH).await {
                 Ok(removed) if removed == u64::from(BATCH) => continue,
                 Ok(removed) => {
                     if removed > 0 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// when `fuzz_expired_session_removal_start` is on. Returns at once when server-side sessions
 /// or the job are off.
 pub async fn remove_expired_sessions_forever(idp: IdentityServer) {
-    let options = &idp.context.options.server_side_sessions;
+    let options = &idp.options().server_side_sessions;
     let Some(expiration) = idp.session_expiration.clone() else {
         return;
     };

@@ -65,7 +65,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
     match (command, purpose) {
         (KeysCommand::Rotate { algorithm, now, .. }, Purpose::Signing) => {
             let algorithm = algorithm.unwrap_or(config.keys.algorithms[0]);
-            let key = idp.context.keys.rotate(algorithm, now).await?;
+            let key = idp.keys().rotate(algorithm, now).await?;
             println!(
                 "created {} key {} (published now, signs from {})",
                 key.algorithm,
@@ -74,19 +74,19 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
             );
         }
         (KeysCommand::Rotate { .. }, Purpose::DataProtection) => {
-            let id = idp.context.protector.rotate().await?;
+            let id = idp.protector().rotate().await?;
             println!(
                 "created data-protection key {id}; it encrypts from now on, older keys keep decrypting"
             );
         }
         (KeysCommand::List { .. }, Purpose::Signing) => list_signing(&idp).await?,
         (KeysCommand::List { .. }, Purpose::DataProtection) => {
-            let current = idp.context.protector.maintain().await?;
+            let current = idp.protector().maintain().await?;
             println!(
                 "{:<36} {:<8} {:<21} {:<21} SEALED",
                 "ID", "STATUS", "ACTIVATES", "EXPIRES"
             );
-            for key in idp.context.protector.list().await? {
+            for key in idp.protector().list().await? {
                 let status = if key.id == current { "current" } else { "-" };
                 let sealed = oxidp_jose::data_protection::master::is_sealed(&key.material);
                 println!(
@@ -104,7 +104,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
 }
 
 async fn list_signing(idp: &IdentityServer) -> anyhow::Result<()> {
-    let keys = &idp.context.keys;
+    let keys = idp.keys();
     keys.maintain().await?;
     println!(
         "{:<44} {:<6} {:<10} {:<21} {:<21} REMOVED",

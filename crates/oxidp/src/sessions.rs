@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::{ArgGroup, Subcommand};
 use oxidp_core::clock::SystemClock;
 use oxidp_core::model::{QueryResult, SessionQuery};
-use oxidp_core::services::{IdentityServer, RemoveSessionsContext, UserSession};
+use oxidp_core::services::{AdminContext, IdentityServer, RemoveSessionsContext, UserSession};
 use oxidp_server::config::Config;
 use oxidp_server::open_stores;
 use std::sync::Arc;
@@ -143,7 +143,7 @@ pub(crate) async fn run(command: SessionsCommand) -> anyhow::Result<()> {
                 bail!("give --subject or --sid (or both): which sessions to revoke");
             }
             let summary = sessions
-                .remove_sessions_audited(&context, &actor())
+                .remove_sessions_audited(&context, &operator())
                 .await
                 .context("cannot revoke the sessions")?;
             println!(
@@ -165,13 +165,9 @@ async fn identity_server(config: &Config) -> anyhow::Result<IdentityServer> {
     Ok(IdentityServer::new(options, stores, Arc::new(SystemClock)))
 }
 
-/// How the audit trail names the operator: `cli:<$USER>`.
-fn actor() -> String {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("cli:{user}")
+/// The operator at the command line, named `cli:<$USER>` in the audit trail.
+fn operator() -> AdminContext {
+    AdminContext::for_local_operator(&std::env::var("USER").unwrap_or_default())
 }
 
 /// Prints a page as an aligned table, then where it is and how to move on.

@@ -265,7 +265,7 @@ async fn expired_old_cookie(config: &Path, dir: &Path) -> String {
         .identity_server_options(config.server.listen)
         .unwrap();
     let idp = IdentityServer::new(options, stores, std::sync::Arc::new(SystemClock));
-    let tickets = SelfContainedTicketStore::new(idp.context.protector.clone());
+    let tickets = SelfContainedTicketStore::new(idp.protector().clone());
     let now = OffsetDateTime::now_utc();
     let ticket = AuthenticationTicket {
         subject_id: "alice-expired".into(),

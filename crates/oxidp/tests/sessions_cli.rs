@@ -104,7 +104,7 @@ async fn seed_sessions(config: &Path, subject: &str, count: usize) -> Vec<String
     let idp = IdentityServer::new(options, stores.clone(), Arc::new(SystemClock));
     let tickets = ServerSideTicketStore::new(
         stores.sessions.clone(),
-        idp.context.protector.clone(),
+        idp.protector().clone(),
         Some("name".into()),
     );
     let now = OffsetDateTime::now_utc();

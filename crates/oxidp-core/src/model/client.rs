@@ -19,6 +19,14 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// Every grant type this server implements: the token endpoint's dispatch and the
+    /// discovery document's `grant_types_supported` both come from this list.
+    pub const ALL: [GrantType; 3] = [
+        Self::AuthorizationCode,
+        Self::ClientCredentials,
+        Self::RefreshToken,
+    ];
+
     /// The `grant_type` parameter value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,12 +38,7 @@ impl GrantType {
 
     /// Parses a `grant_type` parameter value this server implements.
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "client_credentials" => Some(Self::ClientCredentials),
-            "authorization_code" => Some(Self::AuthorizationCode),
-            "refresh_token" => Some(Self::RefreshToken),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|grant| grant.as_str() == value)
     }
 }
 
@@ -262,6 +265,13 @@ impl Client {
             backchannel_logout_session_required: true,
             coordinate_lifetime_with_user_session: None,
         }
+    }
+
+    /// The name users see: `client_name`, or the client id when it has none.
+    pub fn display_name(&self) -> String {
+        self.client_name
+            .clone()
+            .unwrap_or_else(|| self.client_id.clone())
     }
 
     /// Whether the client is public (cannot keep a secret).

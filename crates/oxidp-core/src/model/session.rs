@@ -46,6 +46,24 @@ impl ServerSideSession {
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires.is_some_and(|expires| expires <= now)
     }
+
+    /// The new expiry when a use at `now` slides the session, or `None` when it is not due
+    /// (see [`renewal_due`]) or never expires.
+    pub fn slid_expiry(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let expires = self.expires?;
+        let window = expires - self.renewed;
+        renewal_due(self.renewed, window, now).then(|| now.checked_add(window).unwrap_or(expires))
+    }
+}
+
+/// The one renewal rule of sliding sessions, for browser requests and for the coordinated
+/// uses of a client's tokens (refresh, userinfo, introspection) alike: a session renewed at
+/// `renewed` with a lifetime of `window` is extended once half of that window has passed, so a
+/// busy session costs one write per half window, never one per request.
+pub fn renewal_due(renewed: OffsetDateTime, window: time::Duration, now: OffsetDateTime) -> bool {
+    renewed
+        .checked_add(window / 2)
+        .is_some_and(|due| due <= now)
 }
 
 /// Selects sessions by subject and/or session id, both exact and AND-combined. At least one

@@ -219,41 +219,15 @@ impl AuthorizeService {
                     e.description.as_deref().unwrap_or(""),
                 ))
             })?;
-        let code_challenge = match (
-            params.get("code_challenge"),
-            params.get("code_challenge_method"),
-        ) {
-            (Some(challenge), Some("S256")) => {
-                if !(43..=128).contains(&challenge.len())
-                    || oxidp_jose::b64url_decode(challenge).is_none()
-                {
-                    return Err(to_client(
-                        ErrorCode::InvalidRequest,
-                        "code_challenge is malformed",
-                    ));
-                }
-                Some(challenge.to_owned())
-            }
-            (Some(_), None | Some("plain")) => {
-                return Err(to_client(
-                    ErrorCode::InvalidRequest,
-                    "code_challenge_method must be S256",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(to_client(
-                    ErrorCode::InvalidRequest,
-                    "unsupported code_challenge_method",
-                ));
-            }
-            (None, _) if client.require_pkce || client.is_public() => {
-                return Err(to_client(
-                    ErrorCode::InvalidRequest,
-                    "code_challenge is required",
-                ));
-            }
-            (None, _) => None,
-        };
+        let code_challenge = super::pkce::challenge_of(params, &client).map_err(|e| {
+            AuthorizeError::Redirect(self.error_response(
+                redirect_uri,
+                response_mode,
+                state.as_deref(),
+                e.code.as_str(),
+                e.description.as_deref().unwrap_or(""),
+            ))
+        })?;
         let prompts: Vec<&str> = params
             .get("prompt")
             .map(|p| p.split(' ').filter(|s| !s.is_empty()).collect())

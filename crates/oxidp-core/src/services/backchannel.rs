@@ -131,6 +131,27 @@ impl BackchannelLogoutService {
         Ok(messages)
     }
 
+    /// Claims up to `batch` messages due now for this instance. The lease (three delivery
+    /// timeouts) keeps other instances off them; should this one die, they are due again when
+    /// it lapses.
+    pub async fn claim_due(&self, batch: u32) -> crate::store::StoreResult<Vec<OutboxMessage>> {
+        let now = self.ctx.clock.now();
+        let lease = time::Duration::try_from(self.ctx.options.backchannel_logout.timeout * 3)
+            .unwrap_or(time::Duration::MINUTE);
+        let until = now
+            .checked_add(lease)
+            .unwrap_or(now + time::Duration::MINUTE);
+        self.ctx.stores.outbox.claim_due(now, until, batch).await
+    }
+
+    /// Records a batch of attempts and the messages' new states in one commit.
+    pub async fn record_attempts(
+        &self,
+        outcomes: &[AttemptOutcome],
+    ) -> crate::store::StoreResult<()> {
+        self.ctx.stores.outbox.record_attempts(outcomes).await
+    }
+
     /// What an attempt made now does to `message` (`error` is `None` for a delivery):
     /// delivered; or due again after the backoff; or, once that would fall past its retry
     /// period, given up (failed).

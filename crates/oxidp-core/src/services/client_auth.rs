@@ -6,6 +6,7 @@ use super::Context;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{ApiResource, Client, HashedSecret, PersistedGrant, grant_types};
 use crate::params::Parameters;
+use crate::request::ProtocolRequest;
 use crate::store::StoreError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,6 +17,14 @@ use std::sync::Arc;
 /// The only client assertion type supported (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The client authentication methods of confidential clients, as discovery advertises them
+/// for the token, introspection and revocation endpoints.
+pub const CLIENT_AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// Credentials as presented, before any check.
 #[derive(Clone, PartialEq, Eq)]
@@ -132,10 +141,7 @@ impl ClientCredentials {
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
 fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
-    let malformed = || OAuthError {
-        code: ErrorCode::InvalidClient,
-        description: Some("malformed Basic credentials".into()),
-    };
+    let malformed = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
     let (scheme, encoded) = header.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(OAuthError::invalid_request(
@@ -179,6 +185,29 @@ pub struct ClientAuthenticator {
 impl ClientAuthenticator {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
         Self { ctx }
+    }
+
+    /// Authenticates the client of a protocol request (token, revocation, ...). A failure
+    /// after an HTTP Basic attempt carries the Basic challenge (RFC 6749 §5.2).
+    pub async fn authenticate_request(
+        &self,
+        request: &ProtocolRequest,
+    ) -> Result<Client, OAuthError> {
+        let credentials = request.client_credentials()?;
+        self.authenticate_client(&credentials, &request.path)
+            .await
+            .map_err(|e| e.with_basic_challenge_if(credentials.used_basic()))
+    }
+
+    /// Authenticates the caller of the introspection endpoint in a protocol request.
+    pub async fn authenticate_introspection_request(
+        &self,
+        request: &ProtocolRequest,
+    ) -> Result<Introspector, OAuthError> {
+        let credentials = request.client_credentials()?;
+        self.authenticate_introspector(&credentials, &request.path)
+            .await
+            .map_err(|e| e.with_basic_challenge_if(credentials.used_basic()))
     }
 
     /// Authenticates a client calling `endpoint_path`. Any failure is `invalid_client`.

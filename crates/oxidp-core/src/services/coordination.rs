@@ -24,7 +24,8 @@ impl SessionCoordinationService {
     }
 
     /// For a coordinated client: whether the session `sid` of `sub` is alive, sliding it
-    /// (renewed = now, expires = now + its original window) when it is. A session without
+    /// (renewed = now, expires = now + its window) when half its window has passed, as browser
+    /// requests do. A session without
     /// expiry is always alive. Uncoordinated clients always pass.
     pub async fn validate_and_extend(
         &self,
@@ -68,11 +69,11 @@ pub(crate) async fn validate_and_extend(
             tracing::info!(client_id = %client.client_id, sid = %session_id, "user session gone; coordinated token refused");
             return Ok(false);
         };
-        if let Some(expires) = session.expires {
-            let window = expires - session.renewed;
+        // The browser's renewal rule: one write per half window, not one per token use.
+        if let Some(expires) = session.slid_expiry(now) {
             ctx.stores
                 .sessions
-                .touch_session(&session.key, now, Some(now + window))
+                .touch_session(&session.key, now, Some(expires))
                 .await?;
         }
         Ok(true)

@@ -1,18 +1,54 @@
-//! The OpenID Provider configuration document. It advertises only what is implemented.
+//! The OpenID Provider configuration document and the JWKS. The document advertises only what
+//! is implemented, and takes its lists from where each feature is defined (grant types from
+//! [`GrantType::ALL`], client authentication from the authenticator, algorithms from the key
+//! manager), so a new grant type or method shows up here by being added there.
 
 use super::Context;
+use super::client_auth::CLIENT_AUTH_METHODS;
 use super::identity::{IDENTITY_SCOPES, OFFLINE_ACCESS};
+use crate::error::OAuthError;
+use crate::model::GrantType;
 use crate::options::paths;
 use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Serves discovery and the JWKS.
+#[derive(Debug)]
+pub struct DiscoveryService {
+    ctx: Arc<Context>,
+}
+
+impl DiscoveryService {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// The discovery document, with the scopes of the enabled API resources.
+    pub async fn document(&self) -> Result<Value, OAuthError> {
+        let resources = self.ctx.stores.resources.list_api_resources().await?;
+        let mut scopes: Vec<String> = resources
+            .into_iter()
+            .filter(|r| r.enabled)
+            .flat_map(|r| r.scopes)
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        Ok(discovery_document(&self.ctx, scopes))
+    }
+
+    /// The public signing keys (current, announced and retired-but-valid).
+    pub async fn jwks(&self) -> Result<Arc<oxidp_jose::JwkSet>, OAuthError> {
+        let jwks = self.ctx.keys.jwks().await.map_err(|error| {
+            tracing::error!(%error, "cannot publish keys");
+            OAuthError::temporarily_unavailable()
+        })?;
+        Ok(jwks)
+    }
+}
 
 /// Builds the discovery document; `api_scopes` are the API scopes clients can request.
-pub fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
+fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
     let options = &ctx.options;
-    let auth_methods = [
-        "client_secret_basic",
-        "client_secret_post",
-        "private_key_jwt",
-    ];
     let mut scopes: Vec<String> = IDENTITY_SCOPES
         .iter()
         .map(|(name, _)| (*name).to_owned())
@@ -36,6 +72,10 @@ pub fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "at_hash",
     ]);
     let algorithms: Vec<&str> = ctx.keys.algorithms().iter().map(|a| a.as_str()).collect();
+    let grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let mut token_auth_methods = CLIENT_AUTH_METHODS.to_vec();
+    // Public clients authenticate with nothing at the token endpoint (PKCE protects them).
+    token_auth_methods.push("none");
     json!({
         "issuer": options.issuer,
         "jwks_uri": options.endpoint(paths::JWKS),
@@ -47,7 +87,7 @@ pub fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "revocation_endpoint": options.endpoint(paths::REVOCATION),
         "scopes_supported": scopes,
         "claims_supported": claims,
-        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "grant_types_supported": grant_types,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "subject_types_supported": ["public"],
@@ -55,10 +95,10 @@ pub fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": algorithms,
         "access_token_signing_alg_values_supported": algorithms,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": token_auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": oxidp_jose::verify::accepted_algorithms(),
-        "introspection_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,

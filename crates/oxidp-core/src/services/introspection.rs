@@ -6,9 +6,10 @@
 
 use super::Context;
 use super::access_token::validate_access_token;
-use super::client_auth::Introspector;
+use super::client_auth::{ClientAuthenticator, Introspector};
 use crate::error::OAuthError;
 use crate::params::Parameters;
+use crate::request::ProtocolRequest;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -16,11 +17,21 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct IntrospectionService {
     ctx: Arc<Context>,
+    client_auth: Arc<ClientAuthenticator>,
 }
 
 impl IntrospectionService {
-    pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+    pub(crate) fn new(ctx: Arc<Context>, client_auth: Arc<ClientAuthenticator>) -> Self {
+        Self { ctx, client_auth }
+    }
+
+    /// Serves an introspection request: authenticates the caller, then introspects.
+    pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<Value, OAuthError> {
+        let caller = self
+            .client_auth
+            .authenticate_introspection_request(request)
+            .await?;
+        self.introspect(&caller, &request.params).await
     }
 
     /// The introspection response for `token` as seen by `caller`.
@@ -64,7 +75,7 @@ impl IntrospectionService {
         }
         let mut response = serde_json::to_value(&claims).map_err(|_| OAuthError::server_error())?;
         response["active"] = json!(true);
-        response["token_type"] = json!("Bearer");
+        response["token_type"] = json!(claims.token_type().as_str());
         Ok(response)
     }
 }

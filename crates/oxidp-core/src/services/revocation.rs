@@ -7,21 +7,30 @@
 
 use super::Context;
 use super::access_token::looks_like_jwt;
-use super::token::handle_key;
+use super::client_auth::ClientAuthenticator;
+use super::token::{handle_key, revoke_family};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, PersistedGrantFilter, grant_types};
+use crate::model::{Client, grant_types};
 use crate::params::Parameters;
+use crate::request::ProtocolRequest;
 use std::sync::Arc;
 
 /// Revokes tokens.
 #[derive(Debug)]
 pub struct RevocationService {
     ctx: Arc<Context>,
+    client_auth: Arc<ClientAuthenticator>,
 }
 
 impl RevocationService {
-    pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+    pub(crate) fn new(ctx: Arc<Context>, client_auth: Arc<ClientAuthenticator>) -> Self {
+        Self { ctx, client_auth }
+    }
+
+    /// Serves a revocation request: authenticates the client, then revokes.
+    pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<(), OAuthError> {
+        let client = self.client_auth.authenticate_request(request).await?;
+        self.revoke(&client, &request.params).await
     }
 
     /// Revokes `token` for the authenticated `client`. Unknown and already revoked tokens
@@ -51,21 +60,11 @@ impl RevocationService {
                     "the token was not issued to this client",
                 ));
             }
-            if kind == grant_types::REFRESH_TOKEN {
-                let filter = PersistedGrantFilter {
-                    subject_id: grant.subject_id.clone(),
-                    session_id: grant.session_id.clone(),
-                    client_id: Some(client.client_id.clone()),
-                    grant_types: Some(vec![
-                        grant_types::REFRESH_TOKEN.to_owned(),
-                        grant_types::REFERENCE_TOKEN.to_owned(),
-                    ]),
-                    ..PersistedGrantFilter::default()
-                };
-                // The session is what ties a family together; a grant without one is revoked alone.
-                if grant.session_id.is_some() && grant.subject_id.is_some() {
-                    self.ctx.stores.grants.remove_grants(&filter).await?;
-                }
+            // The session is what ties a family together; a grant without one is revoked alone.
+            if kind == grant_types::REFRESH_TOKEN
+                && let (Some(subject_id), Some(session_id)) = (&grant.subject_id, &grant.session_id)
+            {
+                revoke_family(&self.ctx, &client.client_id, subject_id, session_id).await?;
             }
             self.ctx.stores.grants.remove_grant(&key).await?;
             tracing::info!(client_id = %client.client_id, kind, "revoked token");

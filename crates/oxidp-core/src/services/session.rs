@@ -284,7 +284,9 @@ impl SessionService {
             return Ok(None);
         }
         let mut renewed_cookie = None;
-        if self.options.cookie_sliding_expiration && ticket.issued + self.lifetime() / 2 <= now {
+        if self.options.cookie_sliding_expiration
+            && crate::model::renewal_due(ticket.issued, self.lifetime(), now)
+        {
             ticket.issued = now;
             ticket.expires = now + self.lifetime();
             match self.tickets.extend(cookie_value, &ticket).await? {
@@ -337,7 +339,8 @@ fn new_session_id() -> String {
     b64url_encode(random_bytes::<16>())
 }
 
-/// Revokes the refresh tokens, reference tokens and codes of a session.
+/// Revokes every grant that ends with a session (see [`grant_types::SESSION_BOUND`]):
+/// refresh tokens, reference tokens, codes and pending CIBA requests.
 pub(crate) async fn revoke_session_grants(
     grants: &dyn GrantStore,
     ticket: &AuthenticationTicket,
@@ -345,11 +348,12 @@ pub(crate) async fn revoke_session_grants(
     let filter = PersistedGrantFilter {
         subject_id: Some(ticket.subject_id.clone()),
         session_id: Some(ticket.session_id.clone()),
-        grant_types: Some(vec![
-            grant_types::REFRESH_TOKEN.to_owned(),
-            grant_types::REFERENCE_TOKEN.to_owned(),
-            grant_types::AUTHORIZATION_CODE.to_owned(),
-        ]),
+        grant_types: Some(
+            grant_types::SESSION_BOUND
+                .iter()
+                .map(|kind| (*kind).to_owned())
+                .collect(),
+        ),
         ..PersistedGrantFilter::default()
     };
     grants.remove_grants(&filter).await

@@ -352,12 +352,13 @@ impl SessionManagementService {
 
 impl SessionManagementService {
     /// [`remove_sessions`](Self::remove_sessions) by an administrator, recorded in the audit
-    /// trail with `actor` (`page:<sub>`, `api:<client_id>`, `cli:<user>`).
+    /// trail under the administrator's name (`page:<sub>`, `api:<client_id>`, `cli:<user>`).
     pub async fn remove_sessions_audited(
         &self,
         context: &RemoveSessionsContext,
-        actor: &str,
+        admin: &super::AdminContext,
     ) -> Result<RemovalSummary, SessionManagementError> {
+        let actor = admin.actor();
         let summary = self.remove_sessions(context).await?;
         let entry = crate::model::AuditEntry {
             id: uuid::Uuid::now_v7(),

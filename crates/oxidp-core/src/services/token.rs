@@ -5,10 +5,12 @@ pub(crate) mod code;
 mod refresh;
 
 use super::Context;
+use super::client_auth::ClientAuthenticator;
 use super::scopes::{GrantedScopes, ScopeContext, resolve_scopes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AccessTokenType, Client, GrantType, PersistedGrant, grant_types};
 use crate::params::Parameters;
+use crate::request::ProtocolRequest;
 use oxidp_jose::{b64url_encode, random_bytes, random_token, sha256};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,8 +23,8 @@ pub use refresh::RefreshTokenData;
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer` for now.
-    pub token_type: &'static str,
+    /// `Bearer` or `DPoP`, from the issued token's binding.
+    pub token_type: TokenType,
     /// Lifetime in seconds.
     pub expires_in: u64,
     /// Granted scopes, space-separated.
@@ -92,9 +94,53 @@ pub struct AccessTokenClaims {
     /// Who authenticated the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
+    /// The key or certificate the token is bound to (RFC 7800 `cnf`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's proof-of-possession binding (`cnf`): the JWK thumbprint of a DPoP key (RFC 9449
+/// §6) or the SHA-256 thumbprint of a client certificate (RFC 8705 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// `jkt`: the DPoP key's thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// `x5t#S256`: the client certificate's thumbprint.
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+}
+
+/// The `token_type` of an issued access token (RFC 6749 §7.1, RFC 9449 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TokenType {
+    /// An unbound (or certificate-bound, RFC 8705 §3) token.
+    Bearer,
+    /// A DPoP-bound token.
+    #[serde(rename = "DPoP")]
+    Dpop,
+}
+
+impl TokenType {
+    /// The `token_type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "Bearer",
+            Self::Dpop => "DPoP",
+        }
+    }
 }
 
 impl AccessTokenClaims {
+    /// The token's type, which follows from its binding: a DPoP-bound token is `DPoP`, any
+    /// other `Bearer` (a certificate-bound token is still presented as a Bearer token).
+    pub fn token_type(&self) -> TokenType {
+        match &self.cnf {
+            Some(Confirmation { jkt: Some(_), .. }) => TokenType::Dpop,
+            _ => TokenType::Bearer,
+        }
+    }
+
     /// The token's scopes.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split(' ').filter(|s| !s.is_empty())
@@ -128,6 +174,28 @@ mod one_or_many {
     }
 }
 
+/// Revokes a client's token family in one user session: its refresh and reference tokens.
+/// The one rule behind a reused refresh token, a replayed authorization code and the
+/// revocation of a refresh token (RFC 7009 §2.1).
+pub(crate) async fn revoke_family(
+    ctx: &Context,
+    client_id: &str,
+    subject_id: &str,
+    session_id: &str,
+) -> Result<u64, crate::store::StoreError> {
+    let filter = crate::model::PersistedGrantFilter {
+        subject_id: Some(subject_id.to_owned()),
+        session_id: Some(session_id.to_owned()),
+        client_id: Some(client_id.to_owned()),
+        grant_types: Some(vec![
+            grant_types::REFRESH_TOKEN.to_owned(),
+            grant_types::REFERENCE_TOKEN.to_owned(),
+        ]),
+        ..crate::model::PersistedGrantFilter::default()
+    };
+    ctx.stores.grants.remove_grants(&filter).await
+}
+
 /// The storage key of a handle (reference token, code, refresh token): a hash bound to the
 /// grant type, so a database leak reveals no usable value.
 pub(crate) fn handle_key(handle: &str, grant_type: &str) -> String {
@@ -143,11 +211,18 @@ pub(crate) fn reference_token_key(handle: &str) -> String {
 #[derive(Debug)]
 pub struct TokenService {
     ctx: Arc<Context>,
+    client_auth: Arc<ClientAuthenticator>,
 }
 
 impl TokenService {
-    pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self { ctx }
+    pub(crate) fn new(ctx: Arc<Context>, client_auth: Arc<ClientAuthenticator>) -> Self {
+        Self { ctx, client_auth }
+    }
+
+    /// Serves a token request: authenticates the client, then handles its grant.
+    pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<TokenResponse, OAuthError> {
+        let client = self.client_auth.authenticate_request(request).await?;
+        self.handle(&client, &request.params).await
     }
 
     /// Handles a token request from an authenticated client.
@@ -194,11 +269,11 @@ impl TokenService {
             ScopeContext::Machine,
         )
         .await?;
-        let (access_token, _) =
+        let (access_token, claims) =
             issue_access_token(&self.ctx, client, &client.client_id, &granted, None).await?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: claims.token_type(),
             expires_in: client.access_token_lifetime.as_secs(),
             scope: granted.joined(),
             id_token: None,
@@ -241,6 +316,7 @@ pub(crate) async fn issue_access_token(
         auth_time: session.map(|s| s.auth_time),
         amr: session.map(|s| s.amr.clone()),
         idp: session.map(|s| s.idp.clone()),
+        cnf: None,
     };
     let token = match client.access_token_type {
         AccessTokenType::Jwt => {

@@ -4,35 +4,28 @@ use super::Context;
 use super::access_token::validate_access_token;
 use super::identity::{OPENID, claims_for};
 use super::server_side_sessions::ServerSideTicketStore;
-use crate::error::OAuthError;
+use crate::error::{Challenge, ChallengeScheme, ErrorCode, OAuthError};
 use crate::model::SessionFilter;
+use crate::request::ProtocolRequest;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// Why userinfo refused (RFC 6750 §3.1 errors, rendered with `WWW-Authenticate: Bearer`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UserInfoError {
-    /// No token in the request.
-    #[error("no access token")]
-    MissingToken,
-    /// Malformed request (token in two places, ...).
-    #[error("invalid request: {0}")]
-    InvalidRequest(&'static str),
-    /// The token is unknown, expired, revoked, or its user is gone.
-    #[error("the access token is invalid")]
-    InvalidToken,
-    /// The token lacks the `openid` scope.
-    #[error("the access token lacks the openid scope")]
-    InsufficientScope,
-    /// The server failed.
-    #[error("server error")]
-    Server,
+fn invalid_token() -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid")
+        .with_challenge(Challenge::new(ChallengeScheme::Bearer))
 }
 
-impl From<OAuthError> for UserInfoError {
-    fn from(_: OAuthError) -> Self {
-        Self::Server
-    }
+/// RFC 6750 §3.1: a token without `openid` (or not from a user session) is 403 with the scope
+/// it lacks.
+fn insufficient_scope() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InsufficientScope,
+        "the access token lacks the openid scope",
+    )
+    .with_challenge(Challenge {
+        scope: Some(OPENID.to_owned()),
+        ..Challenge::new(ChallengeScheme::Bearer)
+    })
 }
 
 /// Answers userinfo requests.
@@ -66,23 +59,32 @@ impl UserInfoService {
         tickets.open(session).await.map(|ticket| ticket.claims)
     }
 
+    /// Serves a userinfo request: the token is taken from the request (RFC 6750 §2.1/§2.2)
+    /// and every refusal carries its `WWW-Authenticate` challenge.
+    pub async fn endpoint(
+        &self,
+        request: &ProtocolRequest,
+    ) -> Result<Map<String, Value>, OAuthError> {
+        let token = request.bearer_token()?;
+        self.userinfo(&token).await
+    }
+
     /// The user's claims for `token`.
-    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, UserInfoError> {
+    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, OAuthError> {
         let claims = validate_access_token(&self.ctx, token)
             .await?
-            .ok_or(UserInfoError::InvalidToken)?;
+            .ok_or_else(invalid_token)?;
         if !claims.scopes().any(|s| s == OPENID) || claims.sid.is_none() {
-            return Err(UserInfoError::InsufficientScope);
+            return Err(insufficient_scope());
         }
         let user = self
             .ctx
             .stores
             .users
             .find_user_by_subject(&claims.sub)
-            .await
-            .map_err(|_| UserInfoError::Server)?
+            .await?
             .filter(|u| u.enabled)
-            .ok_or(UserInfoError::InvalidToken)?;
+            .ok_or_else(invalid_token)?;
         // The session's claims when it is kept server-side (what the user signed in with);
         // the user store otherwise.
         let session_claims = match &claims.sid {
@@ -96,14 +98,12 @@ impl UserInfoService {
                 .stores
                 .clients
                 .find_client(&claims.client_id)
-                .await
-                .map_err(|_| UserInfoError::Server)?;
+                .await?;
             if let Some(client) = client
                 && !super::coordination::validate_and_extend(&self.ctx, &client, &claims.sub, sid)
-                    .await
-                    .map_err(|_| UserInfoError::Server)?
+                    .await?
             {
-                return Err(UserInfoError::InvalidToken);
+                return Err(invalid_token());
             }
         }
         let mut response = Map::new();

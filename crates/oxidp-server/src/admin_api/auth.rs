@@ -7,32 +7,26 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use oxidp_core::services::{AdminContext, AdminTokenError};
 
-/// The scope an access token needs to call the admin API.
-pub const ADMIN_SCOPE: &str = "oxidp.admin";
+pub use oxidp_core::services::ADMIN_SCOPE;
 
-/// An authenticated caller of the admin API: the client an `oxidp.admin` access token was
-/// issued to. Only the extractor creates one.
+/// An authenticated caller of the admin API: holds the [`AdminContext`] that only the core's
+/// scope check makes. Only the extractor creates one.
 #[derive(Debug, Clone)]
 pub struct AdminCaller {
-    client_id: String,
-    subject: String,
+    admin: AdminContext,
 }
 
 impl AdminCaller {
-    /// The client the token was issued to.
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    /// The token's subject (the client itself for client credentials, else the user).
-    pub fn subject(&self) -> &str {
-        &self.subject
+    /// The administrator, for audited operations.
+    pub fn admin(&self) -> &AdminContext {
+        &self.admin
     }
 
     /// How the audit trail names this caller: `api:<client_id>`.
-    pub fn actor(&self) -> String {
-        format!("api:{}", self.client_id)
+    pub fn actor(&self) -> &str {
+        self.admin.actor()
     }
 }
 
@@ -48,15 +42,19 @@ fn unauthorized(message: &'static str, token_error: bool) -> ApiError {
         .with_challenge(challenge)
 }
 
-/// The token of an `Authorization: Bearer <token>` header.
+/// The token of an `Authorization: Bearer <token>` header (exactly one such header).
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let missing = || unauthorized("a Bearer access token is required", false);
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(missing)?
-        .to_str()
-        .map_err(|_| missing())?;
+    let mut headers = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let value = headers.next().ok_or_else(missing)?;
+    if headers.next().is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            "the Authorization header is repeated",
+        ));
+    }
+    let value = value.to_str().map_err(|_| missing())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
@@ -73,30 +71,20 @@ impl FromRequestParts<AppState> for AdminCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let claims = match state.idp.validate_access_token(token).await {
-            Ok(Some(claims)) => claims,
-            Ok(None) => {
-                return Err(unauthorized("the access token is invalid or expired", true));
+        match state.idp.admin.for_access_token(token).await {
+            Ok(admin) => Ok(Self { admin }),
+            Err(AdminTokenError::InvalidToken) => {
+                Err(unauthorized("the access token is invalid or expired", true))
             }
-            Err(error) => {
-                tracing::error!(error = %error.code.as_str(), "admin API: access token validation failed");
-                return Err(ApiError::unavailable());
-            }
-        };
-        if !claims.scopes().any(|scope| scope == ADMIN_SCOPE) {
-            tracing::warn!(client_id = %claims.client_id, "admin API: token without the admin scope");
-            return Err(ApiError::new(
+            Err(AdminTokenError::InsufficientScope) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
-                "the access token lacks the oxidp.admin scope",
+                "the access token lacks the oxidp.admin scope (or its user the admin role)",
             )
             .with_challenge(format!(
                 "Bearer realm=\"oxidp\", error=\"insufficient_scope\", scope=\"{ADMIN_SCOPE}\""
-            )));
+            ))),
+            Err(AdminTokenError::Unavailable) => Err(ApiError::unavailable()),
         }
-        Ok(Self {
-            client_id: claims.client_id,
-            subject: claims.sub,
-        })
     }
 }

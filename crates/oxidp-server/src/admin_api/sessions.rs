@@ -230,7 +230,7 @@ pub async fn query_sessions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SessionsQuery>,
 ) -> Result<Json<SessionPage>, ApiError> {
-    tracing::debug!(client_id = %caller.client_id(), "admin API: query sessions");
+    tracing::debug!(actor = %caller.actor(), "admin API: query sessions");
     let page = state
         .idp
         .session_management
@@ -267,10 +267,10 @@ pub async fn remove_sessions(
     let summary = state
         .idp
         .session_management
-        .remove_sessions_audited(&context, &caller.actor())
+        .remove_sessions_audited(&context, caller.admin())
         .await?;
     tracing::info!(
-        client_id = %caller.client_id(),
+        actor = %caller.actor(),
         subject_id = ?context.subject_id,
         sid = ?context.session_id,
         removed = summary.sessions_removed,

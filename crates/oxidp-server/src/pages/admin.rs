@@ -4,7 +4,7 @@
 //! ([`AdminTime`]) and every link already built, so the template only lays out and escapes.
 //! Like the other views, the field names are the contract with an operator's override.
 
-use super::{Page, PageError, Pages};
+use super::{Page, Pages, RenderError};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -148,7 +148,7 @@ pub struct AdminAuditView {
 
 impl Pages {
     /// The session administration page.
-    pub fn admin_sessions(&self, view: &AdminSessionsView) -> Result<Page, PageError> {
+    pub fn admin_sessions(&self, view: &AdminSessionsView) -> Result<Page, RenderError> {
         self.render("admin_sessions.html", view).map(Page::new)
     }
 }

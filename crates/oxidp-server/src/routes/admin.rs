@@ -1,8 +1,7 @@
 //! The administration pages under `/admin`, for signed-in users with the `admin` role.
 //!
 //! Authorization is by construction: every handler here takes an [`Admin`] extractor, and the
-//! [`AdminUser`] inside it can only be made by that extractor's check (its field is private to
-//! this module). An anonymous browser is sent to the sign-in page with a return URL back here;
+//! [`AdminContext`] inside it can only be made by the core's role check. An anonymous browser is sent to the sign-in page with a return URL back here;
 //! a signed-in user without the role gets a 403 error page. The check reads the user record on
 //! every request, so taking the role away takes effect at once.
 //!
@@ -18,6 +17,7 @@ mod sessions;
 pub(crate) use revoke::revoke;
 pub(crate) use sessions::sessions;
 
+use crate::error::PageError;
 use crate::routes::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -25,32 +25,18 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use oxidp_core::options::paths;
-
-/// The role that opens the admin pages.
-pub(crate) const ADMIN_ROLE: &str = "admin";
+use oxidp_core::services::AdminContext;
 
 /// The session administration page.
 pub(crate) const SESSIONS_PATH: &str = "/admin/sessions";
 
-/// A signed-in, enabled user holding the [`ADMIN_ROLE`]. Only [`Admin`]'s check makes one.
-#[derive(Debug, Clone)]
-pub(crate) struct AdminUser {
-    subject_id: String,
-}
-
-impl AdminUser {
-    /// The administrator's subject id.
-    pub(crate) fn subject_id(&self) -> &str {
-        &self.subject_id
-    }
-}
-
 /// Extracts the signed-in administrator, or answers for the handler: 303 to the sign-in page
-/// for an anonymous browser, 403 for a signed-in user without the role.
+/// for an anonymous browser, 403 for a signed-in user without the role. The [`AdminContext`]
+/// inside can only come from the core's role check.
 #[derive(Debug)]
 pub(crate) struct Admin {
     /// Who is acting.
-    pub(crate) user: AdminUser,
+    pub(crate) admin: AdminContext,
     /// The request's cookies, with the session cookie renewed when the session slid: return it
     /// with the response.
     pub(crate) jar: CookieJar,
@@ -61,7 +47,10 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
-        let (session, jar) = state.browser_session(jar).await?;
+        let (session, jar) = state
+            .browser_session(jar)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let Some(session) = session else {
             // A POST cannot be replayed after sign-in: come back to the page instead.
             let return_url = match (&parts.method, parts.uri.path_and_query()) {
@@ -74,34 +63,19 @@ impl FromRequestParts<AppState> for Admin {
             let location = format!("{}?{query}", paths::LOGIN);
             return Err((jar, Redirect::to(&location)).into_response());
         };
-        let user = state
-            .idp
-            .context
-            .stores
-            .users
-            .find_user_by_subject(&session.ticket.subject_id)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "user store failed");
-                state.error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable.",
-                )
-            })?;
-        match user {
-            Some(user) if user.enabled && user.has_role(ADMIN_ROLE) => Ok(Admin {
-                user: AdminUser {
-                    subject_id: user.subject_id,
-                },
-                jar,
-            }),
-            _ => {
+        match state.idp.admin.for_signed_in_user(&session.ticket).await {
+            Ok(Some(admin)) => Ok(Admin { admin, jar }),
+            Ok(None) => {
                 tracing::warn!(subject_id = %session.ticket.subject_id, "admin page refused");
-                let page = state.error_page(
+                let page = PageError::new(
                     StatusCode::FORBIDDEN,
                     "You do not have permission to view this page.",
                 );
                 Err((jar, page).into_response())
+            }
+            Err(error) => {
+                tracing::error!(%error, "user store failed");
+                Err((jar, PageError::unavailable()).into_response())
             }
         }
     }

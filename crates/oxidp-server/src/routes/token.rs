@@ -2,24 +2,16 @@
 
 use super::AppState;
 use crate::error::{ProtocolError, no_store_json};
-use crate::form::ProtocolForm;
+use crate::request::FormRequest;
 use axum::extract::State;
 use axum::response::Response;
-use oxidp_core::options::paths;
 
 pub async fn token(
     State(state): State<AppState>,
-    form: ProtocolForm,
+    FormRequest(request): FormRequest,
 ) -> Result<Response, ProtocolError> {
-    let credentials = form.credentials()?;
-    let client = state
-        .idp
-        .client_auth
-        .authenticate_client(&credentials, paths::TOKEN)
-        .await
-        .map_err(|e| ProtocolError::from(e).with_basic_challenge(credentials.used_basic()))?;
-    let response = state.idp.tokens.handle(&client, &form.params).await?;
-    let grant_type = match form.params.get("grant_type") {
+    let response = state.idp.tokens.endpoint(&request).await?;
+    let grant_type = match request.params.get("grant_type") {
         Some("client_credentials") => "client_credentials",
         Some("authorization_code") => "authorization_code",
         Some("refresh_token") => "refresh_token",

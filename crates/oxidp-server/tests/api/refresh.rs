@@ -254,7 +254,11 @@ async fn a_disabled_user_cannot_refresh() {
     let token = tokens["refresh_token"].as_str().unwrap();
     let token = refreshed(&app, token).await;
     // Disabled through the instance (as its own pages and API would): refused at once.
-    disable_alice(app.identity_server().context.stores.users.as_ref()).await;
+    app.identity_server()
+        .users
+        .set_enabled("alice", false)
+        .await
+        .expect("alice is disabled");
     assert_oauth_error(
         refresh(&app, ("web", "web-secret"), &token, None).await,
         400,

@@ -8,11 +8,12 @@ use super::super::Context;
 use super::super::identity::{OFFLINE_ACCESS, OPENID};
 use super::super::scopes::narrow_scopes;
 use super::refresh::{RefreshTokenData, issue_refresh_token};
-use super::{SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token};
+use super::{
+    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
+};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, PersistedGrantFilter, grant_types};
+use crate::model::{Client, grant_types};
 use crate::params::Parameters;
-use oxidp_jose::{b64url_encode, constant_time_eq, sha256};
 use serde::{Deserialize, Serialize};
 
 /// What an authorization code stands for.
@@ -55,7 +56,13 @@ pub(super) async fn redeem(
     let now = ctx.clock.now();
     if ctx.stores.grants.consume_grant(&key, now).await?.is_none() {
         tracing::warn!(client_id = %client.client_id, sid = %data.session.session_id, "authorization code replayed; revoking its tokens");
-        revoke_session_tokens(ctx, client, &data).await?;
+        revoke_family(
+            ctx,
+            &client.client_id,
+            &data.subject_id,
+            &data.session.session_id,
+        )
+        .await?;
         return Err(invalid_grant("the code has already been used"));
     }
     if grant.is_expired(now) {
@@ -66,7 +73,7 @@ pub(super) async fn redeem(
             "redirect_uri does not match the authorization request",
         ));
     }
-    verify_pkce(data.code_challenge.as_deref(), params.get("code_verifier"))?;
+    crate::services::pkce::verify(data.code_challenge.as_deref(), params.get("code_verifier"))?;
     let user = ctx
         .stores
         .users
@@ -77,7 +84,7 @@ pub(super) async fn redeem(
     }
 
     let granted = narrow_scopes(ctx, &data.scopes, None).await?;
-    let (access_token, _) =
+    let (access_token, claims) =
         issue_access_token(ctx, client, &data.subject_id, &granted, Some(&data.session)).await?;
     let id_token = if granted.contains(OPENID) {
         Some(
@@ -109,86 +116,10 @@ pub(super) async fn redeem(
     tracing::info!(client_id = %client.client_id, sid = %data.session.session_id, "authorization code redeemed");
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: claims.token_type(),
         expires_in: client.access_token_lifetime.as_secs(),
         scope: granted.joined(),
         id_token,
         refresh_token,
     })
-}
-
-/// RFC 7636 §4.6: `BASE64URL(SHA256(code_verifier)) == code_challenge`. A verifier without a
-/// challenge is refused too (RFC 9700 §2.1.1), so a downgrade cannot go unnoticed.
-fn verify_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
-    match (challenge, verifier) {
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err(invalid_grant(
-            "code_verifier sent, but the authorization request had no code_challenge",
-        )),
-        (Some(_), None) => Err(invalid_grant("code_verifier is missing")),
-        (Some(challenge), Some(verifier)) => {
-            let well_formed = (43..=128).contains(&verifier.len())
-                && verifier
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-            if well_formed
-                && constant_time_eq(
-                    b64url_encode(sha256(verifier)).as_bytes(),
-                    challenge.as_bytes(),
-                )
-            {
-                Ok(())
-            } else {
-                Err(invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
-            }
-        }
-    }
-}
-
-/// Revokes the refresh and reference tokens of this client in this user session.
-pub(crate) async fn revoke_session_tokens(
-    ctx: &Context,
-    client: &Client,
-    data: &AuthorizationCodeData,
-) -> Result<u64, OAuthError> {
-    let filter = PersistedGrantFilter {
-        subject_id: Some(data.subject_id.clone()),
-        session_id: Some(data.session.session_id.clone()),
-        client_id: Some(client.client_id.clone()),
-        grant_types: Some(vec![
-            grant_types::REFRESH_TOKEN.to_owned(),
-            grant_types::REFERENCE_TOKEN.to_owned(),
-        ]),
-        ..PersistedGrantFilter::default()
-    };
-    Ok(ctx.stores.grants.remove_grants(&filter).await?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkce_accepts_the_rfc7636_example() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(verify_pkce(Some(challenge), Some(verifier)).is_ok());
-    }
-
-    #[test]
-    fn pkce_refuses_wrong_missing_and_unexpected_verifiers() {
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(
-            verify_pkce(
-                Some(challenge),
-                Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX")
-            )
-            .is_err()
-        );
-        assert!(verify_pkce(Some(challenge), None).is_err());
-        assert!(verify_pkce(None, Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).is_err());
-        assert!(verify_pkce(Some(challenge), Some("short")).is_err());
-    }
 }

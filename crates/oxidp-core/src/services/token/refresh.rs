@@ -9,11 +9,12 @@
 use super::super::Context;
 use super::super::identity::OPENID;
 use super::super::scopes::narrow_scopes;
-use super::{SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token};
+use super::{
+    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
+};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{
-    Client, PersistedGrant, PersistedGrantFilter, RefreshTokenExpiration, RefreshTokenUsage,
-    grant_types,
+    Client, PersistedGrant, RefreshTokenExpiration, RefreshTokenUsage, grant_types,
 };
 use crate::params::Parameters;
 use oxidp_jose::random_token;
@@ -128,7 +129,11 @@ pub(super) async fn redeem(
                 // It exists, is ours, and could not be claimed: it was used before. Theft is
                 // the likely story: the whole family goes.
                 if let Ok(family) = serde_json::from_str::<RefreshTokenData>(&grant.data) {
-                    revoke_family(ctx, client, &family).await?;
+                    let session_id = &family.session.session_id;
+                    let revoked =
+                        revoke_family(ctx, &client.client_id, &family.subject_id, session_id)
+                            .await?;
+                    tracing::warn!(client_id = %client.client_id, sid = %session_id, revoked, "refresh token reused; family revoked");
                 }
                 return Err(invalid_grant("the refresh token has already been used"));
             }
@@ -190,7 +195,7 @@ pub(super) async fn redeem(
         }
         handle.to_owned()
     };
-    let (access_token, _) = issue_access_token(
+    let (access_token, claims) = issue_access_token(
         ctx,
         client,
         &family.subject_id,
@@ -215,32 +220,10 @@ pub(super) async fn redeem(
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: claims.token_type(),
         expires_in: client.access_token_lifetime.as_secs(),
         scope: granted.joined(),
         id_token,
         refresh_token: Some(refresh_token),
     })
-}
-
-/// Revokes the family of a reused token: the client's refresh and reference tokens in the
-/// session the family belongs to.
-async fn revoke_family(
-    ctx: &Context,
-    client: &Client,
-    family: &RefreshTokenData,
-) -> Result<(), OAuthError> {
-    let filter = PersistedGrantFilter {
-        subject_id: Some(family.subject_id.clone()),
-        session_id: Some(family.session.session_id.clone()),
-        client_id: Some(client.client_id.clone()),
-        grant_types: Some(vec![
-            grant_types::REFRESH_TOKEN.to_owned(),
-            grant_types::REFERENCE_TOKEN.to_owned(),
-        ]),
-        ..PersistedGrantFilter::default()
-    };
-    let revoked = ctx.stores.grants.remove_grants(&filter).await?;
-    tracing::warn!(client_id = %client.client_id, sid = %family.session.session_id, revoked, "refresh token reused; family revoked");
-    Ok(())
 }

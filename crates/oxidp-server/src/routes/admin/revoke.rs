@@ -1,5 +1,5 @@
 //! `POST /admin/sessions/revoke`: removes one session (or a user's sessions) with the chosen
-//! revocations, records it in the audit trail as `page:<admin sub>`, and redirects (303) back
+//! revocations, records it in the audit trail under the administrator's name, and redirects (303) back
 //! to the page with the outcome as a flash message.
 //!
 //! The form carries `csrf_token`, `subject_id`, `session_id` (at least one non-empty; both are
@@ -7,19 +7,18 @@
 //! `send_backchannel_logout`: present means yes, absent means no, as browsers send them.
 
 use super::{Admin, SESSIONS_PATH, flash};
+use crate::browser::CsrfForm;
+use crate::error::PageError;
 use crate::routes::AppState;
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use oxidp_core::services::{RemoveSessionsContext, SessionManagementError};
 use serde::Deserialize;
 
-/// The revoke form.
+/// The revoke form (its CSRF token is checked by [`CsrfForm`]).
 #[derive(Deserialize)]
 pub(crate) struct RevokeForm {
-    csrf_token: Option<String>,
     subject_id: Option<String>,
     session_id: Option<String>,
     remove_session: Option<String>,
@@ -46,48 +45,28 @@ impl RevokeForm {
 /// Revokes, then redirects back to the page.
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    Admin { user, jar }: Admin,
-    form: Result<Form<RevokeForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(mut form)) = form else {
-        return state.error_page(StatusCode::BAD_REQUEST, "The form is malformed.");
-    };
-    let csrf = match state.csrf().await {
-        Ok(csrf) => csrf,
-        Err(response) => return response,
-    };
-    if !csrf.verify_jar(&jar, form.csrf_token.take().as_deref()) {
-        return state.error_page(
-            StatusCode::BAD_REQUEST,
-            "The form has expired. Go back and try again.",
-        );
-    }
-    let context = form.context();
-    let actor = format!("page:{}", user.subject_id());
-    match state
-        .idp
-        .session_management
-        .remove_sessions_audited(&context, &actor)
+    Admin { admin, jar }: Admin,
+    CsrfForm(form): CsrfForm<RevokeForm>,
+) -> Result<Response, PageError> {
+    let management = &state.idp.session_management;
+    match management
+        .remove_sessions_audited(&form.context(), &admin)
         .await
     {
         Ok(summary) => {
             let jar = flash::set(&state, jar, &summary);
-            (jar, Redirect::to(SESSIONS_PATH)).into_response()
+            Ok((jar, Redirect::to(SESSIONS_PATH)).into_response())
         }
-        Err(SessionManagementError::EmptyFilter) => state.error_page(
-            StatusCode::BAD_REQUEST,
+        Err(SessionManagementError::EmptyFilter) => Err(PageError::bad_request(
             "Choose a session or a subject to revoke.",
-        ),
-        Err(SessionManagementError::Disabled) => state.error_page(
+        )),
+        Err(SessionManagementError::Disabled) => Err(PageError::new(
             StatusCode::CONFLICT,
             "Server-side sessions are not enabled on this server.",
-        ),
+        )),
         Err(error) => {
             tracing::error!(%error, "admin revocation failed");
-            state.error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable.",
-            )
+            Err(PageError::unavailable())
         }
     }
 }

@@ -5,6 +5,7 @@
 //! that does not parse is ignored rather than refused.
 
 use super::{Admin, SESSIONS_PATH, flash};
+use crate::error::PageError;
 use crate::pages::{
     AdminAttemptView, AdminAuditView, AdminDeliveryView, AdminFiltersView, AdminPagingView,
     AdminSessionRow, AdminSessionsView, AdminTime,
@@ -12,10 +13,9 @@ use crate::pages::{
 use crate::routes::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oxidp_core::model::{AuditEntry, DeliveryStatus, OutboxMessage, QueryResult, SessionQuery};
-use oxidp_core::services::{SessionManagementError, UserSession};
+use oxidp_core::services::{AdminContext, SessionManagementError, UserSession};
 use oxidp_core::store::StoreError;
 use serde::Deserialize;
 
@@ -36,9 +36,9 @@ pub(crate) struct SessionsQuery {
 /// Shows the page.
 pub(crate) async fn sessions(
     State(state): State<AppState>,
-    Admin { user: _, jar }: Admin,
+    Admin { admin, jar }: Admin,
     query: Result<Query<SessionsQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, PageError> {
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let filters = AdminFiltersView {
         subject_id: query.subject_id.clone().unwrap_or_default(),
@@ -46,51 +46,22 @@ pub(crate) async fn sessions(
         display_name: query.display_name.clone().unwrap_or_default(),
         count: query.count.clone().unwrap_or_default(),
     };
-    let session_query = SessionQuery {
-        results_token: non_empty(query.results_token),
-        request_prior_results: query.prior.as_deref() == Some("true"),
-        count_requested: query
-            .count
-            .as_deref()
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(0),
-        subject_id: non_empty(query.subject_id),
-        session_id: non_empty(query.session_id),
-        display_name: non_empty(query.display_name),
-    };
-    let unavailable = |error: &dyn std::fmt::Display| {
-        tracing::error!(%error, "admin sessions page failed");
-        state.error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The service is temporarily unavailable.",
-        )
-    };
-    let (sessions_enabled, sessions, paging) = match state
-        .idp
-        .session_management
-        .query_sessions(&session_query)
+    let management = &state.idp.session_management;
+    let (sessions_enabled, sessions, paging) = match management
+        .query_sessions(&session_query(query))
         .await
     {
-        Ok(page) => {
-            let paging = paging(&page, &filters);
-            (true, page.results.into_iter().map(row).collect(), paging)
-        }
+        Ok(page) => (
+            true,
+            page.results.iter().cloned().map(row).collect(),
+            paging(&page, &filters),
+        ),
         Err(SessionManagementError::Disabled) => (false, Vec::new(), AdminPagingView::default()),
-        Err(error) => return unavailable(&error),
+        Err(error) => return Err(unavailable(&error)),
     };
-    let (pending_deliveries, failed_deliveries, audit) = match lists(&state).await {
-        Ok(lists) => lists,
-        Err(error) => return unavailable(&error),
-    };
-    let csrf = match state.csrf().await {
-        Ok(csrf) => csrf,
-        Err(response) => return response,
-    };
-    let (csrf_token, csrf_cookie) = csrf.token_for(&jar);
-    let jar = match csrf_cookie {
-        Some(cookie) => jar.add(cookie),
-        None => jar,
-    };
+    let (pending_deliveries, failed_deliveries, audit) =
+        lists(&state, &admin).await.map_err(|e| unavailable(&e))?;
+    let (csrf_token, jar) = state.csrf_token(jar).await?;
     let (flash, jar) = flash::take(&state, jar);
     let view = AdminSessionsView {
         csrf_token,
@@ -103,15 +74,26 @@ pub(crate) async fn sessions(
         failed_deliveries,
         audit,
     };
-    match state.pages.admin_sessions(&view) {
-        Ok(page) => (jar, page).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "admin sessions template failed");
-            state.error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The page could not be shown.",
-            )
-        }
+    Ok((jar, state.pages.admin_sessions(&view)?).into_response())
+}
+
+fn unavailable(error: &dyn std::fmt::Display) -> PageError {
+    tracing::error!(%error, "admin sessions page failed");
+    PageError::unavailable()
+}
+
+fn session_query(query: SessionsQuery) -> SessionQuery {
+    SessionQuery {
+        results_token: non_empty(query.results_token),
+        request_prior_results: query.prior.as_deref() == Some("true"),
+        count_requested: query
+            .count
+            .as_deref()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0),
+        subject_id: non_empty(query.subject_id),
+        session_id: non_empty(query.session_id),
+        display_name: non_empty(query.display_name),
     }
 }
 
@@ -125,13 +107,13 @@ type Lists = (
     Vec<AdminAuditView>,
 );
 
-async fn lists(state: &AppState) -> Result<Lists, StoreError> {
-    let stores = &state.idp.context.stores;
-    let pending = deliveries(state, DeliveryStatus::Pending).await?;
-    let failed = deliveries(state, DeliveryStatus::Failed).await?;
-    let audit = stores
-        .audit
-        .list_audit(LIST_LIMIT)
+async fn lists(state: &AppState, admin: &AdminContext) -> Result<Lists, StoreError> {
+    let pending = deliveries(state, admin, DeliveryStatus::Pending).await?;
+    let failed = deliveries(state, admin, DeliveryStatus::Failed).await?;
+    let audit = state
+        .idp
+        .admin
+        .audit_log(admin, LIST_LIMIT)
         .await?
         .into_iter()
         .map(audit_view)
@@ -141,28 +123,32 @@ async fn lists(state: &AppState) -> Result<Lists, StoreError> {
 
 async fn deliveries(
     state: &AppState,
+    admin: &AdminContext,
     status: DeliveryStatus,
 ) -> Result<Vec<AdminDeliveryView>, StoreError> {
-    let outbox = &state.idp.context.stores.outbox;
-    let messages = outbox.list_messages(status, LIST_LIMIT).await?;
-    let mut views = Vec::with_capacity(messages.len());
-    for message in messages {
-        let history = outbox
-            .list_attempts(message.id)
-            .await?
-            .into_iter()
-            .map(|attempt| AdminAttemptView {
-                at: AdminTime::new(attempt.at),
-                outcome: match (attempt.http_status, attempt.error) {
-                    (Some(status), _) => format!("HTTP {status}"),
-                    (None, Some(error)) => error,
-                    (None, None) => "no answer".to_owned(),
-                },
-            })
-            .collect();
-        views.push(delivery_view(message, history));
-    }
-    Ok(views)
+    let records = state
+        .idp
+        .admin
+        .deliveries(admin, status, LIST_LIMIT)
+        .await?;
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let history = record
+                .attempts
+                .into_iter()
+                .map(|attempt| AdminAttemptView {
+                    at: AdminTime::new(attempt.at),
+                    outcome: match (attempt.http_status, attempt.error) {
+                        (Some(status), _) => format!("HTTP {status}"),
+                        (None, Some(error)) => error,
+                        (None, None) => "no answer".to_owned(),
+                    },
+                })
+                .collect();
+            delivery_view(record.message, history)
+        })
+        .collect())
 }
 
 fn delivery_view(message: OutboxMessage, history: Vec<AdminAttemptView>) -> AdminDeliveryView {
