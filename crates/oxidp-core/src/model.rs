@@ -2,6 +2,7 @@
 
 mod audit;
 mod client;
+mod client_validation;
 mod grant;
 mod keys;
 mod outbox;
@@ -14,6 +15,7 @@ pub use audit::AuditEntry;
 pub use client::{
     AccessTokenType, Client, GrantType, HashedSecret, RefreshTokenExpiration, RefreshTokenUsage,
 };
+pub use client_validation::{ClientError, MAX_CLIENT_LIFETIME};
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use outbox::{

@@ -6,6 +6,7 @@ mod admin;
 mod authorize;
 mod backchannel;
 mod client_auth;
+mod clients;
 mod consent;
 mod coordination;
 mod discovery;
@@ -37,6 +38,7 @@ pub use client_auth::{
     CLIENT_ASSERTION_TYPE_JWT_BEARER, CLIENT_AUTH_METHODS, ClientAuthenticator, ClientCredentials,
     Introspector,
 };
+pub use clients::{ClientRegistry, RegistrationError};
 pub use consent::ConsentService;
 pub use coordination::SessionCoordinationService;
 pub use discovery::DiscoveryService;
@@ -139,6 +141,8 @@ pub struct IdentityServer {
     pub admin: Arc<AdminService>,
     /// Discovery document and JWKS.
     pub discovery: Arc<DiscoveryService>,
+    /// Client registration (validated writes).
+    pub clients: Arc<ClientRegistry>,
 }
 
 impl IdentityServer {
@@ -389,6 +393,7 @@ impl IdentityServerBuilder {
             interaction,
             admin: Arc::new(AdminService::new(context.clone())),
             discovery: Arc::new(DiscoveryService::new(context.clone())),
+            clients: Arc::new(ClientRegistry::new(context.clone())),
             tokens: Arc::new(TokenService::new(context.clone(), client_auth.clone())),
             introspection: Arc::new(IntrospectionService::new(
                 context.clone(),

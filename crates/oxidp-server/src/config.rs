@@ -385,8 +385,9 @@ impl Config {
             IdentityServerOptions::new(issuer)
                 .map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
         }
-        for (index, client) in self.clients.iter().enumerate() {
-            client.validate().with_context(|| {
+        for (index, config) in self.clients.iter().enumerate() {
+            let client = &config.client;
+            config.validate().with_context(|| {
                 format!(
                     "invalid value for key `clients[{index}]` ({})",
                     client.client_id

@@ -55,6 +55,12 @@ impl Server {
         let options = config.identity_server_options(address)?;
         seed(&config, &stores).await?;
         let idp = IdentityServer::new(options, stores, clock);
+        for client in &config.clients {
+            idp.clients
+                .register(&client.to_client()?)
+                .await
+                .context("cannot seed clients")?;
+        }
         idp.keys()
             .maintain()
             .await
@@ -160,18 +166,12 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Writes the configured clients and resources into the store. Entries from the file replace
+/// Writes the configured resources and users into the store (clients go through the core's
+/// registration, which validates them, once the identity server is built). Entries from the file replace
 /// stored entries with the same id; others in the database are left alone. Configured users
 /// are created only when their username is new: a stored user, and its password, is never
 /// overwritten from the file.
 async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
-    for client in &config.clients {
-        stores
-            .clients
-            .upsert_client(&client.to_client()?)
-            .await
-            .context("cannot seed clients")?;
-    }
     for resource in &config.api_resources {
         stores
             .resources

@@ -158,11 +158,12 @@ impl Sample {
 /// Registers the web app's real addresses for the `web` client: the committed configuration
 /// names `127.0.0.1:5002`, and the app may listen elsewhere (another port, or port 0 in tests).
 fn point_web_client_at(config: &mut Config, web_url: &Url) -> anyhow::Result<()> {
-    let client = config
+    let client = &mut config
         .clients
         .iter_mut()
-        .find(|client| client.client_id == WEB_CLIENT_ID)
-        .with_context(|| format!("the configuration registers no `{WEB_CLIENT_ID}` client"))?;
+        .find(|configured| configured.client.client_id == WEB_CLIENT_ID)
+        .with_context(|| format!("the configuration registers no `{WEB_CLIENT_ID}` client"))?
+        .client;
     let redirect_uris = vec![web_url.join(web::CALLBACK_PATH)?.to_string()];
     let post_logout_redirect_uris = vec![web_url.join(web::SIGNED_OUT_PATH)?.to_string()];
     let backchannel_logout_uri = Some(web_url.join(web::BACKCHANNEL_LOGOUT_PATH)?.to_string());

@@ -22,16 +22,14 @@ async fn spawn_with_sessions(server_side: bool) -> TestApp {
             scopes: vec!["oxidp.admin".into()],
             secrets: Vec::new(),
         });
-        config.clients.push(ClientConfig {
-            client_id: ADMIN_CLIENT.0.into(),
-            secrets: vec![SecretConfig {
-                value: Some(ADMIN_CLIENT.1.into()),
-                ..Default::default()
-            }],
-            allowed_grant_types: vec![GrantType::ClientCredentials],
-            allowed_scopes: vec!["oxidp.admin".into()],
+        let mut client = oxidp_core::model::Client::new(ADMIN_CLIENT.0);
+        client.allowed_grant_types = vec![GrantType::ClientCredentials];
+        client.allowed_scopes = vec!["oxidp.admin".into()];
+        let secret = SecretConfig {
+            value: Some(ADMIN_CLIENT.1.into()),
             ..Default::default()
-        });
+        };
+        config.clients.push(ClientConfig::new(client, vec![secret]));
     })
     .await
 }

@@ -70,19 +70,17 @@ impl Receiver {
 
 /// A confidential code-flow client with a back-channel logout URI.
 pub fn bcl_client(client_id: &str, uri: Option<&str>) -> ClientConfig {
-    ClientConfig {
-        client_id: client_id.to_owned(),
-        secrets: vec![SecretConfig {
-            value: Some(format!("{client_id}-secret")),
-            ..Default::default()
-        }],
-        allowed_grant_types: vec![oxidp_core::model::GrantType::AuthorizationCode],
-        allowed_scopes: vec!["openid".into()],
-        allow_offline_access: true,
-        redirect_uris: vec![WEB_REDIRECT.into()],
-        backchannel_logout_uri: uri.map(str::to_owned),
+    let mut client = oxidp_core::model::Client::new(client_id);
+    client.allowed_grant_types = vec![oxidp_core::model::GrantType::AuthorizationCode];
+    client.allowed_scopes = vec!["openid".into()];
+    client.allow_offline_access = true;
+    client.redirect_uris = vec![WEB_REDIRECT.into()];
+    client.backchannel_logout_uri = uri.map(str::to_owned);
+    let secret = SecretConfig {
+        value: Some(format!("{client_id}-secret")),
         ..Default::default()
-    }
+    };
+    ClientConfig::new(client, vec![secret])
 }
 
 /// Signs alice in with `web` and then silently with each of `clients` in the same browser.

@@ -39,7 +39,7 @@ fn retention_shorter_than_a_token_lifetime_is_refused() {
 #[test]
 fn the_demo_configuration_is_valid() {
     let config = Config::from_toml(oxidp_server::config::DEMO_CONFIG).unwrap();
-    assert!(config.clients.iter().any(|c| c.client_id == "m2m"));
+    assert!(config.clients.iter().any(|c| c.client.client_id == "m2m"));
     assert_eq!(config.server.listen.port(), 5000);
 }
 
@@ -49,4 +49,28 @@ fn durations_are_humane() {
         Config::from_toml("[keys]\nrotation_interval = \"30d\"\nannouncement_period = \"2d\"")
             .unwrap();
     assert_eq!(config.keys.rotation_interval.as_secs(), 30 * 86_400);
+}
+
+#[test]
+fn a_client_key_is_read_by_the_core_client_and_a_typo_is_named() {
+    let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"s\" }]\nallowed_grant_types = [\"client_credentials\"]\naccess_token_lifetim = \"5m\"";
+    let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
+    assert!(error.contains("access_token_lifetim"), "{error}");
+    let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"s\" }]\nallowed_grant_types = [\"client_credentials\"]\naccess_token_lifetime = \"5m\"\njwks = '{\"keys\": []}'";
+    let config = Config::from_toml(toml).unwrap();
+    let client = config.clients[0].to_client().unwrap();
+    assert_eq!(client.access_token_lifetime.as_secs(), 300);
+    assert_eq!(client.secrets.len(), 1);
+    assert!(client.jwks.is_some());
+}
+
+#[test]
+fn a_client_the_core_refuses_is_refused_at_load_with_its_index() {
+    let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"s\" }]\nallowed_grant_types = [\"authorization_code\"]";
+    let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
+    assert!(error.contains("clients[0]"), "{error}");
+    assert!(error.contains("redirect_uris"), "{error}");
+    let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"s\" }]\nallowed_grant_types = [\"client_credentials\"]\nauthorization_code_lifetime = \"20000d\"";
+    let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
+    assert!(error.contains("authorization_code_lifetime"), "{error}");
 }

@@ -11,11 +11,12 @@ async fn spawn() -> TestApp {
     TestApp::spawn_with(Some(Arc::new(ManualClock::starting_now())), |config| {
         config.server_side_sessions.enabled = true;
         config.authentication.cookie_lifetime = Duration::from_secs(3600);
-        let web = config
+        let web = &mut config
             .clients
             .iter_mut()
-            .find(|c| c.client_id == "web")
-            .unwrap();
+            .find(|c| c.client.client_id == "web")
+            .unwrap()
+            .client;
         web.coordinate_lifetime_with_user_session = Some(true);
         web.access_token_lifetime = Duration::from_secs(4 * 3600);
     })

@@ -19,11 +19,12 @@ fn coordinated_web(config: &mut Config, logout_uri: &str) {
     config.server_side_sessions.enabled = true;
     config.authentication.cookie_lifetime = Duration::from_secs(3600);
     config.store.cache_duration = Duration::ZERO;
-    let web = config
+    let web = &mut config
         .clients
         .iter_mut()
-        .find(|c| c.client_id == "web")
-        .unwrap();
+        .find(|c| c.client.client_id == "web")
+        .unwrap()
+        .client;
     web.coordinate_lifetime_with_user_session = Some(true);
     web.access_token_lifetime = Duration::from_secs(4 * 3600);
     web.backchannel_logout_uri = Some(logout_uri.to_owned());

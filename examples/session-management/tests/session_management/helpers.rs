@@ -34,11 +34,12 @@ impl TestSample {
         // Cheap password hashing: alice's hash is made at every start.
         config.password_hashing.memory_kib = 1024;
         config.password_hashing.iterations = 1;
-        let web = config
+        let web = &mut config
             .clients
             .iter_mut()
-            .find(|client| client.client_id == "web")
-            .unwrap();
+            .find(|client| client.client.client_id == "web")
+            .unwrap()
+            .client;
         web.access_token_lifetime = ACCESS_TOKEN_LIFETIME;
         let sample = Sample::start(SampleOptions {
             config,
