@@ -162,6 +162,64 @@ async fn a_token_without_the_admin_scope_gets_403_insufficient_scope() {
     assert_envelope(response, 403, "forbidden").await;
 }
 
+/// A user's token with `oxidp.admin` opens the API only while that user holds the admin role:
+/// an interactive client allowed the scope cannot make any user an administrator.
+#[tokio::test]
+async fn a_user_token_needs_the_admin_role_as_well_as_the_scope() {
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.api_resources.push(ApiResourceConfig {
+            name: "oxidp-admin".into(),
+            display_name: None,
+            enabled: true,
+            scopes: vec!["oxidp.admin".into()],
+            secrets: Vec::new(),
+        });
+        let web = &mut config
+            .clients
+            .iter_mut()
+            .find(|c| c.client.client_id == "web")
+            .unwrap()
+            .client;
+        web.allowed_scopes.push("oxidp.admin".into());
+    })
+    .await;
+    let user_token = |user: (&'static str, &'static str)| {
+        let app = &app;
+        async move {
+            let browser = Browser::new(app);
+            let (verifier, challenge) = pkce();
+            let callback = browser
+                .code_flow_callback("web", "openid oxidp.admin", &challenge, user)
+                .await;
+            let code = query(&callback)["code"].clone();
+            let response = app.redeem(("web", "web-secret"), &code, &verifier).await;
+            let tokens: Value = response.json().await.unwrap();
+            tokens["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let bob = user_token(("bob", "bob-password")).await;
+    let response = get_sessions(&app, &bob, &[]).await;
+    assert_envelope(response, 403, "forbidden").await;
+    let alice = user_token(("alice", "alice-password")).await;
+    assert_eq!(get_sessions(&app, &alice, &[]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_invalid_request() {
+    let app = spawn().await;
+    let token = admin_token(&app).await;
+    let response = app
+        .http
+        .get(app.url(SESSIONS))
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(response, 400, "invalid_request").await;
+}
+
 #[tokio::test]
 async fn get_lists_alices_session_after_a_login() {
     let app = spawn().await;

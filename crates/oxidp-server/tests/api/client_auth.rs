@@ -206,3 +206,26 @@ async fn an_assertion_with_an_unknown_type_is_invalid_request() {
     ];
     assert_oauth_error(app.post_token(None, &form).await, 400, "invalid_request").await;
 }
+
+/// RFC 6749 §2.3: one authentication method per request. Two `Authorization` headers are
+/// ambiguous, whichever comes first.
+#[tokio::test]
+async fn two_authorization_headers_are_invalid_request() {
+    let app = TestApp::spawn().await;
+    for (first, second) in [
+        (("m2m", "m2m-secret"), ("m2m", "wrong")),
+        (("m2m", "wrong"), ("m2m", "m2m-secret")),
+    ] {
+        let response = app
+            .http
+            .post(app.url("/connect/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic_header(first.0, first.1))
+            .header("authorization", basic_header(second.0, second.1))
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        assert_oauth_error(response, 400, "invalid_request").await;
+    }
+}
