@@ -274,6 +274,16 @@ impl Client {
             .unwrap_or_else(|| self.client_id.clone())
     }
 
+    /// Whether `presented` is one of the client's redirect URIs: an exact match, or — for a
+    /// native app's loopback redirect (`http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`)
+    /// — a match on everything but the port, which the app picks at run time (RFC 8252 §7.3).
+    /// `localhost` gets no such leeway (RFC 8252 §8.3: it may resolve elsewhere).
+    pub fn accepts_redirect_uri(&self, presented: &str) -> bool {
+        self.redirect_uris.iter().any(|registered| {
+            registered == presented || same_loopback_but_port(registered, presented)
+        })
+    }
+
     /// Whether the client is public (cannot keep a secret).
     pub fn is_public(&self) -> bool {
         !self.require_client_secret
@@ -288,5 +298,70 @@ impl Client {
     /// Whether the client is registered with a key set for `private_key_jwt`.
     pub fn has_jwks(&self) -> bool {
         self.jwks.is_some()
+    }
+}
+
+/// Both URIs are `http` loopback IP literals that differ at most in the port.
+fn same_loopback_but_port(registered: &str, presented: &str) -> bool {
+    let (Ok(mut registered), Ok(mut presented)) =
+        (url::Url::parse(registered), url::Url::parse(presented))
+    else {
+        return false;
+    };
+    let loopback = |url: &url::Url| {
+        url.scheme() == "http"
+            && match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    };
+    if !loopback(&registered) || !loopback(&presented) {
+        return false;
+    }
+    // Neither may smuggle anything a port change would not explain.
+    if registered.set_port(None).is_err() || presented.set_port(None).is_err() {
+        return false;
+    }
+    registered == presented && presented.fragment().is_none()
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+
+    fn native(uri: &str) -> Client {
+        let mut client = Client::new("native");
+        client.redirect_uris = vec![uri.to_owned()];
+        client
+    }
+
+    #[test]
+    fn loopback_ip_redirects_match_on_any_port() {
+        let client = native("http://127.0.0.1/callback");
+        assert!(client.accepts_redirect_uri("http://127.0.0.1/callback"));
+        assert!(client.accepts_redirect_uri("http://127.0.0.1:51004/callback"));
+        let v6 = native("http://[::1]:8080/cb");
+        assert!(v6.accepts_redirect_uri("http://[::1]:1234/cb"));
+    }
+
+    #[test]
+    fn anything_but_the_port_must_still_match() {
+        let client = native("http://127.0.0.1/callback");
+        for uri in [
+            "http://127.0.0.1:51004/other",
+            "http://127.0.0.1:51004/callback?x=1",
+            "http://127.0.0.2:51004/callback",
+            "https://127.0.0.1:51004/callback",
+            "http://localhost:51004/callback",
+            "http://127.0.0.1:51004/callback#f",
+            "http://user@127.0.0.1:51004/callback",
+        ] {
+            assert!(!client.accepts_redirect_uri(uri), "{uri}");
+        }
+        let web = native("https://app.example/cb");
+        assert!(!web.accepts_redirect_uri("https://app.example:8443/cb"));
+        let localhost = native("http://localhost/cb");
+        assert!(!localhost.accepts_redirect_uri("http://localhost:9000/cb"));
     }
 }

@@ -164,7 +164,7 @@ impl AuthorizeService {
         let redirect_uri = params
             .get("redirect_uri")
             .ok_or_else(|| page("redirect_uri is missing"))?;
-        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        if !client.accepts_redirect_uri(redirect_uri) {
             return Err(page("redirect_uri is not registered for this client"));
         }
         let response_mode = match params.get("response_mode") {

@@ -268,3 +268,44 @@ async fn request_objects_get_their_specific_errors() {
     .await;
     assert_eq!(result["error"], "request_uri_not_supported");
 }
+
+/// RFC 8252 §7.3: a native app's loopback redirect URI is registered without a port and used
+/// with whatever port the app got; nothing else about it may differ.
+#[tokio::test]
+async fn a_loopback_redirect_uri_matches_on_any_port() {
+    let app = TestApp::spawn_with(None, |config| {
+        let native = &mut config
+            .clients
+            .iter_mut()
+            .find(|c| c.client.client_id == "native")
+            .unwrap()
+            .client;
+        native
+            .redirect_uris
+            .push("http://127.0.0.1/callback".into());
+    })
+    .await;
+    let browser = Browser::new(&app);
+    let (_, challenge) = pkce();
+    let request = |redirect_uri: &'static str| {
+        vec![
+            ("client_id", "native"),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ]
+    };
+    let response = browser
+        .authorize(&request("http://127.0.0.1:53124/callback"))
+        .await;
+    assert!(location(&response).starts_with("/account/login"));
+    for refused in [
+        "http://127.0.0.1:53124/other",
+        "http://localhost:53124/callback",
+    ] {
+        let response = browser.authorize(&request(refused)).await;
+        assert_eq!(response.status(), 400, "{refused}");
+    }
+}

@@ -15,6 +15,10 @@ use url::Url;
 /// the lifetime, so a refresh is due two seconds after each token is issued.
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(4);
 
+/// The session's inactivity window in these tests (20 minutes in `oxidp.toml`): short, so that
+/// half of it — when a refresh slides the session — passes within the test.
+pub const SESSION_WINDOW: Duration = Duration::from_secs(8);
+
 pub struct TestSample {
     pub sample: Sample,
     /// The user's browser, signed in at the web app.
@@ -34,6 +38,7 @@ impl TestSample {
         // Cheap password hashing: alice's hash is made at every start.
         config.password_hashing.memory_kib = 1024;
         config.password_hashing.iterations = 1;
+        config.authentication.cookie_lifetime = SESSION_WINDOW;
         let web = &mut config
             .clients
             .iter_mut()

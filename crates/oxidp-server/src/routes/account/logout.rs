@@ -1,6 +1,6 @@
 //! `GET|POST /connect/endsession` (RP-initiated logout) and `POST /account/logout` (the
-//! confirmation). The core decides whether to ask, and ends the session; the logged-out page
-//! links back to the client's registered post-logout redirect URI.
+//! confirmation). The core decides whether to ask, and ends the session; then the browser goes
+//! back to the client's registered post-logout redirect URI, or sees the logged-out page.
 
 use crate::browser::{Browser, CsrfForm};
 use crate::error::PageError;
@@ -8,7 +8,7 @@ use crate::pages::{LoggedOutView, LogoutView};
 use crate::request::PageParams;
 use crate::routes::AppState;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use oxidp_core::services::{LoggedOut, LogoutOutcome};
 use serde::Deserialize;
@@ -55,12 +55,17 @@ pub async fn confirm(
     logged_out(&state, jar, done)
 }
 
+/// Back to the client at its registered post-logout redirect URI (with `state`) when the
+/// request named one; the logged-out page otherwise.
 fn logged_out(state: &AppState, jar: CookieJar, done: LoggedOut) -> Result<Response, PageError> {
     let jar = if done.signed_out {
         jar.add(state.removal_cookie())
     } else {
         jar
     };
+    if let Some(url) = &done.post_logout_redirect_uri {
+        return Ok((jar, Redirect::to(url)).into_response());
+    }
     let page = state.pages.logged_out(&LoggedOutView {
         post_logout_redirect_uri: done.post_logout_redirect_uri,
         client_name: done.client_name,
