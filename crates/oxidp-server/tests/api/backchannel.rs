@@ -197,6 +197,63 @@ async fn a_receiver_that_fails_the_first_attempts_still_gets_the_token() {
 }
 
 #[tokio::test]
+async fn a_receiver_answering_500_without_a_body_is_retried_and_never_marked_delivered() {
+    use oxidp_core::model::DeliveryStatus;
+
+    // Every answer is a bare 500: no body, nothing that looks like an acknowledgement.
+    let (receiver, url) = Receiver::start(usize::MAX).await;
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.backchannel_logout.initial_backoff = Duration::from_secs(1);
+        config.backchannel_logout.max_backoff = Duration::from_secs(1);
+        config.clients.push(bcl_client("broken", Some(&url)));
+    })
+    .await;
+    let (browser, tokens) = session_with(&app, &["broken"]).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint)])
+        ))
+        .await;
+
+    // Wait (bounded) for the worker to have recorded a second failed attempt.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let message = loop {
+        let pending = app
+            .stores
+            .outbox
+            .list_messages(DeliveryStatus::Pending, 10)
+            .await
+            .unwrap();
+        if let Some(message) = pending.iter().find(|m| m.attempts >= 2) {
+            break message.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no second attempt was recorded: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let delivered = app
+        .stores
+        .outbox
+        .list_messages(DeliveryStatus::Delivered, 10)
+        .await
+        .unwrap();
+    assert!(delivered.is_empty(), "a 500 is not a delivery: {delivered:?}");
+    let attempts = app.stores.outbox.list_attempts(message.id).await.unwrap();
+    assert!(attempts.len() >= 2, "{attempts:?}");
+    for attempt in &attempts {
+        assert_eq!(attempt.http_status, Some(500));
+        assert!(attempt.error.is_some(), "a 500 is recorded as a failure");
+    }
+    assert!(receiver.hits.load(Ordering::SeqCst) >= 2);
+    assert!(receiver.tokens().is_empty());
+}
+
+#[tokio::test]
 async fn admin_removal_revokes_tokens_and_notifies_only_the_selected_clients() {
     let (receiver, url) = Receiver::start(0).await;
     let app = TestApp::spawn_with(None, |config| {
