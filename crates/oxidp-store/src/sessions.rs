@@ -214,18 +214,6 @@ pub(crate) fn select_sessions(filter: &SessionFilter) -> StoreResult<Statement> 
     })
 }
 
-/// `DELETE` of the sessions matching `filter`, returning them (in no particular order).
-pub(crate) fn delete_sessions(filter: &SessionFilter) -> StoreResult<Statement> {
-    let conditions = filter_conditions(filter)?;
-    Ok(Statement {
-        sql: format!(
-            "DELETE FROM server_side_sessions WHERE {} RETURNING {SESSION_COLUMNS}",
-            conditions.clause()
-        ),
-        binds: conditions.binds,
-    })
-}
-
 /// The order sessions are paged in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Order {
@@ -596,12 +584,6 @@ pub(crate) fn empty_result() -> QueryResult<ServerSideSession> {
         current_page: 0,
         results: Vec::new(),
     }
-}
-
-/// Orders sessions by (created, key), the order of [`select_sessions`] (a [`SessionFilter`]
-/// has no display name).
-pub(crate) fn sort_by_created(sessions: &mut [ServerSideSession]) {
-    sessions.sort_by(|a, b| (a.created, &a.key).cmp(&(b.created, &b.key)));
 }
 
 /// Orders sessions by (expires, key).

@@ -69,6 +69,19 @@ fn session(key: &str, subject_id: &str) -> ServerSideSession {
     }
 }
 
+/// The outcome that records `attempt` and leaves its message `status`, due at `next_attempt`.
+fn outcome(
+    attempt: &DeliveryAttempt,
+    status: DeliveryStatus,
+    next_attempt: OffsetDateTime,
+) -> AttemptOutcome {
+    AttemptOutcome {
+        attempt: attempt.clone(),
+        status,
+        next_attempt,
+    }
+}
+
 /// The messages of `status` among `ids`, in the order the store lists them.
 async fn listed<S: OutboxStore + ?Sized>(
     store: &S,
@@ -521,7 +534,7 @@ pub async fn concurrent_claims_are_disjoint<S: OutboxStore + ?Sized>(store: &S) 
 /// Each attempt adds one to the message's attempts and sets its status and next attempt; the
 /// attempts of a message are listed oldest first, whatever order they were recorded in, and
 /// without those of other messages.
-pub async fn record_attempt_updates_the_message_and_lists_attempts_oldest_first<S>(store: &S)
+pub async fn each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first<S>(store: &S)
 where
     S: OutboxStore + ?Sized,
 {
@@ -547,15 +560,19 @@ where
     let first = attempt(90, None, Some("connection refused: \"rp.example\" ✗"));
     // Recorded newest first; still pending, due again at `at`.
     store
-        .record_attempt(&second, DeliveryStatus::Pending, at - Duration::seconds(60))
+        .record_attempts(&[outcome(
+            &second,
+            DeliveryStatus::Pending,
+            at - Duration::seconds(60),
+        )])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     store
-        .record_attempt(&first, DeliveryStatus::Pending, at)
+        .record_attempts(&[outcome(&first, DeliveryStatus::Pending, at)])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     store
-        .record_attempt(
+        .record_attempts(&[outcome(
             &DeliveryAttempt {
                 message_id: other.id,
                 at: at - Duration::seconds(70),
@@ -564,9 +581,9 @@ where
             },
             DeliveryStatus::Failed,
             at,
-        )
+        )])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
 
     let lease = now() + Duration::minutes(5);
     let claimed = claim_all(store, at, lease, 100, &subject).await;
@@ -580,9 +597,9 @@ where
     let third = attempt(10, Some(204), None);
     let retry_at = at + Duration::days(3);
     store
-        .record_attempt(&third, DeliveryStatus::Delivered, retry_at)
+        .record_attempts(&[outcome(&third, DeliveryStatus::Delivered, retry_at)])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     let ids = HashSet::from([original.id]);
     let delivered = listed(store, DeliveryStatus::Delivered, &ids).await;
     let expected = OutboxMessage {
@@ -632,7 +649,7 @@ where
     );
 }
 
-/// `record_attempts` records a batch as `record_attempt` records each: every message's state
+/// `record_attempts` records a batch as batches of one record each outcome: every message's state
 /// and attempt; an outcome for a message that is gone is skipped without failing the batch.
 pub async fn record_attempts_records_a_batch_like_single_attempts<S>(store: &S)
 where

@@ -242,7 +242,10 @@ async fn a_receiver_answering_500_without_a_body_is_retried_and_never_marked_del
         .list_messages(DeliveryStatus::Delivered, 10)
         .await
         .unwrap();
-    assert!(delivered.is_empty(), "a 500 is not a delivery: {delivered:?}");
+    assert!(
+        delivered.is_empty(),
+        "a 500 is not a delivery: {delivered:?}"
+    );
     let attempts = app.stores.outbox.list_attempts(message.id).await.unwrap();
     assert!(attempts.len() >= 2, "{attempts:?}");
     for attempt in &attempts {
