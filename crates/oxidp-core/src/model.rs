@@ -17,8 +17,8 @@ pub use client::{
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use outbox::{
-    AttemptOutcome, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
-    SessionExpiration, SessionRemoval,
+    AttemptOutcome, BackchannelLogout, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxKind,
+    OutboxMessage, OutboxPayload, SessionExpiration, SessionRemoval,
 };
 pub use resource::ApiResource;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};

@@ -12,6 +12,7 @@ mod end_session;
 pub mod identity;
 mod introspection;
 mod login;
+mod outbox;
 mod revocation;
 mod scopes;
 mod server_side_sessions;
@@ -36,6 +37,7 @@ pub use discovery::discovery_document;
 pub use end_session::{EndSessionRequest, EndSessionService};
 pub use introspection::IntrospectionService;
 pub use login::{LoginError, LoginService, ThrottleOptions};
+pub use outbox::{DeliveryRequest, MESSAGE_ID_HEADER, OutboxDeliveryService};
 pub use revocation::RevocationService;
 pub use scopes::GrantedScopes;
 pub use server_side_sessions::ServerSideTicketStore;
@@ -112,6 +114,8 @@ pub struct IdentityServer {
     pub login: Arc<LoginService>,
     /// Back-channel logout tokens and messages.
     pub backchannel: Arc<BackchannelLogoutService>,
+    /// Delivery of outbox messages (claim, prepare, outcome, record) for the delivery worker.
+    pub outbox: Arc<OutboxDeliveryService>,
     /// Session management (query, remove, logout notifications).
     pub session_management: Arc<SessionManagementService>,
     /// Coordination of client token lifetimes with user sessions.
@@ -276,6 +280,10 @@ impl IdentityServerBuilder {
             protector,
         });
         let backchannel = Arc::new(BackchannelLogoutService::new(context.clone()));
+        let outbox = Arc::new(OutboxDeliveryService::new(
+            context.clone(),
+            backchannel.clone(),
+        ));
         let session_expiration = server_side.clone().map(|tickets| {
             Arc::new(ExpiredSessionCleanup::new(
                 context.clone(),
@@ -319,6 +327,7 @@ impl IdentityServerBuilder {
             coordination: Arc::new(SessionCoordinationService::new(context.clone())),
             session_expiration,
             backchannel,
+            outbox,
             end_session: Arc::new(EndSessionService::new(context.clone())),
             sessions,
             session_migration,

@@ -23,7 +23,7 @@ pub(crate) trait Dialect {
     /// returns them: due at `$1`, leased until `$2`, at most `$3`. No two concurrent callers
     /// may get the same message.
     const CLAIM_DUE_MESSAGES: &'static str;
-    /// Most outbox messages one `INSERT` writes.
+    /// Most outbox messages one `INSERT` writes (each binds `MESSAGE_COLUMN_COUNT` values).
     const MESSAGE_CHUNK: usize;
 }
 
@@ -47,7 +47,7 @@ impl Dialect for SqliteStore {
          WHERE id IN (SELECT id FROM backchannel_outbox WHERE status = 'pending' \
          AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $3) \
          RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, \
-         created, next_attempt, attempts, give_up_after, status";
+         created, next_attempt, attempts, give_up_after, status, kind, payload";
 
     /// Small on SQLite: binding a value looks its `$n` name up among all of the statement's
     /// parameters, so a statement's binding cost grows with the square of its parameters (256
@@ -72,8 +72,8 @@ impl Dialect for PostgresStore {
          ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
          UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN (SELECT id FROM due) \
          RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, \
-         created, next_attempt, attempts, give_up_after, status";
+         created, next_attempt, attempts, give_up_after, status, kind, payload";
 
-    /// Well under PostgreSQL's 65,535 bound values per statement.
+    /// 3,584 bound values: well under PostgreSQL's 65,535 per statement.
     const MESSAGE_CHUNK: usize = 256;
 }

@@ -2,6 +2,7 @@
 //! in a temporary directory) and PostgreSQL (a schema of its own per test); plus the set-up
 //! behaviour of the SQL stores (migrations, WAL mode, URL schemes).
 
+use oxidp_core::model::{BackchannelLogout, DeliveryStatus, LogoutReason, OutboxPayload};
 use oxidp_core::store::MemoryStore;
 use oxidp_core::test_kit;
 use oxidp_store::testing::{drop_test_schema, postgres_test_store};
@@ -259,8 +260,7 @@ async fn unreachable_postgres_is_a_connect_error_without_the_password() {
 /// store replaces a message with the same id, so this is no kit check.)
 async fn failed_removal_rolls_everything_back(stores: oxidp_core::store::Stores) {
     use oxidp_core::model::{
-        DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrant, PersistedGrantFilter,
-        ServerSideSession, SessionRemoval,
+        OutboxMessage, PersistedGrant, PersistedGrantFilter, ServerSideSession, SessionRemoval,
     };
     use oxidp_core::store::StoreError;
     let uid = uuid::Uuid::new_v4().simple().to_string();
@@ -303,10 +303,11 @@ async fn failed_removal_rolls_everything_back(stores: oxidp_core::store::Stores)
         id,
         client_id: "client".to_owned(),
         endpoint: "https://rp.example/logout".to_owned(),
-        logout_token: "token".to_owned(),
-        subject_id: subject.clone(),
-        session_id: session.session_id.clone(),
-        reason: LogoutReason::Terminated,
+        payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+            subject_id: subject.clone(),
+            session_id: session.session_id.clone(),
+            reason: LogoutReason::Terminated,
+        }),
         created: at,
         next_attempt: at,
         attempts: 0,
@@ -702,5 +703,75 @@ async fn sqlite_a_filter_with_nul_matches_nothing() {
 async fn postgres_a_filter_with_nul_matches_nothing() {
     let store = postgres_test_store().await;
     a_filter_with_nul_matches_nothing(&store).await;
+    drop_test_schema(store).await;
+}
+
+/// A row written the way a version before the outbox kinds writes it (no `kind`, no
+/// `payload`: during a rolling upgrade, or before the migration) reads back as a back-channel
+/// logout message from its legacy columns.
+async fn a_row_without_kind_or_payload_is_a_backchannel_logout(
+    stores: oxidp_core::store::Stores,
+    insert: impl std::future::Future<Output = ()>,
+    id: uuid::Uuid,
+) {
+    insert.await;
+    let pending = stores
+        .outbox
+        .list_messages(DeliveryStatus::Pending, 1_000)
+        .await
+        .expect("list_messages");
+    let message = pending
+        .into_iter()
+        .find(|m| m.id == id)
+        .expect("the legacy row is listed");
+    assert_eq!(
+        message.payload,
+        OutboxPayload::BackchannelLogout(BackchannelLogout {
+            subject_id: "legacy-subject".to_owned(),
+            session_id: "legacy-sid".to_owned(),
+            reason: LogoutReason::SessionExpiration,
+        })
+    );
+    assert_eq!(
+        message.payload.kind(),
+        oxidp_core::model::OutboxKind::BackchannelLogout
+    );
+}
+
+/// The columns a version before the outbox kinds writes.
+const LEGACY_INSERT: &str = "INSERT INTO backchannel_outbox (id, client_id, endpoint, \
+     logout_token, subject_id, session_id, reason, created, next_attempt, attempts, \
+     give_up_after, status) VALUES ($1, 'rp', 'https://rp.example/bcl', '', 'legacy-subject', \
+     'legacy-sid', 'session_expiration', 0, 4102444800, 0, 4102444800, 'pending')";
+
+#[tokio::test]
+async fn sqlite_a_row_without_kind_or_payload_is_a_backchannel_logout() {
+    let (store, _dir) = sqlite_store().await;
+    let id = uuid::Uuid::now_v7();
+    let insert = async {
+        sqlx::query(LEGACY_INSERT)
+            .bind(id.hyphenated().to_string())
+            .execute(store.pool())
+            .await
+            .expect("legacy insert");
+    };
+    let stores = SqlStore::Sqlite(store.clone()).stores();
+    a_row_without_kind_or_payload_is_a_backchannel_logout(stores, insert, id).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_a_row_without_kind_or_payload_is_a_backchannel_logout() {
+    let store = postgres_test_store().await;
+    let id = uuid::Uuid::now_v7();
+    let insert = async {
+        sqlx::query(LEGACY_INSERT)
+            .bind(id.hyphenated().to_string())
+            .execute(store.pool())
+            .await
+            .expect("legacy insert");
+    };
+    let stores = SqlStore::Postgres(store.clone()).stores();
+    a_row_without_kind_or_payload_is_a_backchannel_logout(stores, insert, id).await;
     drop_test_schema(store).await;
 }

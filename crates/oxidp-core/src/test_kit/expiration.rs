@@ -9,8 +9,8 @@
 
 use super::{grant, join_all, unique};
 use crate::model::{
-    DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrant, PersistedGrantFilter,
-    ServerSideSession, SessionExpiration, SessionFilter, grant_types,
+    BackchannelLogout, DeliveryStatus, LogoutReason, OutboxMessage, OutboxPayload, PersistedGrant,
+    PersistedGrantFilter, ServerSideSession, SessionExpiration, SessionFilter, grant_types,
 };
 use crate::store::{GrantStore, OutboxStore, SessionStore};
 use std::collections::HashSet;
@@ -374,10 +374,11 @@ fn message(subject_id: &str, session_id: &str, client_id: &str) -> OutboxMessage
         id: Uuid::now_v7(),
         client_id: client_id.to_owned(),
         endpoint: "https://rp.example/logout".to_owned(),
-        logout_token: String::new(),
-        subject_id: subject_id.to_owned(),
-        session_id: session_id.to_owned(),
-        reason: LogoutReason::SessionExpiration,
+        payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+            subject_id: subject_id.to_owned(),
+            session_id: session_id.to_owned(),
+            reason: LogoutReason::SessionExpiration,
+        }),
         created: super::now(),
         next_attempt: due,
         attempts: 0,
@@ -392,7 +393,7 @@ async fn pending_of<S: OutboxStore + ?Sized>(store: &S, subject_id: &str) -> Vec
         .await
         .expect("list_messages")
         .into_iter()
-        .filter(|m| m.subject_id == subject_id)
+        .filter(|m| m.payload.subject_id() == Some(subject_id))
         .collect()
 }
 

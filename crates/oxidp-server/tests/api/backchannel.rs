@@ -357,7 +357,9 @@ async fn the_discovery_document_advertises_back_channel_logout() {
 #[tokio::test]
 async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
     use oxidp_core::clock::SystemClock;
-    use oxidp_core::model::{DeliveryStatus, LogoutReason, OutboxMessage};
+    use oxidp_core::model::{
+        BackchannelLogout, DeliveryStatus, LogoutReason, OutboxMessage, OutboxPayload,
+    };
     use oxidp_server::Server;
     use oxidp_server::config::Config;
 
@@ -398,10 +400,11 @@ async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
             id: uuid::Uuid::now_v7(),
             client_id: "bcl-a".into(),
             endpoint: url.clone(),
-            logout_token: "replaced-at-delivery".into(),
-            subject_id: format!("user-{i}"),
-            session_id: format!("sid-{i}"),
-            reason: LogoutReason::Terminated,
+            payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+                subject_id: format!("user-{i}"),
+                session_id: format!("sid-{i}"),
+                reason: LogoutReason::Terminated,
+            }),
             created: now,
             next_attempt: now,
             attempts: 0,

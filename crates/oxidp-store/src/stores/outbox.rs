@@ -49,19 +49,22 @@ macro_rules! outbox_store {
                     // value is bound below.
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                     for message in chunk {
+                        let stored = crate::outbox::stored_payload(&message.payload)?;
                         query = query
                             .bind(crate::outbox::id_text(message.id))
                             .bind(message.client_id.as_str())
                             .bind(message.endpoint.as_str())
-                            .bind(message.logout_token.as_str())
-                            .bind(message.subject_id.as_str())
-                            .bind(message.session_id.as_str())
-                            .bind(message.reason.as_str())
+                            .bind("")
+                            .bind(stored.subject_id)
+                            .bind(stored.session_id)
+                            .bind(stored.reason)
                             .bind(sql::seconds(message.created))
                             .bind(sql::seconds(message.next_attempt))
                             .bind(crate::outbox::attempts_value(message.attempts))
                             .bind(sql::seconds(message.give_up_after))
-                            .bind(message.status.as_str());
+                            .bind(message.status.as_str())
+                            .bind(stored.kind.as_str())
+                            .bind(stored.json);
                     }
                     query
                         .execute(&mut *conn)
