@@ -7,8 +7,8 @@
 //! answer into an outcome ([`OutboxDeliveryService::outcome_of_answer`] or
 //! [`OutboxDeliveryService::outcome_of_failure`]) and records the batch
 //! ([`OutboxDeliveryService::record`]). Delivery is at least once: the message id is the same
-//! at every attempt (back-channel logout tokens carry it as `jti`; kinds without such a claim
-//! send it in the [`MESSAGE_ID_HEADER`]), so a receiver deduplicates on it.
+//! at every attempt and travels in the [`MESSAGE_ID_HEADER`] of every request (back-channel
+//! logout tokens also carry it as `jti`), so a receiver deduplicates on it.
 
 use super::{BackchannelLogoutService, Context};
 use crate::model::{AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxMessage, OutboxPayload};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-/// The header that carries the message id, for kinds whose body has no id of its own.
+/// The header that carries the message id, the same at every attempt of one message.
 pub const MESSAGE_ID_HEADER: &str = "Oxidp-Message-Id";
 
 /// Messages claimed per round.
@@ -77,10 +77,12 @@ impl OutboxDeliveryService {
     }
 
     /// The request an attempt at `message` sends now, or why there is none (a failed attempt,
-    /// retried like any other). For back-channel logout a fresh logout token is signed at each
-    /// attempt (same `jti`, the message id): a token lives two minutes, retries much longer.
+    /// retried like any other). Every request carries the message id in the
+    /// [`MESSAGE_ID_HEADER`], the same at each attempt, for receivers to deduplicate on. For
+    /// back-channel logout a fresh logout token is signed at each attempt (its `jti` is the
+    /// message id too): a token lives two minutes, retries much longer.
     pub async fn prepare(&self, message: &OutboxMessage) -> Result<DeliveryRequest, String> {
-        match &message.payload {
+        let form = match &message.payload {
             OutboxPayload::BackchannelLogout(logout) => {
                 let token = self
                     .backchannel
@@ -93,13 +95,14 @@ impl OutboxDeliveryService {
                     )
                     .await
                     .map_err(|_| "no logout token could be signed".to_owned())?;
-                Ok(DeliveryRequest {
-                    endpoint: message.endpoint.clone(),
-                    form: vec![("logout_token", token)],
-                    headers: Vec::new(),
-                })
+                vec![("logout_token", token)]
             }
-        }
+        };
+        Ok(DeliveryRequest {
+            endpoint: message.endpoint.clone(),
+            form,
+            headers: vec![(MESSAGE_ID_HEADER, message.id.to_string())],
+        })
     }
 
     /// What the receiver's answer does to `message`: a 2xx status delivers it; any other

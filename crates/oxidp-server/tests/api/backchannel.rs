@@ -16,12 +16,21 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct Receiver {
     tokens: Arc<Mutex<Vec<String>>>,
+    message_ids: Arc<Mutex<Vec<String>>>,
     failures_left: Arc<AtomicUsize>,
     hits: Arc<AtomicUsize>,
 }
 
-async fn receive(State(receiver): State<Receiver>, body: String) -> StatusCode {
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
     receiver.hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(id) = headers.get(oxidp_core::services::MESSAGE_ID_HEADER) {
+        let id = id.to_str().unwrap_or_default().to_owned();
+        receiver.message_ids.lock().unwrap().push(id);
+    }
     if receiver.failures_left.load(Ordering::SeqCst) > 0 {
         receiver.failures_left.fetch_sub(1, Ordering::SeqCst);
         return StatusCode::INTERNAL_SERVER_ERROR;
@@ -193,7 +202,11 @@ async fn a_receiver_that_fails_the_first_attempts_still_gets_the_token() {
         3,
         "two failures, then success"
     );
-    verify_logout_token(&app, &delivered[0]).await;
+    let claims = verify_logout_token(&app, &delivered[0]).await;
+    // Every attempt named the same message, the one the token's `jti` names.
+    let ids = receiver.message_ids.lock().unwrap().clone();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|id| claims["jti"] == id.as_str()), "{ids:?}");
 }
 
 #[tokio::test]
