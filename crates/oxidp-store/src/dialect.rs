@@ -20,8 +20,9 @@ pub(crate) trait Dialect {
     /// Deletes one batch of expired grants: expired before `$1`, at most `$2`.
     const REMOVE_EXPIRED_GRANTS: &'static str;
     /// Claims a batch of due outbox messages by moving their next attempt to the lease, and
-    /// returns them: due at `$1`, leased until `$2`, at most `$3`. No two concurrent callers
-    /// may get the same message.
+    /// returns them: due at `$1`, leased until `$2`, at most `$3`, of the kinds listed where
+    /// the text says `{kinds}` (see `crate::outbox::claim_due`). No two concurrent callers may
+    /// get the same message.
     const CLAIM_DUE_MESSAGES: &'static str;
     /// Most outbox messages one `INSERT` writes (each binds `MESSAGE_COLUMN_COUNT` values).
     const MESSAGE_CHUNK: usize;
@@ -45,7 +46,7 @@ impl Dialect for SqliteStore {
     /// One statement is atomic in SQLite (the write lock serializes concurrent claimers).
     const CLAIM_DUE_MESSAGES: &'static str = "UPDATE backchannel_outbox SET next_attempt = $2 \
          WHERE id IN (SELECT id FROM backchannel_outbox WHERE status = 'pending' \
-         AND next_attempt <= $1 ORDER BY next_attempt, id LIMIT $3) \
+         AND next_attempt <= $1 AND kind IN ({kinds}) ORDER BY next_attempt, id LIMIT $3) \
          RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, \
          created, next_attempt, attempts, give_up_after, status, kind, payload";
 
@@ -69,7 +70,7 @@ impl Dialect for PostgresStore {
     /// `MATERIALIZED` CTE selects and locks the batch exactly once.
     const CLAIM_DUE_MESSAGES: &'static str = "WITH due AS MATERIALIZED \
          (SELECT id FROM backchannel_outbox WHERE status = 'pending' AND next_attempt <= $1 \
-         ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         AND kind IN ({kinds}) ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
          UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN (SELECT id FROM due) \
          RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, \
          created, next_attempt, attempts, give_up_after, status, kind, payload";

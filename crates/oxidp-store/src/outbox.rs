@@ -79,6 +79,17 @@ pub(crate) fn insert_messages(rows: usize) -> String {
     sql
 }
 
+/// A backend's claim statement (`Dialect::CLAIM_DUE_MESSAGES`) with `{kinds}` replaced by the
+/// placeholders of [`OutboxKind::ALL`], bound from `$4` in that order.
+pub(crate) fn claim_due(template: &str) -> String {
+    let mut kinds = String::new();
+    for n in 0..OutboxKind::ALL.len() {
+        let separator = if n == 0 { "" } else { ", " };
+        let _ = write!(kinds, "{separator}${}", n + 4);
+    }
+    template.replace("{kinds}", &kinds)
+}
+
 /// `DELETE` of the sessions whose key is one of `keys` (`keys` > 0) values bound in order.
 pub(crate) fn delete_sessions_by_key(keys: usize) -> String {
     let mut sql = String::from("DELETE FROM server_side_sessions WHERE key IN (");
@@ -253,6 +264,19 @@ mod tests {
             MESSAGE_COLUMNS.split(',').count(),
             MESSAGE_COLUMN_COUNT,
             "the column count matches the column list"
+        );
+    }
+
+    #[test]
+    fn claims_bind_every_known_kind_after_the_three_values() {
+        assert_eq!(
+            claim_due("WHERE kind IN ({kinds}) LIMIT $3"),
+            "WHERE kind IN ($4) LIMIT $3"
+        );
+        assert_eq!(
+            OutboxKind::ALL.len(),
+            1,
+            "extend the expected text with the kinds"
         );
     }
 

@@ -775,3 +775,77 @@ async fn postgres_a_row_without_kind_or_payload_is_a_backchannel_logout() {
     a_row_without_kind_or_payload_is_a_backchannel_logout(stores, insert, id).await;
     drop_test_schema(store).await;
 }
+
+/// A message of a kind this version does not know (written by a newer instance during a
+/// rolling upgrade) is left to the instances that know it: never claimed, and no obstacle to
+/// claiming the others.
+async fn messages_of_unknown_kinds_are_not_claimed(
+    stores: oxidp_core::store::Stores,
+    insert_unknown: impl std::future::Future<Output = ()>,
+) {
+    insert_unknown.await;
+    let at = time::OffsetDateTime::from_unix_timestamp(1_000).expect("an instant");
+    let known = oxidp_core::model::OutboxMessage {
+        id: uuid::Uuid::now_v7(),
+        client_id: "rp".to_owned(),
+        endpoint: "https://rp.example/bcl".to_owned(),
+        payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+            subject_id: "known-subject".to_owned(),
+            session_id: "known-sid".to_owned(),
+            reason: LogoutReason::UserLogout,
+        }),
+        created: at,
+        next_attempt: at,
+        attempts: 0,
+        give_up_after: at + time::Duration::DAY,
+        status: DeliveryStatus::Pending,
+    };
+    stores
+        .outbox
+        .enqueue(std::slice::from_ref(&known))
+        .await
+        .expect("enqueue");
+    let claimed = stores
+        .outbox
+        .claim_due(at, at + time::Duration::MINUTE, 100)
+        .await
+        .expect("a claim beside a message of an unknown kind");
+    let ids: Vec<uuid::Uuid> = claimed.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [known.id]);
+}
+
+/// A message of a kind from the future, due at the same instant as the known one.
+const UNKNOWN_KIND_INSERT: &str = "INSERT INTO backchannel_outbox (id, client_id, endpoint, \
+     logout_token, subject_id, session_id, reason, created, next_attempt, attempts, \
+     give_up_after, status, kind, payload) VALUES ($1, 'rp', 'https://rp.example/ping', '', '', \
+     '', '', 1000, 1000, 0, 90000, 'pending', 'from_the_future', '{}')";
+
+#[tokio::test]
+async fn sqlite_messages_of_unknown_kinds_are_not_claimed() {
+    let (store, _dir) = sqlite_store().await;
+    let insert = async {
+        sqlx::query(UNKNOWN_KIND_INSERT)
+            .bind(uuid::Uuid::now_v7().hyphenated().to_string())
+            .execute(store.pool())
+            .await
+            .expect("insert of an unknown kind");
+    };
+    messages_of_unknown_kinds_are_not_claimed(SqlStore::Sqlite(store.clone()).stores(), insert)
+        .await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_messages_of_unknown_kinds_are_not_claimed() {
+    let store = postgres_test_store().await;
+    let insert = async {
+        sqlx::query(UNKNOWN_KIND_INSERT)
+            .bind(uuid::Uuid::now_v7().hyphenated().to_string())
+            .execute(store.pool())
+            .await
+            .expect("insert of an unknown kind");
+    };
+    messages_of_unknown_kinds_are_not_claimed(SqlStore::Postgres(store.clone()).stores(), insert)
+        .await;
+    drop_test_schema(store).await;
+}

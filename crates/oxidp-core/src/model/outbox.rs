@@ -84,6 +84,11 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
+    /// Every kind this version delivers. A store claims only messages of these kinds, so that
+    /// during a rolling upgrade an instance never takes a message of a kind it does not know
+    /// from the newer instances that do.
+    pub const ALL: &[OutboxKind] = &[Self::BackchannelLogout];
+
     /// The stored value.
     pub fn as_str(self) -> &'static str {
         match self {

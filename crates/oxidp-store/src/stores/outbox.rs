@@ -8,7 +8,7 @@ use crate::error::store_error;
 use crate::{PostgresStore, SqliteStore, sql};
 use async_trait::async_trait;
 use oxidp_core::model::{
-    AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxMessage, SessionExpiration,
+    AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxKind, OutboxMessage, SessionExpiration,
     SessionRemoval, grant_types,
 };
 use oxidp_core::store::{ExpiredSessionBatch, OutboxStore, StoreResult};
@@ -20,21 +20,24 @@ use uuid::Uuid;
 macro_rules! outbox_store {
     ($store:ty) => {
         impl $store {
-            /// The rows a claim statement returns: due at `$1`, leased until `$2`, at most `$3`.
+            /// The rows the claim statement returns: due at `now`, leased until
+            /// `lease_until`, at most `batch`, of the kinds this version knows.
             async fn claim_rows(
                 &self,
-                sql: &'static str,
                 now: OffsetDateTime,
                 lease_until: OffsetDateTime,
                 batch: u32,
             ) -> StoreResult<Vec<Row<Self>>> {
-                sqlx::query(sql)
+                let sql = crate::outbox::claim_due(Self::CLAIM_DUE_MESSAGES);
+                // Only `$n` placeholders were written into the text; every value is bound.
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                     .bind(sql::seconds(now))
                     .bind(sql::seconds(lease_until))
-                    .bind(i64::from(batch))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(store_error)
+                    .bind(i64::from(batch));
+                for kind in OutboxKind::ALL {
+                    query = query.bind(kind.as_str());
+                }
+                query.fetch_all(&self.pool).await.map_err(store_error)
             }
 
             /// Inserts `messages` on `conn`, at most the backend's `MESSAGE_CHUNK` rows per
@@ -277,7 +280,7 @@ macro_rules! outbox_store {
                 lease_until: OffsetDateTime,
                 batch: u32,
             ) -> StoreResult<Vec<OutboxMessage>> {
-                let rows = self.claim_rows(Self::CLAIM_DUE_MESSAGES, now, lease_until, batch).await?;
+                let rows = self.claim_rows(now, lease_until, batch).await?;
                 let mut claimed = rows
                     .iter()
                     .map(crate::outbox::message_from_row)
