@@ -174,7 +174,9 @@ pub trait ExpiredSessionBatch: Send {
     async fn give_back(self: Box<Self>) -> StoreResult<()>;
 }
 
-/// The back-channel logout outbox, and the atomic removal that fills it.
+/// The outbox of messages for other parties (back-channel logout notifications, and further
+/// kinds of [`OutboxPayload`](crate::model::OutboxPayload)), and the atomic session removals
+/// that fill it.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// In one transaction: deletes the sessions, revokes the grants and enqueues the messages.
@@ -267,7 +269,7 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Server-side sessions.
     pub sessions: Arc<dyn SessionStore>,
-    /// The back-channel logout outbox.
+    /// The outbox.
     pub outbox: Arc<dyn OutboxStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditStore>,
