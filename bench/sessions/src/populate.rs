@@ -324,7 +324,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                     session_id: Some(ticket.session_id.clone()),
                     ..SessionFilter::default()
                 };
-                let mut records = memory.delete_sessions(&filter).await?;
+                let mut records = memory.get_sessions(&filter).await?;
+                for record in &records {
+                    memory.delete_session(&record.key).await?;
+                }
                 ensure!(
                     records.len() == 1,
                     "the memory store held {} records for a sealed session",

@@ -27,8 +27,8 @@ use anyhow::{Context as _, ensure};
 use async_trait::async_trait;
 use oxidp_core::clock::SystemClock;
 use oxidp_core::model::{
-    AuthenticationTicket, Client, DeliveryAttempt, DeliveryStatus, OutboxMessage, PersistedGrant,
-    SessionExpiration, SessionRemoval, User, grant_types,
+    AttemptOutcome, AuthenticationTicket, Client, DeliveryAttempt, DeliveryStatus, OutboxMessage,
+    PersistedGrant, SessionExpiration, SessionRemoval, User, grant_types,
 };
 use oxidp_core::options::IdentityServerOptions;
 use oxidp_core::services::{
@@ -123,15 +123,8 @@ impl OutboxStore for TimedOutbox {
         self.inner.claim_due(now, lease_until, batch).await
     }
 
-    async fn record_attempt(
-        &self,
-        attempt: &DeliveryAttempt,
-        status: DeliveryStatus,
-        next_attempt: OffsetDateTime,
-    ) -> StoreResult<()> {
-        self.inner
-            .record_attempt(attempt, status, next_attempt)
-            .await
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+        self.inner.record_attempts(outcomes).await
     }
 
     async fn list_messages(

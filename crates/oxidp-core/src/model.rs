@@ -19,8 +19,8 @@ pub use client_validation::{ClientError, MAX_CLIENT_LIFETIME};
 pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use outbox::{
-    AttemptOutcome, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
-    SessionExpiration, SessionRemoval,
+    AttemptOutcome, BackchannelLogout, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxKind,
+    OutboxMessage, OutboxPayload, SessionExpiration, SessionRemoval,
 };
 pub use resource::ApiResource;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery, renewal_due};

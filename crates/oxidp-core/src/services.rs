@@ -15,6 +15,7 @@ pub mod identity;
 mod interaction;
 mod introspection;
 mod login;
+mod outbox;
 mod pkce;
 mod revocation;
 mod scopes;
@@ -50,6 +51,7 @@ pub use interaction::{
 };
 pub use introspection::IntrospectionService;
 pub use login::{LoginError, LoginService, ThrottleOptions};
+pub use outbox::{DeliveryRequest, MESSAGE_ID_HEADER, OutboxDeliveryService};
 pub use revocation::RevocationService;
 pub use scopes::GrantedScopes;
 pub use server_side_sessions::ServerSideTicketStore;
@@ -129,6 +131,8 @@ pub struct IdentityServer {
     pub login: Arc<LoginService>,
     /// Back-channel logout tokens and messages.
     pub backchannel: Arc<BackchannelLogoutService>,
+    /// Delivery of outbox messages (claim, prepare, outcome, record) for the delivery worker.
+    pub outbox: Arc<OutboxDeliveryService>,
     /// Session management (query, remove, logout notifications).
     pub session_management: Arc<SessionManagementService>,
     /// Coordination of client token lifetimes with user sessions.
@@ -342,6 +346,10 @@ impl IdentityServerBuilder {
             protector,
         });
         let backchannel = Arc::new(BackchannelLogoutService::new(context.clone()));
+        let outbox = Arc::new(OutboxDeliveryService::new(
+            context.clone(),
+            backchannel.clone(),
+        ));
         let session_expiration = server_side.clone().map(|tickets| {
             Arc::new(ExpiredSessionCleanup::new(
                 context.clone(),
@@ -408,6 +416,7 @@ impl IdentityServerBuilder {
             coordination: Arc::new(SessionCoordinationService::new(context.clone())),
             session_expiration,
             backchannel,
+            outbox,
             end_session,
             sessions,
             session_migration,

@@ -49,8 +49,6 @@ pub trait ClientStore: Send + Sync {
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     /// Creates or replaces a client.
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
-    /// Every client, ordered by id.
-    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
     /// Deletes a client; returns whether it existed.
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
 }
@@ -64,8 +62,6 @@ pub trait ResourceStore: Send + Sync {
     async fn upsert_api_resource(&self, resource: &ApiResource) -> StoreResult<()>;
     /// Every resource, ordered by name.
     async fn list_api_resources(&self) -> StoreResult<Vec<ApiResource>>;
-    /// Deletes a resource; returns whether it existed.
-    async fn delete_api_resource(&self, name: &str) -> StoreResult<bool>;
 }
 
 /// Persisted grants (reference tokens, codes, refresh tokens, consents, replay records).
@@ -109,8 +105,6 @@ pub trait KeyStore: Send + Sync {
     async fn list_data_protection_keys(&self) -> StoreResult<Vec<DataProtectionKeyRecord>>;
     /// Adds a data-protection key; [`StoreError::Conflict`] if its id exists.
     async fn insert_data_protection_key(&self, key: &DataProtectionKeyRecord) -> StoreResult<()>;
-    /// Deletes a data-protection key; returns whether it existed.
-    async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool>;
 }
 
 /// Local user accounts.
@@ -151,17 +145,6 @@ pub trait SessionStore: Send + Sync {
     /// Every session matching the filter, ordered by (created, key). [`StoreError::EmptyFilter`]
     /// for an empty filter.
     async fn get_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>>;
-    /// Deletes every session matching the filter and returns them. [`StoreError::EmptyFilter`]
-    /// for an empty filter.
-    async fn delete_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>>;
-    /// Removes up to `batch` sessions that expired before `now` (never those without expiry)
-    /// and returns exactly the ones this call removed: two concurrent callers never get the
-    /// same session.
-    async fn get_and_remove_expired(
-        &self,
-        now: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>>;
     /// How many sessions are alive at `now` (no expiry, or expiring after `now`).
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64>;
     /// One page of sessions matching the query, by keyset pagination over (created, key), or
@@ -191,7 +174,9 @@ pub trait ExpiredSessionBatch: Send {
     async fn give_back(self: Box<Self>) -> StoreResult<()>;
 }
 
-/// The back-channel logout outbox, and the atomic removal that fills it.
+/// The outbox of messages for other parties (back-channel logout notifications, and further
+/// kinds of [`OutboxPayload`](crate::model::OutboxPayload)), and the atomic session removals
+/// that fill it.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// In one transaction: deletes the sessions, revokes the grants and enqueues the messages.
@@ -245,23 +230,11 @@ pub trait OutboxStore: Send + Sync {
         lease_until: OffsetDateTime,
         batch: u32,
     ) -> StoreResult<Vec<OutboxMessage>>;
-    /// Records an attempt and the message's new state (`status`, `next_attempt`, attempts + 1).
-    async fn record_attempt(
-        &self,
-        attempt: &DeliveryAttempt,
-        status: DeliveryStatus,
-        next_attempt: OffsetDateTime,
-    ) -> StoreResult<()>;
-    /// Records several attempts, each as [`OutboxStore::record_attempt`] does. The SQL stores
-    /// write them in one transaction: the delivery worker records a whole batch at once, so
-    /// that a backlog costs one commit per batch rather than one per message.
-    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
-        for outcome in outcomes {
-            self.record_attempt(&outcome.attempt, outcome.status, outcome.next_attempt)
-                .await?;
-        }
-        Ok(())
-    }
+    /// Records each attempt and its message's new state (`status`, `next_attempt`, attempts
+    /// + 1), all or none: the delivery worker records a whole batch at once, so that a backlog
+    /// costs one commit per batch rather than one per message. An attempt of a message that no
+    /// longer exists is skipped.
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()>;
     /// Messages with this status, newest first, at most `limit`.
     async fn list_messages(
         &self,
@@ -296,7 +269,7 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Server-side sessions.
     pub sessions: Arc<dyn SessionStore>,
-    /// The back-channel logout outbox.
+    /// The outbox.
     pub outbox: Arc<dyn OutboxStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditStore>,

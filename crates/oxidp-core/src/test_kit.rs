@@ -13,16 +13,14 @@
 //! [`remove_expired_grants_removes_only_expired`]: they expire grants decades in the past (so
 //! that nothing another kit function writes is ever a candidate) and remove their grants when
 //! they finish, but two runs of them on the same database *at the same moment* could remove
-//! each other's grants. The same holds for the session expiry checks,
-//! [`expired_sessions_are_removed_oldest_first_in_batches`] and
-//! [`concurrent_expired_session_removal_is_disjoint`] (which tolerate expired sessions left by
-//! others, but not others removing theirs), for the batch checks of the cleanup
-//! ([`expired_sessions_are_taken_oldest_first_in_batches`],
+//! each other's grants. The same holds for the batch checks of the session cleanup
+//! (which tolerate expired sessions left by others, but not others removing theirs:
+//! [`expired_sessions_are_taken_oldest_first_in_batches`],
 //! [`an_expired_batch_commits_its_expirations_or_gives_its_sessions_back`],
 //! [`concurrent_expired_session_takers_are_disjoint`]), and for the outbox checks that claim messages
 //! ([`outbox_messages_round_trip_every_field`], [`claim_due_claims_due_pending_messages_in_batches`],
 //! [`concurrent_claims_are_disjoint`],
-//! [`record_attempt_updates_the_message_and_lists_attempts_oldest_first`] and
+//! [`each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first`] and
 //! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
 //! instants decades in the past and could claim each other's messages. Give each concurrent run
 //! its own database or schema.
@@ -39,7 +37,7 @@ mod users;
 
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
-    clients_are_listed_in_id_order, clients_round_trip_every_field,
+    clients_round_trip_every_field,
 };
 pub use expiration::{
     an_expired_batch_commits_its_expirations_or_gives_its_sessions_back,
@@ -59,7 +57,6 @@ pub use grants::{
     store_grant_replaces,
 };
 pub use keys::{
-    data_protection_key_delete_reports_whether_it_existed,
     data_protection_keys_are_ordered_by_activation_then_id, data_protection_keys_round_trip,
     duplicate_data_protection_key_is_a_conflict, duplicate_signing_key_is_a_conflict,
     signing_key_delete_reports_whether_it_existed, signing_keys_are_ordered_by_activation_then_id,
@@ -69,20 +66,17 @@ pub use outbox::{
     claim_due_claims_due_pending_messages_in_batches,
     commit_removal_deletes_sessions_revokes_grants_and_enqueues,
     commit_removal_with_empty_grant_filter_changes_nothing, concurrent_claims_are_disjoint,
+    each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first,
     list_messages_filters_by_status_newest_first_with_limit,
-    outbox_messages_round_trip_every_field,
-    record_attempt_updates_the_message_and_lists_attempts_oldest_first,
-    record_attempts_records_a_batch_like_single_attempts,
+    outbox_messages_round_trip_every_field, record_attempts_records_a_batch_like_single_attempts,
 };
 pub use resources::{
-    api_resource_delete_reports_whether_it_existed, api_resource_upsert_replaces,
-    api_resources_are_listed_in_name_order, api_resources_round_trip_every_field,
+    api_resource_upsert_replaces, api_resources_are_listed_in_name_order,
+    api_resources_round_trip_every_field,
 };
 pub use sessions::{
-    concurrent_expired_session_removal_is_disjoint, create_session_refuses_an_existing_key,
-    delete_session_reports_whether_it_existed, delete_sessions_returns_the_removed_sessions,
-    empty_session_filter_is_refused, expired_sessions_are_removed_oldest_first_in_batches,
-    session_filters_select_exactly_and_in_order,
+    create_session_refuses_an_existing_key, delete_session_reports_whether_it_existed,
+    empty_session_filter_is_refused, session_filters_select_exactly_and_in_order,
     session_query_filters_by_subject_session_and_display_name_prefix,
     session_query_malformed_token_restarts_at_page_one, session_query_page_size_defaults_and_caps,
     session_query_pages_backward_to_the_same_pages,
@@ -119,13 +113,11 @@ where
 {
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
-    clients_are_listed_in_id_order(store).await;
     client_delete_reports_whether_it_existed(store).await;
 
     api_resources_round_trip_every_field(store).await;
     api_resource_upsert_replaces(store).await;
     api_resources_are_listed_in_name_order(store).await;
-    api_resource_delete_reports_whether_it_existed(store).await;
 
     grants_round_trip_every_field(store).await;
     store_grant_replaces(store).await;
@@ -149,7 +141,6 @@ where
     data_protection_keys_round_trip(store).await;
     data_protection_keys_are_ordered_by_activation_then_id(store).await;
     duplicate_data_protection_key_is_a_conflict(store).await;
-    data_protection_key_delete_reports_whether_it_existed(store).await;
 
     users_round_trip_every_field(store).await;
     duplicate_user_subject_is_a_conflict(store).await;
@@ -166,9 +157,6 @@ where
     delete_session_reports_whether_it_existed(store).await;
     session_filters_select_exactly_and_in_order(store).await;
     empty_session_filter_is_refused(store).await;
-    delete_sessions_returns_the_removed_sessions(store).await;
-    expired_sessions_are_removed_oldest_first_in_batches(store).await;
-    concurrent_expired_session_removal_is_disjoint(store).await;
     session_query_pages_forward_with_totals(store).await;
     session_query_pages_backward_to_the_same_pages(store).await;
     session_query_malformed_token_restarts_at_page_one(store).await;
@@ -183,7 +171,7 @@ where
     commit_removal_with_empty_grant_filter_changes_nothing(store).await;
     claim_due_claims_due_pending_messages_in_batches(store).await;
     concurrent_claims_are_disjoint(store).await;
-    record_attempt_updates_the_message_and_lists_attempts_oldest_first(store).await;
+    each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first(store).await;
     record_attempts_records_a_batch_like_single_attempts(store).await;
     list_messages_filters_by_status_newest_first_with_limit(store).await;
 

@@ -5,11 +5,11 @@
 //! migrations and returns a [`SqlStore`], whose [`SqlStore::stores`] is what the server runs on.
 //! [`migrate`] only applies the migrations (`oxidp migrate`).
 //!
-//! Both backends implement every store trait of [`oxidp_core::store`] from the same SQL (see
-//! `sql.rs`; for sessions and their keyset paging, `sessions.rs`; for the back-channel logout
-//! outbox and the audit trail, `outbox.rs`; `$n` placeholders work on both), expanded by one
-//! macro for each backend type, and both pass the conformance kit of
-//! `oxidp-core` (`tests/conformance.rs`). Timestamps are stored as BIGINT unix seconds in both
+//! Both backends implement every store trait of [`oxidp_core::store`] from the same code, one
+//! module per aggregate under `stores/`, and the same SQL (see `sql.rs`; for sessions and their
+//! keyset paging, `sessions.rs`; for the outbox and the audit trail, `outbox.rs`; `$n`
+//! placeholders work on both). The few statements that differ between the databases are in
+//! `dialect.rs`. Both pass the conformance kit of `oxidp-core` (`tests/conformance.rs`). Timestamps are stored as BIGINT unix seconds in both
 //! databases; client and API resource bodies as their serde JSON.
 //! `sqlx` errors become [`StoreError`](oxidp_core::store::StoreError)s here: a unique violation
 //! is a conflict, an unreadable value is corrupt, anything else is "unavailable", with a message
@@ -18,6 +18,7 @@
 //! [`testing`] gives tests (here and in the server crate) an isolated PostgreSQL schema or an
 //! in-memory SQLite database.
 
+mod dialect;
 mod error;
 mod expiration;
 mod migrations;

@@ -48,6 +48,11 @@ const SQLITE: &[Embedded] = &[
         "drop_session_cleanup_claims",
         include_str!("../migrations/sqlite/20251202000000_drop_session_cleanup_claims.sql"),
     ),
+    (
+        20261202120000,
+        "outbox_kinds",
+        include_str!("../migrations/sqlite/20261202120000_outbox_kinds.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -86,6 +91,11 @@ const POSTGRES: &[Embedded] = &[
         20251202000000,
         "drop_session_cleanup_claims",
         include_str!("../migrations/postgres/20251202000000_drop_session_cleanup_claims.sql"),
+    ),
+    (
+        20261202120000,
+        "outbox_kinds",
+        include_str!("../migrations/postgres/20261202120000_outbox_kinds.sql"),
     ),
 ];
 

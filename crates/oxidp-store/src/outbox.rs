@@ -1,6 +1,13 @@
-//! The SQL of the back-channel logout outbox and of the audit trail of session removals, shared
-//! by both backends (except the claim of due messages, which differs and lives in the backend
-//! modules), and the conversions between their rows and domain values.
+//! The SQL of the outbox and of the audit trail of session removals, shared by both backends
+//! (except the claim of due messages, which differs: see `dialect.rs`), and the conversions
+//! between their rows and domain values.
+//!
+//! The table keeps its first name, `backchannel_outbox`, from when it held only back-channel
+//! logout notifications: renaming it is not safe while a previous version serves. A message's
+//! `kind` and JSON `payload` say what it carries; a back-channel logout message also fills the
+//! legacy columns `subject_id`, `session_id` and `reason` (which a previous version reads), and
+//! a row whose payload is NULL (written before the kinds, or by a previous version since) is
+//! read from them. `logout_token` is written empty: tokens are signed at each attempt.
 //!
 //! Message ids are stored as canonical UUID text (lowercase, hyphenated): its byte order, which
 //! both databases use for these columns, is the order of the UUIDs, so "newest first" is
@@ -13,7 +20,10 @@
 //! keys, which keeps every statement well under both databases' limits on bound values.
 
 use crate::sql::{column, instant};
-use oxidp_core::model::{AuditEntry, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage};
+use oxidp_core::model::{
+    AuditEntry, BackchannelLogout, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxKind,
+    OutboxMessage, OutboxPayload,
+};
 use oxidp_core::store::{StoreError, StoreResult};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::fmt::Write as _;
@@ -21,10 +31,10 @@ use uuid::Uuid;
 
 /// The columns of `backchannel_outbox`, in the order [`insert_messages`] binds them.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, client_id, endpoint, logout_token, subject_id, \
-     session_id, reason, created, next_attempt, attempts, give_up_after, status";
+     session_id, reason, created, next_attempt, attempts, give_up_after, status, kind, payload";
 
 /// How many columns [`MESSAGE_COLUMNS`] names.
-const MESSAGE_COLUMN_COUNT: usize = 12;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 14;
 
 /// Most session keys one `DELETE` lists.
 pub(crate) const KEY_CHUNK: usize = 1_000;
@@ -39,8 +49,8 @@ pub(crate) const UPDATE_AFTER_ATTEMPT: &str = "UPDATE backchannel_outbox SET sta
 
 /// The messages of one status, newest first, at most `$2`.
 pub(crate) const LIST_MESSAGES: &str = "SELECT id, client_id, endpoint, logout_token, \
-     subject_id, session_id, reason, created, next_attempt, attempts, give_up_after, status \
-     FROM backchannel_outbox WHERE status = $1 ORDER BY id DESC LIMIT $2";
+     subject_id, session_id, reason, created, next_attempt, attempts, give_up_after, status, \
+     kind, payload FROM backchannel_outbox WHERE status = $1 ORDER BY id DESC LIMIT $2";
 
 /// The attempts of one message, oldest first.
 pub(crate) const LIST_ATTEMPTS: &str = "SELECT message_id, at, http_status, error \
@@ -69,6 +79,17 @@ pub(crate) fn insert_messages(rows: usize) -> String {
     sql
 }
 
+/// A backend's claim statement (`Dialect::CLAIM_DUE_MESSAGES`) with `{kinds}` replaced by the
+/// placeholders of [`OutboxKind::ALL`], bound from `$4` in that order.
+pub(crate) fn claim_due(template: &str) -> String {
+    let mut kinds = String::new();
+    for n in 0..OutboxKind::ALL.len() {
+        let separator = if n == 0 { "" } else { ", " };
+        let _ = write!(kinds, "{separator}${}", n + 4);
+    }
+    template.replace("{kinds}", &kinds)
+}
+
 /// `DELETE` of the sessions whose key is one of `keys` (`keys` > 0) values bound in order.
 pub(crate) fn delete_sessions_by_key(keys: usize) -> String {
     let mut sql = String::from("DELETE FROM server_side_sessions WHERE key IN (");
@@ -94,6 +115,37 @@ fn parse_id(what: &str, id: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| StoreError::Corrupt(format!("{what} is not a UUID")))
 }
 
+/// The values a message stores: its kind, its payload's JSON, and the legacy columns
+/// (`subject_id`, `session_id`, `reason`) a previous version reads, empty for kinds without them.
+pub(crate) struct StoredPayload {
+    pub(crate) kind: OutboxKind,
+    pub(crate) json: String,
+    pub(crate) subject_id: String,
+    pub(crate) session_id: String,
+    pub(crate) reason: &'static str,
+}
+
+/// How `payload` is stored.
+pub(crate) fn stored_payload(payload: &OutboxPayload) -> StoreResult<StoredPayload> {
+    let (kind, json) = payload
+        .to_stored()
+        .map_err(|_| StoreError::Corrupt("an outbox payload cannot be serialized".to_owned()))?;
+    let (subject_id, session_id, reason) = match payload {
+        OutboxPayload::BackchannelLogout(logout) => (
+            logout.subject_id.clone(),
+            logout.session_id.clone(),
+            logout.reason.as_str(),
+        ),
+    };
+    Ok(StoredPayload {
+        kind,
+        json,
+        subject_id,
+        session_id,
+        reason,
+    })
+}
+
 /// A `backchannel_outbox` row.
 pub(crate) fn message_from_row<R>(row: &R) -> StoreResult<OutboxMessage>
 where
@@ -104,18 +156,13 @@ where
     for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
 {
     let id: String = column(row, "id")?;
-    let reason: String = column(row, "reason")?;
     let status: String = column(row, "status")?;
     let attempts: i32 = column(row, "attempts")?;
     Ok(OutboxMessage {
         id: parse_id("outbox message id", &id)?,
         client_id: column(row, "client_id")?,
         endpoint: column(row, "endpoint")?,
-        logout_token: column(row, "logout_token")?,
-        subject_id: column(row, "subject_id")?,
-        session_id: column(row, "session_id")?,
-        reason: LogoutReason::parse(&reason)
-            .ok_or_else(|| StoreError::Corrupt("unknown logout reason".to_owned()))?,
+        payload: payload_from_row(row)?,
         created: instant("created", column(row, "created")?)?,
         next_attempt: instant("next_attempt", column(row, "next_attempt")?)?,
         attempts: u32::try_from(attempts)
@@ -124,6 +171,37 @@ where
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt("unknown delivery status".to_owned()))?,
     })
+}
+
+/// The payload of a `backchannel_outbox` row: from `kind` and `payload`, or, for a row without
+/// a payload, from the legacy back-channel logout columns.
+fn payload_from_row<R>(row: &R) -> StoreResult<OutboxPayload>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let kind: String = column(row, "kind")?;
+    let kind = OutboxKind::parse(&kind)
+        .ok_or_else(|| StoreError::Corrupt("unknown outbox message kind".to_owned()))?;
+    match (kind, column::<R, Option<String>>(row, "payload")?) {
+        (kind, Some(json)) => OutboxPayload::from_stored(kind, &json).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "stored outbox payload is not valid ({:?} error at column {})",
+                e.classify(),
+                e.column()
+            ))
+        }),
+        (OutboxKind::BackchannelLogout, None) => {
+            let reason: String = column(row, "reason")?;
+            Ok(OutboxPayload::BackchannelLogout(BackchannelLogout {
+                subject_id: column(row, "subject_id")?,
+                session_id: column(row, "session_id")?,
+                reason: LogoutReason::parse(&reason)
+                    .ok_or_else(|| StoreError::Corrupt("unknown logout reason".to_owned()))?,
+            }))
+        }
+    }
 }
 
 /// A `backchannel_attempts` row.
@@ -178,14 +256,27 @@ mod tests {
             insert_messages(2),
             format!(
                 "INSERT INTO backchannel_outbox ({MESSAGE_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12), \
-                 ($13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14), \
+                 ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
             )
         );
         assert_eq!(
             MESSAGE_COLUMNS.split(',').count(),
             MESSAGE_COLUMN_COUNT,
             "the column count matches the column list"
+        );
+    }
+
+    #[test]
+    fn claims_bind_every_known_kind_after_the_three_values() {
+        assert_eq!(
+            claim_due("WHERE kind IN ({kinds}) LIMIT $3"),
+            "WHERE kind IN ($4) LIMIT $3"
+        );
+        assert_eq!(
+            OutboxKind::ALL.len(),
+            1,
+            "extend the expected text with the kinds"
         );
     }
 

@@ -3,31 +3,12 @@
 use crate::StoreOptions;
 use crate::error::{SetupError, store_error};
 use crate::session_counts::{SessionCountPolicy, SessionCounts};
-use crate::stores::impl_stores;
 use oxidp_core::model::{ServerSideSession, SessionExpiration};
 use oxidp_core::store::{ExpiredSessionBatch, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
-
-/// Deletes one batch of expired grants. `SKIP LOCKED` lets instances cleaning up at the same
-/// time take different rows instead of waiting on each other.
-const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
-     (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2 \
-     FOR UPDATE SKIP LOCKED)";
-
-/// Deletes one batch of expired sessions and returns them. `SKIP LOCKED` gives instances
-/// cleaning up at the same time different rows, and `RETURNING` reports only the rows this
-/// statement deleted, so no two callers get the same session.
-const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE key IN \
-     (SELECT key FROM server_side_sessions WHERE expires < $1 ORDER BY expires LIMIT $2 \
-     FOR UPDATE SKIP LOCKED) \
-     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
-     ticket";
-
-/// Most messages one `INSERT` writes (12 bound values each, well under PostgreSQL's 65,535).
-const MESSAGE_CHUNK: usize = 256;
 
 /// Takes a batch of expired sessions for a cleanup worker: deletes them and returns them,
 /// inside the worker's open transaction, which keeps the rows locked until it commits or rolls
@@ -41,22 +22,11 @@ const TAKE_EXPIRED_SESSIONS: &str = "WITH due AS MATERIALIZED \
      RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
      ticket";
 
-/// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
-/// them. `SKIP LOCKED` gives instances claiming at the same time different rows (a row another
-/// claimer updated meanwhile is re-checked and, leased, no longer due), and the `MATERIALIZED`
-/// CTE selects and locks the batch exactly once, so no two callers get the same message.
-const CLAIM_DUE_MESSAGES: &str = "WITH due AS MATERIALIZED \
-     (SELECT id FROM backchannel_outbox WHERE status = 'pending' AND next_attempt <= $1 \
-     ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-     UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN (SELECT id FROM due) \
-     RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, created, \
-     next_attempt, attempts, give_up_after, status";
-
 /// Every store in one PostgreSQL database (in the connection's `search_path` schema).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
-    session_counts: Arc<SessionCounts>,
+    pub(crate) pool: PgPool,
+    pub(crate) session_counts: Arc<SessionCounts>,
 }
 
 impl PostgresStore {
@@ -121,7 +91,7 @@ impl PostgresStore {
 impl PostgresStore {
     /// See [`OutboxStore::take_expired`](oxidp_core::store::OutboxStore::take_expired): the batch is deleted and row-locked in a transaction
     /// left open until its commit or rollback.
-    async fn take_expired_batch(
+    pub(crate) async fn take_expired_batch(
         &self,
         now: time::OffsetDateTime,
         batch: u32,
@@ -144,7 +114,7 @@ impl PostgresStore {
     /// Half the pool, at most four: a lane holds a connection for its batch's transaction and
     /// may need a second one meanwhile (client lookups), so lanes alone can never exhaust the
     /// pool and wait on each other.
-    fn expiration_lane_count(&self) -> usize {
+    pub(crate) fn expiration_lane_count(&self) -> usize {
         let pool_size = self.pool.options().get_max_connections() as usize;
         (pool_size / 2).clamp(1, 4)
     }
@@ -180,15 +150,6 @@ impl ExpiredSessionBatch for HeldBatch {
         self.tx.rollback().await.map_err(store_error)
     }
 }
-
-impl_stores!(
-    PostgresStore,
-    sqlx::Postgres,
-    remove_expired_grants = REMOVE_EXPIRED_GRANTS,
-    get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
-    claim_due = CLAIM_DUE_MESSAGES,
-    message_chunk = MESSAGE_CHUNK,
-);
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,6 @@ pub(crate) const FIND_CLIENT: &str = "SELECT data FROM clients WHERE client_id =
 pub(crate) const UPSERT_CLIENT: &str = "INSERT INTO clients (client_id, data, created, updated) \
      VALUES ($1, $2, $3, $3) \
      ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, updated = excluded.updated";
-pub(crate) const LIST_CLIENTS: &str = "SELECT data FROM clients ORDER BY client_id";
 pub(crate) const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 
 pub(crate) const FIND_API_RESOURCE: &str = "SELECT data FROM api_resources WHERE name = $1";
@@ -28,7 +27,6 @@ pub(crate) const UPSERT_API_RESOURCE: &str = "INSERT INTO api_resources (name, d
      VALUES ($1, $2, $3, $3) \
      ON CONFLICT (name) DO UPDATE SET data = excluded.data, updated = excluded.updated";
 pub(crate) const LIST_API_RESOURCES: &str = "SELECT data FROM api_resources ORDER BY name";
-pub(crate) const DELETE_API_RESOURCE: &str = "DELETE FROM api_resources WHERE name = $1";
 
 const GRANT_COLUMNS: &str =
     "key, grant_type, subject_id, session_id, client_id, created, expires, consumed, data";
@@ -63,8 +61,6 @@ pub(crate) const LIST_DATA_PROTECTION_KEYS: &str = "SELECT id, created, activate
 pub(crate) const INSERT_DATA_PROTECTION_KEY: &str = "INSERT INTO data_protection_keys \
      (id, created, activates, expires, material) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (id) DO NOTHING";
-pub(crate) const DELETE_DATA_PROTECTION_KEY: &str =
-    "DELETE FROM data_protection_keys WHERE id = $1";
 
 pub(crate) const FIND_USER_BY_SUBJECT: &str = "SELECT subject_id, username, password_hash, \
      profile, enabled, created FROM users WHERE subject_id = $1";

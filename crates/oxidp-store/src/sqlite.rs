@@ -3,7 +3,6 @@
 use crate::StoreOptions;
 use crate::error::{SetupError, store_error};
 use crate::session_counts::{SessionCountPolicy, SessionCounts};
-use crate::stores::impl_stores;
 use oxidp_core::model::{ServerSideSession, SessionExpiration};
 use oxidp_core::store::{ExpiredSessionBatch, StoreResult};
 use sqlx::sqlite::{
@@ -18,37 +17,11 @@ use std::time::Duration;
 /// How long a connection waits for another one's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Deletes one batch of expired grants (SQLite has no row locks: the write lock serializes
-/// concurrent cleanups).
-const REMOVE_EXPIRED_GRANTS: &str = "DELETE FROM persisted_grants WHERE key IN \
-     (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2)";
-
-/// Deletes one batch of expired sessions and returns them. One statement is atomic in SQLite
-/// (the write lock serializes concurrent cleanups), so no two callers get the same session.
-const REMOVE_EXPIRED_SESSIONS: &str = "DELETE FROM server_side_sessions WHERE key IN \
-     (SELECT key FROM server_side_sessions WHERE expires < $1 ORDER BY expires LIMIT $2) \
-     RETURNING key, scheme, subject_id, session_id, display_name, created, renewed, expires, \
-     ticket";
-
-/// Most messages one `INSERT` writes (12 bound values each). Small on SQLite: binding a value
-/// looks its `$n` name up among all of the statement's parameters, so a statement's binding
-/// cost grows with the square of its parameters (256 rows made it most of a cleanup's time).
-const MESSAGE_CHUNK: usize = 16;
-
-/// Claims a batch of due outbox messages by moving their next attempt to the lease, and returns
-/// them. One statement is atomic in SQLite (the write lock serializes concurrent claimers), so
-/// no two callers get the same message.
-const CLAIM_DUE_MESSAGES: &str = "UPDATE backchannel_outbox SET next_attempt = $2 WHERE id IN \
-     (SELECT id FROM backchannel_outbox WHERE status = 'pending' AND next_attempt <= $1 \
-     ORDER BY next_attempt, id LIMIT $3) \
-     RETURNING id, client_id, endpoint, logout_token, subject_id, session_id, reason, created, \
-     next_attempt, attempts, give_up_after, status";
-
 /// Every store in one SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    session_counts: Arc<SessionCounts>,
+    pub(crate) pool: SqlitePool,
+    pub(crate) session_counts: Arc<SessionCounts>,
     taken: Arc<TakenSessions>,
 }
 
@@ -145,7 +118,7 @@ impl TakenSessions {
 impl SqliteStore {
     /// See [`OutboxStore::take_expired`](oxidp_core::store::OutboxStore::take_expired) and
     /// [`TakenSessions`].
-    async fn take_expired_batch(
+    pub(crate) async fn take_expired_batch(
         &self,
         now: time::OffsetDateTime,
         batch: u32,
@@ -177,7 +150,7 @@ impl SqliteStore {
     }
 
     /// One batch at a time: SQLite has one writer, so a second batch would only queue for it.
-    fn expiration_lane_count(&self) -> usize {
+    pub(crate) fn expiration_lane_count(&self) -> usize {
         1
     }
 }
@@ -258,12 +231,3 @@ impl Drop for TakenBatch<'_> {
         }
     }
 }
-
-impl_stores!(
-    SqliteStore,
-    sqlx::Sqlite,
-    remove_expired_grants = REMOVE_EXPIRED_GRANTS,
-    get_and_remove_expired_sessions = REMOVE_EXPIRED_SESSIONS,
-    claim_due = CLAIM_DUE_MESSAGES,
-    message_chunk = MESSAGE_CHUNK,
-);

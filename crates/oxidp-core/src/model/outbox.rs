@@ -1,12 +1,18 @@
-//! The back-channel logout outbox: notifications written in the same transaction as the
-//! removal that caused them, delivered (and retried) by a background worker.
+//! The outbox: one durable delivery mechanism for every message the server sends to another
+//! party's endpoint (back-channel logout notifications today; CIBA pings and webhook events are
+//! further [`OutboxPayload`] variants). Messages are written in the same transaction as the
+//! change that caused them and delivered, retried with backoff and given up by one background
+//! worker, at least once: the message id is stable across attempts, so a receiver can
+//! deduplicate.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// Why a session ended, as told to clients in the logout token's `logout_reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LogoutReason {
     /// The user logged out.
     UserLogout,
@@ -69,25 +75,107 @@ impl DeliveryStatus {
     }
 }
 
-/// One back-channel logout notification for one client.
+/// The kind of an outbox message: what it tells the receiver and how a delivery is prepared.
+/// Stored as [`OutboxKind::as_str`] beside the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutboxKind {
+    /// OIDC Back-Channel Logout: a logout token POSTed to the client.
+    BackchannelLogout,
+}
+
+impl OutboxKind {
+    /// Every kind this version delivers. A store claims only messages of these kinds, so that
+    /// during a rolling upgrade an instance never takes a message of a kind it does not know
+    /// from the newer instances that do.
+    pub const ALL: &[OutboxKind] = &[Self::BackchannelLogout];
+
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BackchannelLogout => "backchannel_logout",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "backchannel_logout" => Some(Self::BackchannelLogout),
+            _ => None,
+        }
+    }
+}
+
+/// What a back-channel logout message says: the logout token is signed from it at each
+/// delivery attempt (a token lives two minutes, retries much longer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackchannelLogout {
+    /// The session's subject (`sub`).
+    pub subject_id: String,
+    /// The session id (`sid`).
+    pub session_id: String,
+    /// Why the session ended (`logout_reason`).
+    pub reason: LogoutReason,
+}
+
+/// What a message carries, by kind. Adding a kind of message is adding a variant here, its
+/// stored form in [`OutboxPayload::to_stored`] / [`OutboxPayload::from_stored`], and its
+/// request in the delivery service's `prepare` step: the table, the claim, the retries and the
+/// worker are shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxPayload {
+    /// A back-channel logout notification.
+    BackchannelLogout(BackchannelLogout),
+}
+
+impl OutboxPayload {
+    /// The message's kind.
+    pub fn kind(&self) -> OutboxKind {
+        match self {
+            Self::BackchannelLogout(_) => OutboxKind::BackchannelLogout,
+        }
+    }
+
+    /// The subject the message is about, if it is about one.
+    pub fn subject_id(&self) -> Option<&str> {
+        match self {
+            Self::BackchannelLogout(logout) => Some(&logout.subject_id),
+        }
+    }
+
+    /// The session the message is about, if it is about one.
+    pub fn session_id(&self) -> Option<&str> {
+        match self {
+            Self::BackchannelLogout(logout) => Some(&logout.session_id),
+        }
+    }
+
+    /// The stored form: the kind and the payload's JSON.
+    pub fn to_stored(&self) -> Result<(OutboxKind, String), serde_json::Error> {
+        let json = match self {
+            Self::BackchannelLogout(logout) => serde_json::to_string(logout)?,
+        };
+        Ok((self.kind(), json))
+    }
+
+    /// Reads a stored payload of `kind` back.
+    pub fn from_stored(kind: OutboxKind, json: &str) -> Result<Self, serde_json::Error> {
+        Ok(match kind {
+            OutboxKind::BackchannelLogout => Self::BackchannelLogout(serde_json::from_str(json)?),
+        })
+    }
+}
+
+/// One message for one receiver.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
-    /// Unique id (UUIDv7: time-ordered).
+    /// Unique id (UUIDv7: time-ordered), the same at every attempt: receivers deduplicate on it.
     pub id: Uuid,
-    /// The client notified.
+    /// The client (receiver) the message is for.
     pub client_id: String,
-    /// Its `backchannel_logout_uri`.
+    /// Where it is delivered (for back-channel logout: the client's `backchannel_logout_uri`).
     pub endpoint: String,
-    /// Empty: the delivery worker signs a fresh logout token for each attempt. (Messages written
-    /// by earlier versions carry the token signed then; it expired two minutes later and is
-    /// never sent.)
-    pub logout_token: String,
-    /// The session's subject.
-    pub subject_id: String,
-    /// The session id.
-    pub session_id: String,
-    /// Why the session ended.
-    pub reason: LogoutReason,
+    /// What it carries.
+    pub payload: OutboxPayload,
     /// When the message was written.
     pub created: OffsetDateTime,
     /// Not before this instant is it (re)tried.
@@ -104,9 +192,9 @@ impl fmt::Debug for OutboxMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OutboxMessage")
             .field("id", &self.id)
+            .field("kind", &self.payload.kind())
             .field("client_id", &self.client_id)
-            .field("session_id", &self.session_id)
-            .field("reason", &self.reason)
+            .field("session_id", &self.payload.session_id())
             .field("attempts", &self.attempts)
             .field("status", &self.status)
             .finish_non_exhaustive()

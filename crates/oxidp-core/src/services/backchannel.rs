@@ -1,14 +1,14 @@
 //! OIDC Back-Channel Logout 1.0: logout tokens, and the outbox messages that carry them.
 //!
 //! Messages are written to the outbox in the same transaction as the removal that caused them
-//! and delivered by a background worker with retries, so a client that is down receives its
-//! logout when it comes back. Each attempt carries a freshly signed token (same `jti`), since a
-//! logout token is short-lived and retries last much longer.
+//! and delivered by the outbox's worker with retries (see [`super::OutboxDeliveryService`]), so
+//! a client that is down receives its logout when it comes back. Each attempt carries a freshly
+//! signed token (same `jti`), since a logout token is short-lived and retries last much longer.
 
 use super::Context;
 use crate::error::OAuthError;
 use crate::model::{
-    AttemptOutcome, Client, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
+    BackchannelLogout, Client, DeliveryStatus, LogoutReason, OutboxMessage, OutboxPayload,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -98,8 +98,8 @@ impl BackchannelLogoutService {
         only: Option<&[String]>,
     ) -> Result<Vec<OutboxMessage>, OAuthError> {
         let now = self.ctx.clock.now();
-        let retry = time::Duration::try_from(self.ctx.options.backchannel_logout.retry_period)
-            .unwrap_or(time::Duration::DAY);
+        let give_up_after =
+            super::outbox::later(now, self.ctx.options.backchannel_logout.retry_period);
         let mut seen = HashSet::new();
         let mut messages = Vec::new();
         for client_id in session.client_ids {
@@ -117,77 +117,19 @@ impl BackchannelLogoutService {
                 id: Uuid::now_v7(),
                 client_id: client.client_id.clone(),
                 endpoint,
-                logout_token: String::new(),
-                subject_id: session.subject_id.to_owned(),
-                session_id: session.session_id.to_owned(),
-                reason,
+                payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+                    subject_id: session.subject_id.to_owned(),
+                    session_id: session.session_id.to_owned(),
+                    reason,
+                }),
                 created: now,
                 next_attempt: now,
                 attempts: 0,
-                give_up_after: now + retry,
+                give_up_after,
                 status: DeliveryStatus::Pending,
             });
         }
         Ok(messages)
-    }
-
-    /// Claims up to `batch` messages due now for this instance. The lease (three delivery
-    /// timeouts) keeps other instances off them; should this one die, they are due again when
-    /// it lapses.
-    pub async fn claim_due(&self, batch: u32) -> crate::store::StoreResult<Vec<OutboxMessage>> {
-        let now = self.ctx.clock.now();
-        let lease = time::Duration::try_from(self.ctx.options.backchannel_logout.timeout * 3)
-            .unwrap_or(time::Duration::MINUTE);
-        let until = now
-            .checked_add(lease)
-            .unwrap_or(now + time::Duration::MINUTE);
-        self.ctx.stores.outbox.claim_due(now, until, batch).await
-    }
-
-    /// Records a batch of attempts and the messages' new states in one commit.
-    pub async fn record_attempts(
-        &self,
-        outcomes: &[AttemptOutcome],
-    ) -> crate::store::StoreResult<()> {
-        self.ctx.stores.outbox.record_attempts(outcomes).await
-    }
-
-    /// What an attempt made now does to `message` (`error` is `None` for a delivery):
-    /// delivered; or due again after the backoff; or, once that would fall past its retry
-    /// period, given up (failed).
-    pub fn outcome_of(
-        &self,
-        message: &OutboxMessage,
-        http_status: Option<u16>,
-        error: Option<String>,
-    ) -> AttemptOutcome {
-        let now = self.ctx.clock.now();
-        let options = &self.ctx.options.backchannel_logout;
-        let attempts = message.attempts + 1;
-        let (status, next_attempt) = if error.is_none() {
-            (DeliveryStatus::Delivered, now)
-        } else {
-            let next = now
-                + time::Duration::try_from(options.backoff(attempts))
-                    .unwrap_or(time::Duration::HOUR);
-            if next > message.give_up_after {
-                tracing::warn!(client_id = %message.client_id, sid = %message.session_id, attempts, "back-channel logout given up");
-                (DeliveryStatus::Failed, now)
-            } else {
-                tracing::info!(client_id = %message.client_id, attempts, error = ?error, "back-channel logout failed; will retry");
-                (DeliveryStatus::Pending, next)
-            }
-        };
-        AttemptOutcome {
-            attempt: DeliveryAttempt {
-                message_id: message.id,
-                at: now,
-                http_status,
-                error,
-            },
-            status,
-            next_attempt,
-        }
     }
 }
 

@@ -102,6 +102,7 @@ pub(crate) async fn narrow_scopes(
     ctx: &Context,
     original: &[String],
     requested: Option<&str>,
+    user: &crate::model::User,
 ) -> Result<GrantedScopes, OAuthError> {
     let resources = ctx.stores.resources.list_api_resources().await?;
     let resources: Vec<_> = resources.into_iter().filter(|r| r.enabled).collect();
@@ -123,6 +124,13 @@ pub(crate) async fn narrow_scopes(
             scopes
         }
     };
+    // The admin scope reaches a user's token only while the user holds the admin role (at
+    // every issuance, refreshes included): a client allowed the scope cannot make any user an
+    // administrator, and taking the role away stops the next refresh from carrying it.
+    let scopes: Vec<String> = scopes
+        .into_iter()
+        .filter(|scope| scope != super::ADMIN_SCOPE || user.has_role(super::ADMIN_ROLE))
+        .collect();
     if scopes.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,

@@ -195,9 +195,10 @@ impl SessionService {
     }
 
     /// Signs `user` in over the browser's previous session, if any (its cookie value and
-    /// ticket). The same user signing in again keeps the session id, the client list and
-    /// (server-side) the key. Another user gets a new session id, and the previous user's
-    /// refresh tokens, reference tokens and codes of that session are revoked.
+    /// ticket). Every sign-in gets a new cookie value (server-side: a new key), so a cookie
+    /// stolen before a forced re-login does not survive it (OWASP ASVS 3.2.1). The same user
+    /// signing in again keeps the session id and the client list; another user gets a new
+    /// session id, and the previous user's grants of that session are revoked.
     pub async fn sign_in(
         &self,
         user: &User,
@@ -225,16 +226,13 @@ impl SessionService {
             claims: user.claims.clone(),
             issuer: Some(self.issuer.clone()),
         };
-        // Another user never inherits the previous session's key: whoever kept a copy of the
-        // old cookie must not find the new user's session behind it.
-        let cookie = match (previous, same_user) {
-            (Some((cookie_value, _)), Some(_)) => self.tickets.renew(cookie_value, &ticket).await?,
-            (Some((cookie_value, _)), None) => {
-                self.tickets.remove(cookie_value).await?;
-                self.tickets.store(&ticket).await?
-            }
-            (None, _) => self.tickets.store(&ticket).await?,
-        };
+        // Never the previous key: whoever kept a copy of the old cookie must find nothing
+        // behind it. The new session is stored before the old one goes, so a failure in
+        // between leaves the user signed in rather than out.
+        let cookie = self.tickets.store(&ticket).await?;
+        if let Some((previous_cookie, _)) = previous {
+            self.tickets.remove(previous_cookie).await?;
+        }
         tracing::info!(subject_id = %ticket.subject_id, sid = %ticket.session_id, "signed in");
         Ok((ticket, cookie))
     }

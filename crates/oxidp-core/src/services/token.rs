@@ -318,7 +318,14 @@ pub(crate) async fn issue_access_token(
         idp: session.map(|s| s.idp.clone()),
         cnf: None,
     };
-    let token = match client.access_token_type {
+    // A token that opens the admin API is always a reference token, so that revoking it (or
+    // the session it came from) takes effect at once rather than when a JWT would expire.
+    let token_type = if granted.contains(super::ADMIN_SCOPE) {
+        AccessTokenType::Reference
+    } else {
+        client.access_token_type
+    };
+    let token = match token_type {
         AccessTokenType::Jwt => {
             let key = ctx
                 .keys

@@ -117,9 +117,6 @@ impl ClientStore for CachedClientStore {
         self.entries.clear();
         Ok(())
     }
-    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.inner.list_clients().await
-    }
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let existed = self.inner.delete_client(client_id).await?;
         self.entries.clear();
@@ -173,11 +170,6 @@ impl ResourceStore for CachedResourceStore {
         *self.all.write().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), Arc::new(all.clone())));
         Ok(all)
-    }
-    async fn delete_api_resource(&self, name: &str) -> StoreResult<bool> {
-        let existed = self.inner.delete_api_resource(name).await?;
-        self.invalidate();
-        Ok(existed)
     }
 }
 

@@ -50,9 +50,6 @@ impl ClientStore for MemoryStore {
             .insert(client.client_id.clone(), client.clone());
         Ok(())
     }
-    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        Ok(self.lock().clients.values().cloned().collect())
-    }
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         Ok(self.lock().clients.remove(client_id).is_some())
     }
@@ -71,9 +68,6 @@ impl ResourceStore for MemoryStore {
     }
     async fn list_api_resources(&self) -> StoreResult<Vec<ApiResource>> {
         Ok(self.lock().resources.values().cloned().collect())
-    }
-    async fn delete_api_resource(&self, name: &str) -> StoreResult<bool> {
-        Ok(self.lock().resources.remove(name).is_some())
     }
 }
 
@@ -180,9 +174,6 @@ impl KeyStore for MemoryStore {
         }
         inner.data_protection_keys.insert(key.id, key.clone());
         Ok(())
-    }
-    async fn delete_data_protection_key(&self, id: Uuid) -> StoreResult<bool> {
-        Ok(self.lock().data_protection_keys.remove(&id).is_some())
     }
 }
 

@@ -4,8 +4,8 @@
 use super::memory::Inner;
 use super::{ExpiredSessionBatch, MemoryStore, OutboxStore, StoreError, StoreResult};
 use crate::model::{
-    DeliveryAttempt, DeliveryStatus, OutboxMessage, ServerSideSession, SessionExpiration,
-    SessionRemoval,
+    AttemptOutcome, DeliveryAttempt, DeliveryStatus, OutboxMessage, ServerSideSession,
+    SessionExpiration, SessionRemoval,
 };
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -111,19 +111,18 @@ impl OutboxStore for MemoryStore {
             .collect())
     }
 
-    async fn record_attempt(
-        &self,
-        attempt: &DeliveryAttempt,
-        status: DeliveryStatus,
-        next_attempt: OffsetDateTime,
-    ) -> StoreResult<()> {
+    async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> StoreResult<()> {
+        // One lock for the batch: all or none, as the SQL stores' transaction.
         let mut inner = self.lock();
-        if let Some(message) = inner.outbox.get_mut(&attempt.message_id) {
-            message.status = status;
-            message.next_attempt = next_attempt;
+        for outcome in outcomes {
+            let Some(message) = inner.outbox.get_mut(&outcome.attempt.message_id) else {
+                continue;
+            };
+            message.status = outcome.status;
+            message.next_attempt = outcome.next_attempt;
             message.attempts += 1;
+            inner.attempts.push(outcome.attempt.clone());
         }
-        inner.attempts.push(attempt.clone());
         Ok(())
     }
 

@@ -180,44 +180,6 @@ impl SessionStore for MemoryStore {
         Ok(sessions)
     }
 
-    async fn delete_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>> {
-        if filter.is_empty() {
-            return Err(StoreError::EmptyFilter);
-        }
-        let mut inner = self.lock();
-        let keys: Vec<String> = inner
-            .sessions
-            .values()
-            .filter(|s| filter.matches(s))
-            .map(|s| s.key.clone())
-            .collect();
-        let mut removed: Vec<_> = keys
-            .iter()
-            .filter_map(|key| inner.sessions.remove(key))
-            .collect();
-        removed.sort_by(by_created_then_key);
-        Ok(removed)
-    }
-
-    async fn get_and_remove_expired(
-        &self,
-        now: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>> {
-        let mut inner = self.lock();
-        let mut expired: Vec<(OffsetDateTime, String)> = inner
-            .sessions
-            .values()
-            .filter_map(|s| s.expires.filter(|e| *e < now).map(|e| (e, s.key.clone())))
-            .collect();
-        expired.sort();
-        Ok(expired
-            .into_iter()
-            .take(batch as usize)
-            .filter_map(|(_, key)| inner.sessions.remove(&key))
-            .collect())
-    }
-
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let inner = self.lock();
         Ok(inner

@@ -9,8 +9,8 @@
 
 use super::{grant, join_all, unique};
 use crate::model::{
-    DeliveryStatus, LogoutReason, OutboxMessage, PersistedGrant, PersistedGrantFilter,
-    ServerSideSession, SessionExpiration, SessionFilter, grant_types,
+    BackchannelLogout, DeliveryStatus, LogoutReason, OutboxMessage, OutboxPayload, PersistedGrant,
+    PersistedGrantFilter, ServerSideSession, SessionExpiration, SessionFilter, grant_types,
 };
 use crate::store::{GrantStore, OutboxStore, SessionStore};
 use std::collections::HashSet;
@@ -47,6 +47,20 @@ fn by_subject(subject_id: &str) -> SessionFilter {
     SessionFilter {
         subject_id: Some(subject_id.to_owned()),
         session_id: None,
+    }
+}
+
+/// Deletes the sessions of `subject_id` (the kit's clean-up after a check).
+async fn remove_sessions_of<S: SessionStore + ?Sized>(store: &S, subject_id: &str) {
+    let sessions = store
+        .get_sessions(&by_subject(subject_id))
+        .await
+        .expect("get_sessions");
+    for session in sessions {
+        store
+            .delete_session(&session.key)
+            .await
+            .expect("delete_session");
     }
 }
 
@@ -161,10 +175,7 @@ where
         "committed batches removed exactly the expired sessions"
     );
 
-    store
-        .delete_sessions(&by_subject(&subject))
-        .await
-        .expect("delete_sessions");
+    remove_sessions_of(store, &subject).await;
 }
 
 /// A batch given back (rolled back) returns its sessions, untouched, to the next taker; a
@@ -363,10 +374,11 @@ fn message(subject_id: &str, session_id: &str, client_id: &str) -> OutboxMessage
         id: Uuid::now_v7(),
         client_id: client_id.to_owned(),
         endpoint: "https://rp.example/logout".to_owned(),
-        logout_token: String::new(),
-        subject_id: subject_id.to_owned(),
-        session_id: session_id.to_owned(),
-        reason: LogoutReason::SessionExpiration,
+        payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+            subject_id: subject_id.to_owned(),
+            session_id: session_id.to_owned(),
+            reason: LogoutReason::SessionExpiration,
+        }),
         created: super::now(),
         next_attempt: due,
         attempts: 0,
@@ -381,7 +393,7 @@ async fn pending_of<S: OutboxStore + ?Sized>(store: &S, subject_id: &str) -> Vec
         .await
         .expect("list_messages")
         .into_iter()
-        .filter(|m| m.subject_id == subject_id)
+        .filter(|m| m.payload.subject_id() == Some(subject_id))
         .collect()
 }
 
@@ -521,8 +533,5 @@ where
     );
 
     store.remove_grants(&filter).await.expect("remove_grants");
-    store
-        .delete_sessions(&by_subject(&subject))
-        .await
-        .expect("delete_sessions");
+    remove_sessions_of(store, &subject).await;
 }

@@ -276,35 +276,3 @@ pub async fn duplicate_data_protection_key_is_a_conflict<S: KeyStore + ?Sized>(s
         &original,
     );
 }
-
-/// Deleting a data-protection key reports `true` and removes it; deleting it again reports
-/// `false`.
-pub async fn data_protection_key_delete_reports_whether_it_existed<S: KeyStore + ?Sized>(
-    store: &S,
-) {
-    let key = data_protection_key(Uuid::new_v4(), now());
-    let other = data_protection_key(Uuid::new_v4(), now());
-    for key in [&key, &other] {
-        store
-            .insert_data_protection_key(key)
-            .await
-            .expect("insert_data_protection_key");
-    }
-    assert!(
-        store
-            .delete_data_protection_key(key.id)
-            .await
-            .expect("delete_data_protection_key")
-    );
-    assert!(find_data_protection_key(store, key.id).await.is_none());
-    assert!(
-        !store
-            .delete_data_protection_key(key.id)
-            .await
-            .expect("delete_data_protection_key again")
-    );
-    assert!(
-        find_data_protection_key(store, other.id).await.is_some(),
-        "deleting one data-protection key removed another"
-    );
-}

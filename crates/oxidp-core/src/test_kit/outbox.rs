@@ -14,8 +14,8 @@
 
 use super::{grant, join_all, now, unique};
 use crate::model::{
-    AttemptOutcome, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxMessage,
-    PersistedGrantFilter, ServerSideSession, SessionRemoval,
+    AttemptOutcome, BackchannelLogout, DeliveryAttempt, DeliveryStatus, LogoutReason,
+    OutboxMessage, OutboxPayload, PersistedGrantFilter, ServerSideSession, SessionRemoval,
 };
 use crate::store::{GrantStore, OutboxStore, SessionStore, StoreError};
 use std::collections::HashSet;
@@ -41,16 +41,26 @@ fn message(subject_id: &str, n: usize, next_attempt: OffsetDateTime) -> OutboxMe
         id,
         client_id: format!("kit-client-{n}-é"),
         endpoint: format!("https://rp.example/logout?n={n}&q='\"✓\""),
-        logout_token: format!("eyJhbGciOiJFUzI1NiJ9.{id}.c2lnbmF0dXJl"),
-        subject_id: subject_id.to_owned(),
-        session_id: format!("kit-sid-{n}-🦀"),
-        reason: LogoutReason::UserLogout,
+        payload: logout(
+            subject_id,
+            &format!("kit-sid-{n}-🦀"),
+            LogoutReason::UserLogout,
+        ),
         created: now(),
         next_attempt,
         attempts: 0,
         give_up_after: next_attempt + Duration::days(1),
         status: DeliveryStatus::Pending,
     }
+}
+
+/// A back-channel logout payload.
+fn logout(subject_id: &str, session_id: &str, reason: LogoutReason) -> OutboxPayload {
+    OutboxPayload::BackchannelLogout(BackchannelLogout {
+        subject_id: subject_id.to_owned(),
+        session_id: session_id.to_owned(),
+        reason,
+    })
 }
 
 /// A session of `subject_id` under `key`, created a minute ago.
@@ -66,6 +76,19 @@ fn session(key: &str, subject_id: &str) -> ServerSideSession {
         renewed: created,
         expires: Some(created + Duration::days(1)),
         ticket: key.as_bytes().to_vec(),
+    }
+}
+
+/// The outcome that records `attempt` and leaves its message `status`, due at `next_attempt`.
+fn outcome(
+    attempt: &DeliveryAttempt,
+    status: DeliveryStatus,
+    next_attempt: OffsetDateTime,
+) -> AttemptOutcome {
+    AttemptOutcome {
+        attempt: attempt.clone(),
+        status,
+        next_attempt,
     }
 }
 
@@ -107,7 +130,11 @@ async fn claim_all<S: OutboxStore + ?Sized>(
         if claimed.is_empty() {
             break;
         }
-        got.extend(claimed.into_iter().filter(|m| m.subject_id == subject_id));
+        got.extend(
+            claimed
+                .into_iter()
+                .filter(|m| m.payload.subject_id() == Some(subject_id)),
+        );
     }
     got
 }
@@ -135,10 +162,7 @@ fn assert_message_eq(actual: &OutboxMessage, expected: &OutboxMessage) {
         ("id", actual.id == expected.id),
         ("client_id", actual.client_id == expected.client_id),
         ("endpoint", actual.endpoint == expected.endpoint),
-        ("logout_token", actual.logout_token == expected.logout_token),
-        ("subject_id", actual.subject_id == expected.subject_id),
-        ("session_id", actual.session_id == expected.session_id),
-        ("reason", actual.reason == expected.reason),
+        ("payload", actual.payload == expected.payload),
         ("created", actual.created == expected.created),
         ("next_attempt", actual.next_attempt == expected.next_attempt),
         ("attempts", actual.attempts == expected.attempts),
@@ -174,13 +198,14 @@ pub async fn outbox_messages_round_trip_every_field<S: OutboxStore + ?Sized>(sto
         for (s, status) in statuses.into_iter().enumerate() {
             let n = r * statuses.len() + s;
             let next_attempt = due - Duration::seconds(n as i64 + 1);
+            let base = message(&subject, n, next_attempt);
             messages.push(OutboxMessage {
-                reason,
+                payload: logout(&subject, &format!("kit-sid-{n}-🦀"), reason),
                 status,
                 attempts: u32::try_from(n).expect("a small count") * 7 + 1,
                 created: now() - Duration::seconds(n as i64 * 61),
                 give_up_after: now() + Duration::hours(n as i64 + 1),
-                ..message(&subject, n, next_attempt)
+                ..base
             });
         }
     }
@@ -453,7 +478,7 @@ pub async fn claim_due_claims_due_pending_messages_in_batches<S: OutboxStore + ?
     assert_eq!(first.len(), 3, "claim_due did not fill its batch");
     let mut claimed: Vec<OutboxMessage> = first
         .into_iter()
-        .filter(|m| m.subject_id == subject)
+        .filter(|m| m.payload.subject_id() == Some(subject.as_str()))
         .collect();
     claimed.extend(claim_all(store, at, lease, 3, &subject).await);
     let expected: Vec<OutboxMessage> = due
@@ -521,7 +546,7 @@ pub async fn concurrent_claims_are_disjoint<S: OutboxStore + ?Sized>(store: &S) 
 /// Each attempt adds one to the message's attempts and sets its status and next attempt; the
 /// attempts of a message are listed oldest first, whatever order they were recorded in, and
 /// without those of other messages.
-pub async fn record_attempt_updates_the_message_and_lists_attempts_oldest_first<S>(store: &S)
+pub async fn each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first<S>(store: &S)
 where
     S: OutboxStore + ?Sized,
 {
@@ -547,15 +572,19 @@ where
     let first = attempt(90, None, Some("connection refused: \"rp.example\" ✗"));
     // Recorded newest first; still pending, due again at `at`.
     store
-        .record_attempt(&second, DeliveryStatus::Pending, at - Duration::seconds(60))
+        .record_attempts(&[outcome(
+            &second,
+            DeliveryStatus::Pending,
+            at - Duration::seconds(60),
+        )])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     store
-        .record_attempt(&first, DeliveryStatus::Pending, at)
+        .record_attempts(&[outcome(&first, DeliveryStatus::Pending, at)])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     store
-        .record_attempt(
+        .record_attempts(&[outcome(
             &DeliveryAttempt {
                 message_id: other.id,
                 at: at - Duration::seconds(70),
@@ -564,9 +593,9 @@ where
             },
             DeliveryStatus::Failed,
             at,
-        )
+        )])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
 
     let lease = now() + Duration::minutes(5);
     let claimed = claim_all(store, at, lease, 100, &subject).await;
@@ -580,9 +609,9 @@ where
     let third = attempt(10, Some(204), None);
     let retry_at = at + Duration::days(3);
     store
-        .record_attempt(&third, DeliveryStatus::Delivered, retry_at)
+        .record_attempts(&[outcome(&third, DeliveryStatus::Delivered, retry_at)])
         .await
-        .expect("record_attempt");
+        .expect("record_attempts");
     let ids = HashSet::from([original.id]);
     let delivered = listed(store, DeliveryStatus::Delivered, &ids).await;
     let expected = OutboxMessage {
@@ -632,7 +661,7 @@ where
     );
 }
 
-/// `record_attempts` records a batch as `record_attempt` records each: every message's state
+/// `record_attempts` records a batch as batches of one record each outcome: every message's state
 /// and attempt; an outcome for a message that is gone is skipped without failing the batch.
 pub async fn record_attempts_records_a_batch_like_single_attempts<S>(store: &S)
 where

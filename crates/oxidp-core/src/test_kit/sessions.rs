@@ -10,19 +10,10 @@
 //! someone else. Two expiry checks running on one database *at the same moment* could still
 //! remove each other's sessions (see the [kit's caveat](super)).
 
-use super::{join_all, now, unique};
+use super::{now, unique};
 use crate::model::{QueryResult, ServerSideSession, SessionFilter, SessionQuery};
 use crate::store::{SessionStore, StoreError};
-use std::collections::HashSet;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
-
-/// An instant far in the past (between 1971 and 1980), different on every call, that no session
-/// outside the expiry checks of this kit expires before.
-fn distant_past() -> OffsetDateTime {
-    let offset = (Uuid::new_v4().as_u128() % (9 * 365 * 86_400)) as i64;
-    OffsetDateTime::from_unix_timestamp(365 * 86_400 + offset).expect("a valid timestamp")
-}
 
 /// A session with every optional field set, created a minute ago and expiring in a day. The
 /// ticket holds every byte value.
@@ -113,13 +104,6 @@ fn sort_by_name(sessions: &mut [ServerSideSession]) {
     sessions.sort_by(|a, b| {
         (&a.display_name, a.created, &a.key).cmp(&(&b.display_name, b.created, &b.key))
     });
-}
-
-fn by_subject(subject_id: &str) -> SessionFilter {
-    SessionFilter {
-        subject_id: Some(subject_id.to_owned()),
-        session_id: None,
-    }
 }
 
 async fn create_all<S: SessionStore + ?Sized>(store: &S, sessions: &[ServerSideSession]) {
@@ -449,7 +433,7 @@ pub async fn session_filters_select_exactly_and_in_order<S: SessionStore + ?Size
     }
 }
 
-/// `get_sessions` and `delete_sessions` refuse a filter without criteria (both unset, or both
+/// `get_sessions` refuses a filter without criteria (both unset, or both
 /// empty strings) with [`StoreError::EmptyFilter`].
 pub async fn empty_session_filter_is_refused<S: SessionStore + ?Sized>(store: &S) {
     let uid = unique();
@@ -476,212 +460,8 @@ pub async fn empty_session_filter_is_refused<S: SessionStore + ?Sized>(store: &S
             Err(StoreError::EmptyFilter),
             "get_sessions({filter:?})"
         );
-        assert_eq!(
-            store.delete_sessions(filter).await,
-            Err(StoreError::EmptyFilter),
-            "delete_sessions({filter:?})"
-        );
     }
     assert_session_eq(get(store, &kept.key).await.as_ref(), &kept);
-}
-
-/// `delete_sessions` deletes exactly the matching sessions and returns them, every field, in
-/// (created, key) order; again it returns nothing.
-pub async fn delete_sessions_returns_the_removed_sessions<S: SessionStore + ?Sized>(store: &S) {
-    let fixture = FilterFixture::create(store).await;
-
-    let removed = store
-        .delete_sessions(&fixture.filter(Some(0), Some(0)))
-        .await
-        .expect("delete_sessions");
-    assert_sessions_eq(
-        &removed,
-        &fixture.expected(&[0, 1]),
-        "removed by subject and sid",
-    );
-    for session in &fixture.sessions[..2] {
-        assert!(
-            get(store, &session.key).await.is_none(),
-            "{} was kept",
-            session.key
-        );
-    }
-    for session in &fixture.sessions[2..] {
-        assert_session_eq(get(store, &session.key).await.as_ref(), session);
-    }
-
-    let removed = store
-        .delete_sessions(&fixture.filter(None, Some(1)))
-        .await
-        .expect("delete_sessions");
-    assert_sessions_eq(&removed, &fixture.expected(&[2, 4]), "removed by sid");
-    let again = store
-        .delete_sessions(&fixture.filter(None, Some(1)))
-        .await
-        .expect("delete_sessions again");
-    assert!(
-        again.is_empty(),
-        "a second delete_sessions removed {again:?}"
-    );
-    assert_session_eq(
-        get(store, &fixture.sessions[3].key).await.as_ref(),
-        &fixture.sessions[3],
-    );
-}
-
-/// `get_and_remove_expired` removes sessions whose expiry is strictly before `now`, at most
-/// `batch` per call (none for 0), oldest expiry first, and returns them; never sessions
-/// expiring at or after `now` or without expiry.
-pub async fn expired_sessions_are_removed_oldest_first_in_batches<S: SessionStore + ?Sized>(
-    store: &S,
-) {
-    let uid = unique();
-    let subject = format!("kit-sub-{uid}");
-    let now = distant_past();
-    let with_expiry = |name: &str, expires: Option<OffsetDateTime>| ServerSideSession {
-        expires,
-        ..session(
-            &format!("kit-session-{uid}-{name}"),
-            &subject,
-            &format!("kit-sid-{uid}"),
-            Some("Expired"),
-            now - Duration::days(2),
-        )
-    };
-    // Keys in the opposite order of expiry, inserted in neither order.
-    let expired: Vec<_> = [3, 0, 4, 1, 2]
-        .into_iter()
-        .map(|n| {
-            with_expiry(
-                &format!("expired-{n}"),
-                Some(now - Duration::minutes(n + 1)),
-            )
-        })
-        .collect();
-    let kept = [
-        with_expiry("expires-now", Some(now)),
-        with_expiry("expires-later", Some(now + Duration::seconds(1))),
-        with_expiry("never-expires", None),
-    ];
-    create_all(store, &expired).await;
-    create_all(store, &kept).await;
-    let mut oldest_first = expired.clone();
-    oldest_first.sort_by_key(|s| s.expires);
-
-    assert!(
-        store
-            .get_and_remove_expired(now, 0)
-            .await
-            .expect("get_and_remove_expired")
-            .is_empty(),
-        "a batch of 0 removes nothing"
-    );
-    let mut ours: Vec<ServerSideSession> = Vec::new();
-    for _ in 0..1_000 {
-        let removed = store
-            .get_and_remove_expired(now, 2)
-            .await
-            .expect("get_and_remove_expired");
-        assert!(removed.len() <= 2, "a batch of 2 removed {}", removed.len());
-        for session in &removed {
-            assert!(
-                session.expires.is_some_and(|e| e < now),
-                "a session that has not expired was removed: {session:?}"
-            );
-        }
-        for pair in removed.windows(2) {
-            assert!(
-                pair[0].expires <= pair[1].expires,
-                "a batch is not in expiry order: {pair:?}"
-            );
-        }
-        let done = removed.is_empty();
-        ours.extend(removed.into_iter().filter(|s| s.subject_id == subject));
-        if done || ours.len() >= expired.len() {
-            break;
-        }
-    }
-    assert_sessions_eq(
-        &ours,
-        &oldest_first,
-        "expired sessions, oldest expiry first",
-    );
-    let left = store
-        .get_sessions(&by_subject(&subject))
-        .await
-        .expect("get_sessions");
-    let mut expected_left = kept.to_vec();
-    sort_by_created(&mut expected_left);
-    assert_sessions_eq(
-        &left,
-        &expected_left,
-        "sessions left after removing expired ones",
-    );
-    store
-        .delete_sessions(&by_subject(&subject))
-        .await
-        .expect("delete_sessions");
-}
-
-/// Eight callers removing expired sessions at the same time, in batches, never get the same
-/// session, and between them get every one of 200.
-pub async fn concurrent_expired_session_removal_is_disjoint<S: SessionStore + ?Sized>(store: &S) {
-    let uid = unique();
-    let subject = format!("kit-sub-{uid}");
-    let now = distant_past();
-    let sessions: Vec<_> = (0..200)
-        .map(|n| ServerSideSession {
-            expires: Some(now - Duration::seconds(1 + n % 50)),
-            ..session(
-                &format!("kit-session-{uid}-{n:03}"),
-                &subject,
-                &format!("kit-sid-{uid}-{n}"),
-                None,
-                now - Duration::days(1),
-            )
-        })
-        .collect();
-    create_all(store, &sessions).await;
-
-    let caller = || async {
-        let mut got: Vec<ServerSideSession> = Vec::new();
-        for _ in 0..1_000 {
-            let removed = store
-                .get_and_remove_expired(now, 16)
-                .await
-                .expect("get_and_remove_expired");
-            if removed.is_empty() {
-                break;
-            }
-            got.extend(removed.into_iter().filter(|s| s.subject_id == subject));
-        }
-        got
-    };
-    let results = join_all((0..8).map(|_| caller())).await;
-
-    let mut seen: HashSet<String> = HashSet::new();
-    for session in results.iter().flatten() {
-        assert!(
-            seen.insert(session.key.clone()),
-            "session {} was returned to two callers",
-            session.key
-        );
-        let original = sessions
-            .iter()
-            .find(|s| s.key == session.key)
-            .expect("a session of this check");
-        assert_session_eq(Some(session), original);
-    }
-    assert_eq!(
-        seen.len(),
-        sessions.len(),
-        "the callers did not get every expired session"
-    );
-    let left = store
-        .get_sessions(&by_subject(&subject))
-        .await
-        .expect("get_sessions");
-    assert!(left.is_empty(), "{} expired sessions were left", left.len());
 }
 
 /// `count` sessions of one fresh subject, created over a few seconds with several sharing a

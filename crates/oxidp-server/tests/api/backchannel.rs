@@ -16,12 +16,21 @@ use std::time::Duration;
 #[derive(Clone, Default)]
 pub struct Receiver {
     tokens: Arc<Mutex<Vec<String>>>,
+    message_ids: Arc<Mutex<Vec<String>>>,
     failures_left: Arc<AtomicUsize>,
     hits: Arc<AtomicUsize>,
 }
 
-async fn receive(State(receiver): State<Receiver>, body: String) -> StatusCode {
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> StatusCode {
     receiver.hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(id) = headers.get(oxidp_core::services::MESSAGE_ID_HEADER) {
+        let id = id.to_str().unwrap_or_default().to_owned();
+        receiver.message_ids.lock().unwrap().push(id);
+    }
     if receiver.failures_left.load(Ordering::SeqCst) > 0 {
         receiver.failures_left.fetch_sub(1, Ordering::SeqCst);
         return StatusCode::INTERNAL_SERVER_ERROR;
@@ -191,7 +200,71 @@ async fn a_receiver_that_fails_the_first_attempts_still_gets_the_token() {
         3,
         "two failures, then success"
     );
-    verify_logout_token(&app, &delivered[0]).await;
+    let claims = verify_logout_token(&app, &delivered[0]).await;
+    // Every attempt named the same message, the one the token's `jti` names.
+    let ids = receiver.message_ids.lock().unwrap().clone();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.iter().all(|id| claims["jti"] == id.as_str()), "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_receiver_answering_500_without_a_body_is_retried_and_never_marked_delivered() {
+    use oxidp_core::model::DeliveryStatus;
+
+    // Every answer is a bare 500: no body, nothing that looks like an acknowledgement.
+    let (receiver, url) = Receiver::start(usize::MAX).await;
+    let app = TestApp::spawn_with(None, |config| {
+        config.server_side_sessions.enabled = true;
+        config.backchannel_logout.initial_backoff = Duration::from_secs(1);
+        config.backchannel_logout.max_backoff = Duration::from_secs(1);
+        config.clients.push(bcl_client("broken", Some(&url)));
+    })
+    .await;
+    let (browser, tokens) = session_with(&app, &["broken"]).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    browser
+        .get(&format!(
+            "/connect/endsession?{}",
+            form_body(&[("id_token_hint", hint)])
+        ))
+        .await;
+
+    // Wait (bounded) for the worker to have recorded a second failed attempt.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let message = loop {
+        let pending = app
+            .stores
+            .outbox
+            .list_messages(DeliveryStatus::Pending, 10)
+            .await
+            .unwrap();
+        if let Some(message) = pending.iter().find(|m| m.attempts >= 2) {
+            break message.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no second attempt was recorded: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let delivered = app
+        .stores
+        .outbox
+        .list_messages(DeliveryStatus::Delivered, 10)
+        .await
+        .unwrap();
+    assert!(
+        delivered.is_empty(),
+        "a 500 is not a delivery: {delivered:?}"
+    );
+    let attempts = app.stores.outbox.list_attempts(message.id).await.unwrap();
+    assert!(attempts.len() >= 2, "{attempts:?}");
+    for attempt in &attempts {
+        assert_eq!(attempt.http_status, Some(500));
+        assert!(attempt.error.is_some(), "a 500 is recorded as a failure");
+    }
+    assert!(receiver.hits.load(Ordering::SeqCst) >= 2);
+    assert!(receiver.tokens().is_empty());
 }
 
 #[tokio::test]
@@ -295,7 +368,9 @@ async fn the_discovery_document_advertises_back_channel_logout() {
 #[tokio::test]
 async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
     use oxidp_core::clock::SystemClock;
-    use oxidp_core::model::{DeliveryStatus, LogoutReason, OutboxMessage};
+    use oxidp_core::model::{
+        BackchannelLogout, DeliveryStatus, LogoutReason, OutboxMessage, OutboxPayload,
+    };
     use oxidp_server::Server;
     use oxidp_server::config::Config;
 
@@ -336,10 +411,11 @@ async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
             id: uuid::Uuid::now_v7(),
             client_id: "bcl-a".into(),
             endpoint: url.clone(),
-            logout_token: "replaced-at-delivery".into(),
-            subject_id: format!("user-{i}"),
-            session_id: format!("sid-{i}"),
-            reason: LogoutReason::Terminated,
+            payload: OutboxPayload::BackchannelLogout(BackchannelLogout {
+                subject_id: format!("user-{i}"),
+                session_id: format!("sid-{i}"),
+                reason: LogoutReason::Terminated,
+            }),
             created: now,
             next_attempt: now,
             attempts: 0,

@@ -164,7 +164,13 @@ async fn an_uncoordinated_client_ignores_the_session() {
         session_id: Some(sid(&tokens)),
         ..Default::default()
     };
-    app.stores.sessions.delete_sessions(&filter).await.unwrap();
+    for session in app.stores.sessions.get_sessions(&filter).await.unwrap() {
+        app.stores
+            .sessions
+            .delete_session(&session.key)
+            .await
+            .unwrap();
+    }
     // `native` is not coordinated: sign in with it and drop the session.
     let browser = crate::browser::Browser::new(&app);
     let (verifier, challenge) = crate::browser::pkce();
@@ -185,14 +191,17 @@ async fn an_uncoordinated_client_ignores_the_session() {
         ("code_verifier", verifier.as_str()),
     ];
     let native: Value = app.post_token(None, &form).await.json().await.unwrap();
-    app.stores
-        .sessions
-        .delete_sessions(&SessionFilter {
-            session_id: Some(sid(&native)),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let filter = SessionFilter {
+        session_id: Some(sid(&native)),
+        ..Default::default()
+    };
+    for session in app.stores.sessions.get_sessions(&filter).await.unwrap() {
+        app.stores
+            .sessions
+            .delete_session(&session.key)
+            .await
+            .unwrap();
+    }
     let response = app
         .post_token(
             None,

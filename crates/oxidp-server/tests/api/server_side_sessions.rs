@@ -91,16 +91,19 @@ async fn deleting_the_record_signs_the_browser_out() {
     let app = spawn(None, false).await;
     let (browser, tokens) = app.web_tokens("openid").await;
     assert!(silent_authorize(&browser, "web").await.contains_key("code"));
-    let removed = app
-        .stores
-        .sessions
-        .delete_sessions(&SessionFilter {
-            session_id: Some(sid_of(&tokens)),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(removed.len(), 1);
+    let filter = SessionFilter {
+        session_id: Some(sid_of(&tokens)),
+        ..Default::default()
+    };
+    let records = app.stores.sessions.get_sessions(&filter).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(
+        app.stores
+            .sessions
+            .delete_session(&records[0].key)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         silent_authorize(&browser, "web").await["error"],
         "login_required"
@@ -188,7 +191,7 @@ async fn sign_in_again(browser: &Browser, user: (&str, &str)) {
 }
 
 #[tokio::test]
-async fn signing_in_again_as_the_same_user_keeps_the_key_and_sid() {
+async fn signing_in_again_as_the_same_user_rotates_the_key_and_keeps_the_sid() {
     let app = spawn(None, false).await;
     let (browser, tokens) = app.web_tokens("openid").await;
     let subject = SessionFilter {
@@ -199,8 +202,17 @@ async fn signing_in_again_as_the_same_user_keeps_the_key_and_sid() {
     sign_in_again(&browser, ("alice", "alice-password")).await;
     let after = sessions_of(&app, subject).await;
     assert_eq!(after.len(), 1);
-    assert_eq!(after[0].key, before[0].key);
+    assert_ne!(after[0].key, before[0].key, "a new key at every sign-in");
     assert_eq!(after[0].session_id, before[0].session_id);
+    assert!(
+        app.stores
+            .sessions
+            .get_session(&before[0].key)
+            .await
+            .unwrap()
+            .is_none(),
+        "a copy of the old cookie opens nothing"
+    );
 }
 
 #[tokio::test]
@@ -383,16 +395,6 @@ impl SessionStore for CountingSessions {
     }
     async fn get_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>> {
         self.inner.get_sessions(filter).await
-    }
-    async fn delete_sessions(&self, filter: &SessionFilter) -> StoreResult<Vec<ServerSideSession>> {
-        self.inner.delete_sessions(filter).await
-    }
-    async fn get_and_remove_expired(
-        &self,
-        now: OffsetDateTime,
-        batch: u32,
-    ) -> StoreResult<Vec<ServerSideSession>> {
-        self.inner.get_and_remove_expired(now, batch).await
     }
     async fn count_active_sessions(&self, now: OffsetDateTime) -> StoreResult<u64> {
         self.inner.count_active_sessions(now).await

@@ -270,13 +270,16 @@ async fn two_cleanup_workers_on_one_postgres_database_deliver_each_logout_exactl
         session_id: Some(sid(&tokens)),
         ..Default::default()
     };
-    let template = first
-        .stores
-        .sessions
-        .delete_sessions(&filter)
-        .await
-        .unwrap();
+    let template = first.stores.sessions.get_sessions(&filter).await.unwrap();
     let template = template.into_iter().next().unwrap();
+    assert!(
+        first
+            .stores
+            .sessions
+            .delete_session(&template.key)
+            .await
+            .unwrap()
+    );
     let mut inserts = tokio::task::JoinSet::new();
     for worker in 0..8 {
         let sessions = first.stores.sessions.clone();

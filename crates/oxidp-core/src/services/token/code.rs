@@ -79,11 +79,11 @@ pub(super) async fn redeem(
         .users
         .find_user_by_subject(&data.subject_id)
         .await?;
-    if !user.is_some_and(|u| u.enabled) {
+    let Some(user) = user.filter(|u| u.enabled) else {
         return Err(invalid_grant("the user is no longer active"));
-    }
+    };
 
-    let granted = narrow_scopes(ctx, &data.scopes, None).await?;
+    let granted = narrow_scopes(ctx, &data.scopes, None, &user).await?;
     let (access_token, claims) =
         issue_access_token(ctx, client, &data.subject_id, &granted, Some(&data.session)).await?;
     let id_token = if granted.contains(OPENID) {

@@ -148,7 +148,15 @@ pub(super) async fn redeem(
     if grant.is_expired(now) {
         return Err(invalid_grant("the refresh token has expired"));
     }
-    let granted = match narrow_scopes(ctx, &family.scopes, params.get("scope")).await {
+    let user = ctx
+        .stores
+        .users
+        .find_user_by_subject(&family.subject_id)
+        .await?;
+    let Some(user) = user.filter(|u| u.enabled) else {
+        return Err(invalid_grant("the user is no longer active"));
+    };
+    let granted = match narrow_scopes(ctx, &family.scopes, params.get("scope"), &user).await {
         Ok(granted) => granted,
         Err(error) => {
             // A malformed request must not cost the client its token: hand the claim back.
@@ -164,14 +172,6 @@ pub(super) async fn redeem(
             return Err(error);
         }
     };
-    let user = ctx
-        .stores
-        .users
-        .find_user_by_subject(&family.subject_id)
-        .await?;
-    if !user.is_some_and(|u| u.enabled) {
-        return Err(invalid_grant("the user is no longer active"));
-    }
     if !super::super::coordination::validate_and_extend(
         ctx,
         client,

@@ -14,7 +14,9 @@ use crate::routes::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use oxidp_core::model::{AuditEntry, DeliveryStatus, OutboxMessage, QueryResult, SessionQuery};
+use oxidp_core::model::{
+    AuditEntry, DeliveryStatus, OutboxMessage, OutboxPayload, QueryResult, SessionQuery,
+};
 use oxidp_core::services::{AdminContext, SessionManagementError, UserSession};
 use oxidp_core::store::StoreError;
 use serde::Deserialize;
@@ -154,8 +156,10 @@ async fn deliveries(
 fn delivery_view(message: OutboxMessage, history: Vec<AdminAttemptView>) -> AdminDeliveryView {
     AdminDeliveryView {
         client_id: message.client_id,
-        session_id: message.session_id,
-        reason: message.reason.as_str().to_owned(),
+        session_id: message.payload.session_id().unwrap_or_default().to_owned(),
+        reason: match &message.payload {
+            OutboxPayload::BackchannelLogout(logout) => logout.reason.as_str().to_owned(),
+        },
         attempts: message.attempts,
         next_attempt: AdminTime::new(message.next_attempt),
         history,
