@@ -194,29 +194,7 @@ impl ClientConfig {
                 .with_context(|| format!("in `secrets[{index}]`"))?;
         }
         self.parsed_jwks()?;
-        if self.access_token_lifetime.is_zero() {
-            bail!("`access_token_lifetime` must be positive");
-        }
-        const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
-        let lifetimes = [
-            ("access_token_lifetime", self.access_token_lifetime),
-            (
-                "authorization_code_lifetime",
-                self.authorization_code_lifetime,
-            ),
-            ("identity_token_lifetime", self.identity_token_lifetime),
-            (
-                "absolute_refresh_token_lifetime",
-                self.absolute_refresh_token_lifetime,
-            ),
-            (
-                "sliding_refresh_token_lifetime",
-                self.sliding_refresh_token_lifetime,
-            ),
-        ];
-        if let Some((name, _)) = lifetimes.iter().find(|(_, lifetime)| *lifetime > CENTURY) {
-            bail!("`{name}` is longer than a century");
-        }
+        // Lifetimes are bounded by `durations::validate_client`, which names the full key.
         for uri in self
             .redirect_uris
             .iter()

@@ -10,6 +10,7 @@ use super::super::Context;
 use super::super::identity::OPENID;
 use super::super::scopes::narrow_scopes;
 use super::{SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token};
+use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{
     Client, PersistedGrant, PersistedGrantFilter, RefreshTokenExpiration, RefreshTokenUsage,
@@ -50,7 +51,7 @@ impl RefreshTokenData {
             session: session.clone(),
             scopes: scopes.to_vec(),
             family_created: now,
-            absolute_expiry: now + to_time(client.absolute_refresh_token_lifetime),
+            absolute_expiry: later(now, client.absolute_refresh_token_lifetime),
         }
     }
 
@@ -58,14 +59,10 @@ impl RefreshTokenData {
         match client.refresh_token_expiration {
             RefreshTokenExpiration::Absolute => self.absolute_expiry,
             RefreshTokenExpiration::Sliding => {
-                (now + to_time(client.sliding_refresh_token_lifetime)).min(self.absolute_expiry)
+                later(now, client.sliding_refresh_token_lifetime).min(self.absolute_expiry)
             }
         }
     }
-}
-
-fn to_time(duration: std::time::Duration) -> time::Duration {
-    crate::clock::capped(duration)
 }
 
 fn refresh_key(handle: &str) -> String {
