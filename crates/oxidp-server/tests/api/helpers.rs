@@ -348,3 +348,48 @@ pub fn jwt_header(token: &str) -> Value {
     let header = token.split('.').next().expect("three parts");
     serde_json::from_slice(&oxidp_jose::b64url_decode(header).expect("base64url")).expect("json")
 }
+
+/// Polls `check` until it yields a value, failing the test with `what` after `limit`: a test
+/// waits for the thing it expects, never for a fixed time.
+pub async fn wait_until<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestApp {
+    /// Waits until the outbox holds no pending message and at least `delivered` delivered
+    /// ones: from then on no worker will send any of them again.
+    pub async fn wait_for_outbox_settled(&self, delivered: usize, limit: std::time::Duration) {
+        use oxidp_core::model::DeliveryStatus;
+        let outbox = self.stores.outbox.clone();
+        let cap = u32::try_from(delivered + 1).unwrap_or(u32::MAX);
+        wait_until("the outbox to settle", limit, || {
+            let outbox = outbox.clone();
+            async move {
+                let pending = outbox
+                    .list_messages(DeliveryStatus::Pending, 1)
+                    .await
+                    .ok()?;
+                let done = outbox
+                    .list_messages(DeliveryStatus::Delivered, cap)
+                    .await
+                    .ok()?;
+                (pending.is_empty() && done.len() >= delivered).then_some(())
+            }
+        })
+        .await;
+    }
+}

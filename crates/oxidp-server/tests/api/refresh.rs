@@ -265,8 +265,9 @@ async fn a_disabled_user_cannot_refresh() {
 
 #[tokio::test]
 async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
-    let app = TestApp::spawn_with(None, |config| {
-        config.store.user_cache_duration = std::time::Duration::from_millis(200);
+    let clock = std::sync::Arc::new(oxidp_core::clock::ManualClock::starting_now());
+    let app = TestApp::spawn_with(Some(clock.clone()), |config| {
+        config.store.user_cache_duration = std::time::Duration::from_secs(5);
     })
     .await;
     let (_, tokens) = app.web_tokens("openid offline_access").await;
@@ -274,7 +275,11 @@ async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
     let token = refreshed(&app, token).await;
     // Disabled in the database directly (as the CLI or another instance would).
     disable_alice(app.stores.users.as_ref()).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Within the cache duration the cached (enabled) user still refreshes...
+    clock.advance(time::Duration::seconds(4));
+    let token = refreshed(&app, &token).await;
+    // ...and once it lapses, the change behind the cache is seen.
+    clock.advance(time::Duration::seconds(1));
     assert_oauth_error(
         refresh(&app, ("web", "web-secret"), &token, None).await,
         400,
