@@ -60,10 +60,53 @@ impl Clock for ManualClock {
     }
 }
 
-/// A configured duration as a `time::Duration`, capped at 100 years so that adding it to "now"
-/// can never overflow (a lifetime of "a million years" means "forever" in practice).
+/// The longest span any expiry is set ahead of "now": 100 years. A configured or
+/// client-supplied lifetime beyond it means "forever" in practice, and capping keeps every
+/// timestamp within what the stores and JWT `exp` claims can hold.
+pub const MAX_SPAN: Duration = Duration::days(36_500);
+
+/// A configured duration as a `time::Duration`, capped at [`MAX_SPAN`] so that adding it to
+/// "now" can never overflow (`std::time::Duration` reaches far beyond what `time` can hold).
 pub fn capped(duration: std::time::Duration) -> Duration {
     Duration::try_from(duration)
         .unwrap_or(Duration::MAX)
-        .min(Duration::days(36_500))
+        .min(MAX_SPAN)
+}
+
+/// `now + duration` for a configured or client-supplied duration: never panics, whatever the
+/// duration. The span is capped at [`MAX_SPAN`], and the sum saturates at the largest
+/// representable instant (`OffsetDateTime + Duration` panics on overflow).
+pub fn later(now: OffsetDateTime, duration: std::time::Duration) -> OffsetDateTime {
+    now.saturating_add(capped(duration))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn later_adds_an_ordinary_duration() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        assert_eq!(
+            later(now, std::time::Duration::from_secs(3600)),
+            datetime!(2026-01-01 1:00 UTC)
+        );
+    }
+
+    #[test]
+    fn later_caps_an_absurd_duration_at_the_max_span() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        assert_eq!(later(now, std::time::Duration::MAX), now + MAX_SPAN);
+        assert_eq!(
+            later(now, std::time::Duration::from_secs(u64::MAX / 2)),
+            now + MAX_SPAN
+        );
+    }
+
+    #[test]
+    fn later_saturates_instead_of_overflowing_near_the_end_of_time() {
+        let end = time::PrimitiveDateTime::MAX.assume_utc();
+        assert_eq!(later(end, std::time::Duration::from_secs(3600)), end);
+    }
 }

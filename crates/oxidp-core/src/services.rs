@@ -267,14 +267,20 @@ impl IdentityServerBuilder {
             stores.users = Arc::new(crate::store::CachedUserStore::new(
                 stores.users,
                 options.user_cache_duration,
+                clock.clone(),
             ));
         }
         if !options.store_cache_duration.is_zero() {
             let ttl = options.store_cache_duration;
-            stores.clients = Arc::new(crate::store::CachedClientStore::new(stores.clients, ttl));
+            stores.clients = Arc::new(crate::store::CachedClientStore::new(
+                stores.clients,
+                ttl,
+                clock.clone(),
+            ));
             stores.resources = Arc::new(crate::store::CachedResourceStore::new(
                 stores.resources,
                 ttl,
+                clock.clone(),
             ));
         }
         let protector = Arc::new(

@@ -1,7 +1,7 @@
 //! Storage traits, one per aggregate, and the in-memory implementations beside them.
 //!
 //! Every implementation (memory here, SQLite and PostgreSQL in `oxidp-store`) must pass the
-//! conformance kit in [`crate::test_kit`] (feature `test-kit`).
+//! conformance kit in `oxidp_core::test_kit` (behind the `test-kit` feature, so not linked here).
 
 mod cache;
 mod memory;

@@ -6,6 +6,7 @@
 //! Unknown keys and invalid values stop start-up with an error that names the key and where it
 //! came from. `docs/configuration.md` documents every key.
 
+mod durations;
 mod seed;
 mod users;
 
@@ -343,6 +344,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        durations::validate(self)?;
         if self.keys.algorithms.is_empty() {
             bail!("invalid value for key `keys.algorithms`: at least one algorithm is required");
         }
@@ -387,6 +389,7 @@ impl Config {
         }
         for (index, config) in self.clients.iter().enumerate() {
             let client = &config.client;
+            durations::validate_client(index, client)?;
             config.validate().with_context(|| {
                 format!(
                     "invalid value for key `clients[{index}]` ({})",

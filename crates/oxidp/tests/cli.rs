@@ -97,32 +97,22 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(response.status(), 200);
 
-    // Requests in flight when the signal arrives still get their answer.
-    let client = reqwest::Client::new();
-    let in_flight: Vec<_> = (0..20)
-        .map(|_| {
-            let client = client.clone();
-            let url = format!("http://127.0.0.1:{}/connect/token", server.port);
-            tokio::spawn(async move {
-                client
-                    .post(url)
-                    .basic_auth("m2m", Some("m2m-secret"))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Requests in flight when the signal arrives still get their answer. Each request is
+    // held half-sent until the server has provably started on it: it asks `Expect:
+    // 100-continue`, and the server only answers `100 Continue` once the handler reads the
+    // body. Then the signal goes out, then the bodies, and every request must succeed.
+    let mut in_flight = Vec::new();
+    for _ in 0..5 {
+        in_flight.push(HeldRequest::start(server.port).await);
+    }
     sigterm(&server.child);
     for request in in_flight {
-        if let Ok(response) = request.await.unwrap() {
-            assert_eq!(
-                response.status(),
-                200,
-                "an answered request is a complete answer"
-            );
-        }
+        let answer = request.finish().await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "a request in flight at shutdown is answered in full: {answer}"
+        );
+        assert!(answer.contains("access_token"), "{answer}");
     }
     let status = server.child.wait().unwrap();
     assert!(status.success(), "graceful exit: {status}");
@@ -131,6 +121,69 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
         .map_while(Result::ok)
         .collect();
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
+}
+
+/// A token request whose headers the server has read and whose body it is waiting for.
+struct HeldRequest {
+    stream: tokio::net::TcpStream,
+}
+
+const TOKEN_BODY: &str = "grant_type=client_credentials";
+
+impl HeldRequest {
+    /// Sends the headers with `Expect: 100-continue` and waits for the server's `100 Continue`.
+    async fn start(port: u16) -> Self {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        // base64("m2m:m2m-secret"), the demo configuration's machine client.
+        let credentials = "bTJtOm0ybS1zZWNyZXQ=";
+        let head = format!(
+            "POST /connect/token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\nConnection: close\r\n\r\n",
+            TOKEN_BODY.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let interim = read_head(&mut stream).await;
+        assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+        Self { stream }
+    }
+
+    /// Sends the body and returns the whole answer.
+    async fn finish(mut self) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        self.stream.write_all(TOKEN_BODY.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let deadline = Duration::from_secs(30);
+        tokio::time::timeout(deadline, self.stream.read_to_end(&mut answer))
+            .await
+            .expect("the server answers before the deadline")
+            .unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+/// Reads one response head (up to the blank line).
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    let read = async {
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                stream.read(&mut byte).await.unwrap(),
+                1,
+                "connection closed"
+            );
+            head.push(byte[0]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the server answers before the deadline");
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 #[test]

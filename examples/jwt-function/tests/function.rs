@@ -3,49 +3,31 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 use oxidp_api_auth::{Validator, ValidatorOptions};
-use oxidp_server::Server;
-use oxidp_server::config::Config;
-use tempfile::TempDir;
+use oxidp_testing::TestServer;
 
-struct TestApp {
-    issuer: String,
-    function: String,
-    http: reqwest::Client,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-    _dir: TempDir,
-}
-
-impl TestApp {
-    async fn spawn() -> Self {
-        let dir = TempDir::new().unwrap();
-        let toml = format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-url = "sqlite://{db}"
-
+const OXIDP_CONFIG: &str = r#"
 [[api_resources]]
 name = "orders-api"
 scopes = ["orders.read", "orders.write"]
 
 [[clients]]
 client_id = "m2m"
-secrets = [{{ value = "m2m-secret" }}]
+secrets = [{ value = "m2m-secret" }]
 allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read", "orders.write"]
-"#,
-            db = dir.path().join("oxidp.db").display()
-        );
-        let server = Server::build(Config::from_toml(&toml).unwrap())
-            .await
-            .unwrap();
-        let issuer = server.issuer().to_owned();
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+"#;
+
+struct TestApp {
+    issuer: String,
+    function: String,
+    http: reqwest::Client,
+    oxidp: TestServer,
+}
+
+impl TestApp {
+    async fn spawn() -> Self {
+        let oxidp = TestServer::start(OXIDP_CONFIG).await;
+        let issuer = oxidp.issuer.clone();
 
         let validator =
             Validator::new(ValidatorOptions::new(issuer.clone(), "orders-api")).unwrap();
@@ -56,27 +38,14 @@ allowed_scopes = ["orders.read", "orders.write"]
             issuer,
             function,
             http: reqwest::Client::new(),
-            _shutdown: shutdown,
-            _dir: dir,
+            oxidp,
         }
     }
 
     async fn client_credentials_token(&self) -> String {
-        let response: serde_json::Value = self
-            .http
-            .post(format!("{}/connect/token", self.issuer))
-            .basic_auth("m2m", Some("m2m-secret"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", "orders.read"),
-            ])
-            .send()
+        self.oxidp
+            .access_token_for(("m2m", "m2m-secret"), Some("orders.read"))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        response["access_token"].as_str().unwrap().to_owned()
     }
 
     async fn call(&self, token: Option<&str>) -> reqwest::Response {

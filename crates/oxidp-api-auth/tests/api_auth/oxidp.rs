@@ -3,85 +3,52 @@
 
 use crate::helpers::bearer;
 use oxidp_api_auth::{ErrorKind, InvalidToken, TokenKind, Validator, ValidatorOptions};
-use oxidp_server::Server;
-use oxidp_server::config::Config;
-use tempfile::TempDir;
+use oxidp_testing::TestServer;
 
-pub struct Oxidp {
-    pub issuer: String,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-    _dir: TempDir,
-}
-
-impl Oxidp {
-    pub async fn spawn() -> Self {
-        let dir = TempDir::new().unwrap();
-        let toml = format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-url = "sqlite://{db}"
-
+const CONFIG: &str = r#"
 [[api_resources]]
 name = "orders-api"
 scopes = ["orders.read", "orders.write"]
-secrets = [{{ value = "orders-api-secret" }}]
+secrets = [{ value = "orders-api-secret" }]
 
 [[clients]]
 client_id = "m2m"
-secrets = [{{ value = "m2m-secret" }}]
+secrets = [{ value = "m2m-secret" }]
 allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read", "orders.write"]
 
 [[clients]]
 client_id = "m2m-reference"
-secrets = [{{ value = "reference-secret" }}]
+secrets = [{ value = "reference-secret" }]
 allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read"]
 access_token_type = "reference"
-"#,
-            db = dir.path().join("oxidp.db").display()
-        );
-        let server = Server::build(Config::from_toml(&toml).unwrap())
-            .await
-            .unwrap();
-        let issuer = server.issuer().to_owned();
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+"#;
+
+pub struct Oxidp {
+    pub issuer: String,
+    server: TestServer,
+}
+
+impl Oxidp {
+    pub async fn spawn() -> Self {
+        let server = TestServer::start(CONFIG).await;
         Self {
-            issuer,
-            _shutdown: shutdown,
-            _dir: dir,
+            issuer: server.issuer.clone(),
+            server,
         }
     }
 
     pub async fn token(&self, client_id: &str, secret: &str, scope: &str) -> String {
-        let response: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/connect/token", self.issuer))
-            .basic_auth(client_id, Some(secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-            .send()
+        self.server
+            .access_token_for((client_id, secret), Some(scope))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        response["access_token"].as_str().unwrap().to_owned()
     }
 
     pub async fn revoke(&self, token: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/connect/revocation", self.issuer))
-            .basic_auth("m2m-reference", Some("reference-secret"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
+        self.server
+            .revoke(("m2m-reference", "reference-secret"), token)
+            .await;
     }
 
     pub fn validator(&self) -> Validator {

@@ -3,29 +3,20 @@
 //! No issuer is configured, so the server's issuer is its bound address and discovery works.
 
 use oxidp_jose::{b64url_encode, random_bytes, sha256};
-use oxidp_server::Server;
-use oxidp_server::config::Config;
+use oxidp_testing::TestServer;
 use serde_json::Value;
 use std::collections::HashMap;
-use tempfile::TempDir;
 
 pub const CALLBACK: &str = "https://app.test/callback";
 
 pub struct Oxidp {
     pub issuer: String,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-    _dir: TempDir,
+    server: TestServer,
 }
 
-fn config(dir: &TempDir) -> String {
+fn config() -> String {
     format!(
         r#"
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-url = "sqlite://{db}"
-
 [password_hashing]
 memory_kib = 1024
 iterations = 1
@@ -64,25 +55,16 @@ allowed_scopes = ["openid", "orders.read"]
 allow_offline_access = true
 access_token_type = "reference"
 redirect_uris = ["{CALLBACK}"]
-"#,
-        db = dir.path().join("oxidp.db").display()
+"#
     )
 }
 
 impl Oxidp {
     pub async fn start() -> Self {
-        let dir = TempDir::new().unwrap();
-        let config = Config::from_toml(&config(&dir)).unwrap();
-        let server = Server::build(config).await.unwrap();
-        let issuer = server.issuer().to_owned();
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        let server = TestServer::start(&config()).await;
         Self {
-            issuer,
-            _shutdown: shutdown,
-            _dir: dir,
+            issuer: server.issuer.clone(),
+            server,
         }
     }
 
@@ -164,16 +146,9 @@ impl Oxidp {
 
     /// Introspects a token as the orders API.
     pub async fn introspect(&self, token: &str) -> Value {
-        reqwest::Client::new()
-            .post(self.url("/connect/introspect"))
-            .basic_auth("orders-api", Some("orders-api-secret"))
-            .form(&[("token", token)])
-            .send()
+        self.server
+            .introspect(("orders-api", "orders-api-secret"), token)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 

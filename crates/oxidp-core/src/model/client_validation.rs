@@ -69,7 +69,10 @@ impl Client {
             ),
         ];
         for (name, lifetime) in lifetimes {
-            if lifetime.is_zero() {
+            // A sliding lifetime means nothing unless refresh tokens slide.
+            let unused = name == "sliding_refresh_token_lifetime"
+                && self.refresh_token_expiration != super::RefreshTokenExpiration::Sliding;
+            if lifetime.is_zero() && !unused {
                 return Err(ClientError::ZeroLifetime(name));
             }
             if lifetime > MAX_CLIENT_LIFETIME {

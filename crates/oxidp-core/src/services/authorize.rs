@@ -376,8 +376,6 @@ impl AuthorizeService {
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
         };
-        let lifetime = time::Duration::try_from(request.client.authorization_code_lifetime)
-            .unwrap_or(time::Duration::minutes(1));
         let grant = PersistedGrant {
             key: code_key(&code),
             grant_type: grant_types::AUTHORIZATION_CODE.to_owned(),
@@ -385,7 +383,10 @@ impl AuthorizeService {
             session_id: Some(ticket.session_id.clone()),
             client_id: request.client.client_id.clone(),
             created: now,
-            expires: Some(now + lifetime),
+            expires: Some(crate::clock::later(
+                now,
+                request.client.authorization_code_lifetime,
+            )),
             consumed: None,
             data: serde_json::to_string(&data).map_err(|_| OAuthError::server_error())?,
         };

@@ -143,8 +143,11 @@ impl ClientCredentials {
 fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     let malformed = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
     let (scheme, encoded) = header.trim().split_once(' ').ok_or_else(malformed)?;
+    // RFC 6749 §5.2: an unsupported authentication method is `invalid_client`, and a client
+    // that tried the Authorization header gets 401 with a challenge of the scheme we support.
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_request(
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
             "unsupported Authorization scheme",
         ));
     }

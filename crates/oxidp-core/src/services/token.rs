@@ -17,6 +17,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use refresh::RefreshTokenData;
+pub(crate) use refresh::refresh_key;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Clone, Serialize)]
@@ -296,7 +297,7 @@ pub(crate) async fn issue_access_token(
     session: Option<&SessionInfo>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
     let now = ctx.clock.now();
-    let lifetime = client.access_token_lifetime.as_secs() as i64;
+    let expires = crate::clock::later(now, client.access_token_lifetime);
     let audiences = if granted.audiences.is_empty() {
         vec![format!("{}/resources", ctx.options.issuer)]
     } else {
@@ -304,7 +305,7 @@ pub(crate) async fn issue_access_token(
     };
     let claims = AccessTokenClaims {
         iss: ctx.options.issuer.clone(),
-        exp: now.unix_timestamp() + lifetime,
+        exp: expires.unix_timestamp(),
         iat: now.unix_timestamp(),
         nbf: now.unix_timestamp(),
         aud: audiences,
@@ -343,7 +344,7 @@ pub(crate) async fn issue_access_token(
                 session_id: claims.sid.clone(),
                 client_id: client.client_id.clone(),
                 created: now,
-                expires: Some(now + time::Duration::seconds(lifetime)),
+                expires: Some(expires),
                 consumed: None,
                 data: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
             };
@@ -382,7 +383,7 @@ pub(crate) async fn issue_id_token(
     nonce: Option<&str>,
     access_token: Option<&str>,
 ) -> Result<String, OAuthError> {
-    let now = ctx.clock.now().unix_timestamp();
+    let now = ctx.clock.now();
     let key = ctx
         .keys
         .default_signing_key()
@@ -393,8 +394,8 @@ pub(crate) async fn issue_id_token(
         iss: &ctx.options.issuer,
         sub: subject,
         aud: &client.client_id,
-        exp: now + client.identity_token_lifetime.as_secs() as i64,
-        iat: now,
+        exp: crate::clock::later(now, client.identity_token_lifetime).unix_timestamp(),
+        iat: now.unix_timestamp(),
         auth_time: session.auth_time,
         nonce,
         sid: &session.session_id,

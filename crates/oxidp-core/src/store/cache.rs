@@ -2,14 +2,20 @@
 //! changed) and for users looked up by subject id (read on every refresh, userinfo and code
 //! redemption). Writes through a cache invalidate it at once; a change made by another instance
 //! or the CLI is seen within the cache duration.
+//!
+//! Entries age by the injected [`Clock`], not by the process's monotonic time, so tests move a
+//! manual clock past the cache duration instead of sleeping. The system clock counts whole
+//! seconds, so a duration is honoured to within one second.
 
 use super::{ClientStore, ResourceStore, StoreResult, UserStore};
+use crate::clock::{Clock, later};
 use crate::model::{ApiResource, Client, User};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use time::OffsetDateTime;
 
 /// Bounds the number of entries a cache keeps, so probing random client ids or subjects
 /// cannot grow it without limit.
@@ -18,16 +24,19 @@ const MAX_ENTRIES: usize = 10_000;
 /// Values remembered by key for `ttl`, at most [`MAX_ENTRIES`] of them.
 struct Remembered<V> {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, V)>>,
+    clock: Arc<dyn Clock>,
+    /// Each value with the instant it stops being fresh.
+    entries: RwLock<HashMap<String, (OffsetDateTime, V)>>,
     /// Bumped by every write through the cache, so that a value read from the store before
     /// a write finished is not remembered after it.
     generation: AtomicU64,
 }
 
 impl<V: Clone> Remembered<V> {
-    fn new(ttl: Duration) -> Self {
+    fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             ttl,
+            clock,
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
         }
@@ -39,11 +48,12 @@ impl<V: Clone> Remembered<V> {
     }
 
     fn get(&self, key: &str) -> Option<V> {
+        let now = self.clock.now();
         self.entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .filter(|(fresh_until, _)| now < *fresh_until)
             .map(|(_, value)| value.clone())
     }
 
@@ -53,11 +63,12 @@ impl<V: Clone> Remembered<V> {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
+        let now = self.clock.now();
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            entries.retain(|_, (fresh_until, _)| now < *fresh_until);
         }
         if entries.len() < MAX_ENTRIES {
-            entries.insert(key.to_owned(), (Instant::now(), value));
+            entries.insert(key.to_owned(), (later(now, self.ttl), value));
         }
     }
 
@@ -96,11 +107,11 @@ pub struct CachedClientStore {
 }
 
 impl CachedClientStore {
-    /// Caches `inner` for `ttl`.
-    pub fn new(inner: Arc<dyn ClientStore>, ttl: Duration) -> Self {
+    /// Caches `inner` for `ttl`, as `clock` tells time.
+    pub fn new(inner: Arc<dyn ClientStore>, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
-            entries: Remembered::new(ttl),
+            entries: Remembered::new(ttl, clock),
         }
     }
 }
@@ -128,15 +139,18 @@ impl ClientStore for CachedClientStore {
 pub struct CachedResourceStore {
     inner: Arc<dyn ResourceStore>,
     ttl: Duration,
-    all: RwLock<Option<(Instant, Arc<Vec<ApiResource>>)>>,
+    clock: Arc<dyn Clock>,
+    /// The list with the instant it stops being fresh.
+    all: RwLock<Option<(OffsetDateTime, Arc<Vec<ApiResource>>)>>,
 }
 
 impl CachedResourceStore {
-    /// Caches `inner` for `ttl`.
-    pub fn new(inner: Arc<dyn ResourceStore>, ttl: Duration) -> Self {
+    /// Caches `inner` for `ttl`, as `clock` tells time.
+    pub fn new(inner: Arc<dyn ResourceStore>, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
             ttl,
+            clock,
             all: RwLock::new(None),
         }
     }
@@ -161,14 +175,16 @@ impl ResourceStore for CachedResourceStore {
         Ok(())
     }
     async fn list_api_resources(&self) -> StoreResult<Vec<ApiResource>> {
-        if let Some((at, all)) = self.all.read().unwrap_or_else(|e| e.into_inner()).as_ref()
-            && at.elapsed() < self.ttl
+        let now = self.clock.now();
+        if let Some((fresh_until, all)) =
+            self.all.read().unwrap_or_else(|e| e.into_inner()).as_ref()
+            && now < *fresh_until
         {
             return Ok(all.as_ref().clone());
         }
         let all = self.inner.list_api_resources().await?;
         *self.all.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), Arc::new(all.clone())));
+            Some((later(now, self.ttl), Arc::new(all.clone())));
         Ok(all)
     }
 }
@@ -181,11 +197,11 @@ pub struct CachedUserStore {
 }
 
 impl CachedUserStore {
-    /// Caches `inner`'s lookups by subject id for `ttl`.
-    pub fn new(inner: Arc<dyn UserStore>, ttl: Duration) -> Self {
+    /// Caches `inner`'s lookups by subject id for `ttl`, as `clock` tells time.
+    pub fn new(inner: Arc<dyn UserStore>, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
-            entries: Remembered::new(ttl),
+            entries: Remembered::new(ttl, clock),
         }
     }
 }
@@ -218,12 +234,17 @@ impl UserStore for CachedUserStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::store::MemoryStore;
+
+    fn clock() -> Arc<ManualClock> {
+        Arc::new(ManualClock::starting_now())
+    }
 
     #[tokio::test]
     async fn writes_through_the_cache_are_seen_at_once() {
         let backend = Arc::new(MemoryStore::default());
-        let cache = CachedClientStore::new(backend.clone(), Duration::from_secs(60));
+        let cache = CachedClientStore::new(backend.clone(), Duration::from_secs(60), clock());
         assert!(cache.find_client("c").await.unwrap().is_none());
         cache.upsert_client(&Client::new("c")).await.unwrap();
         assert!(cache.find_client("c").await.unwrap().is_some());
@@ -234,7 +255,9 @@ mod tests {
     #[tokio::test]
     async fn a_write_behind_the_cache_is_seen_after_the_ttl() {
         let backend = Arc::new(MemoryStore::default());
-        let cache = CachedResourceStore::new(backend.clone(), Duration::from_millis(50));
+        let clock = clock();
+        let cache =
+            CachedResourceStore::new(backend.clone(), Duration::from_secs(60), clock.clone());
         assert!(cache.list_api_resources().await.unwrap().is_empty());
         backend
             .upsert_api_resource(&ApiResource::new("api"))
@@ -244,7 +267,12 @@ mod tests {
             cache.list_api_resources().await.unwrap().is_empty(),
             "still cached"
         );
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        clock.advance(time::Duration::seconds(59));
+        assert!(
+            cache.list_api_resources().await.unwrap().is_empty(),
+            "still cached"
+        );
+        clock.advance(time::Duration::seconds(1));
         assert_eq!(cache.list_api_resources().await.unwrap().len(), 1);
     }
 
@@ -263,7 +291,7 @@ mod tests {
     #[tokio::test]
     async fn user_writes_through_the_cache_are_seen_at_once() {
         let backend = Arc::new(MemoryStore::default());
-        let cache = CachedUserStore::new(backend.clone(), Duration::from_secs(60));
+        let cache = CachedUserStore::new(backend.clone(), Duration::from_secs(60), clock());
         assert!(cache.find_user_by_subject("s1").await.unwrap().is_none());
         let mut alice = user("s1", "alice");
         cache.create_user(&alice).await.unwrap();
@@ -277,7 +305,8 @@ mod tests {
     #[tokio::test]
     async fn a_user_change_behind_the_cache_is_seen_after_the_ttl_and_usernames_are_never_cached() {
         let backend = Arc::new(MemoryStore::default());
-        let cache = CachedUserStore::new(backend.clone(), Duration::from_millis(50));
+        let clock = clock();
+        let cache = CachedUserStore::new(backend.clone(), Duration::from_secs(5), clock.clone());
         let mut alice = user("s1", "alice");
         backend.create_user(&alice).await.unwrap();
         assert!(
@@ -308,7 +337,7 @@ mod tests {
                 .enabled,
             "still cached"
         );
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        clock.advance(time::Duration::seconds(5));
         assert!(
             !cache
                 .find_user_by_subject("s1")
@@ -321,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_value_read_before_a_write_through_the_cache_is_not_remembered() {
-        let remembered = Remembered::new(Duration::from_secs(60));
+        let remembered = Remembered::new(Duration::from_secs(60), clock());
         let read_at = remembered.generation();
         // A write comes through (and forgets the key) while the old value is being read.
         remembered.forget("s1");

@@ -101,6 +101,8 @@ async fn two_authentication_methods_at_once_are_invalid_request() {
     .await;
 }
 
+/// RFC 6749 §5.2: a failed or unsupported client authentication is `invalid_client`, and
+/// through the `Authorization` header it is 401 with a `WWW-Authenticate` challenge.
 #[tokio::test]
 async fn a_malformed_authorization_header_is_refused() {
     let app = TestApp::spawn().await;
@@ -114,8 +116,16 @@ async fn a_malformed_authorization_header_is_refused() {
             .send()
             .await
             .unwrap();
-        let status = response.status().as_u16();
-        assert!(status == 400 || status == 401, "{header}: {status}");
+        assert!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .is_some_and(|v| v.to_str().unwrap().starts_with("Basic ")),
+            "{header}: {:?}",
+            response.headers()
+        );
+        let body = assert_oauth_error(response, 401, "invalid_client").await;
+        assert!(body["error_description"].is_string(), "{header}: {body}");
     }
 }
 

@@ -1,11 +1,14 @@
-//! `TestApp`: one server per test, with typed helpers for the protocol calls.
+//! `TestApp`: one server per test (the shared `oxidp_testing::TestServer` over this suite's
+//! configuration), with the suite's own clients and a `signed-client` key for
+//! private_key_jwt. The shared helpers are re-exported so test files import one module.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use oxidp_core::clock::{Clock, ManualClock, SystemClock};
+pub use oxidp_testing::{
+    TestServer, assert_oauth_error, basic_header, form_body, jwt_header, jwt_payload, wait_until,
+};
+
+use oxidp_core::clock::ManualClock;
 use oxidp_core::store::Stores;
 use oxidp_jose::{SigningAlgorithm, SigningKey};
-use oxidp_server::Server;
 use oxidp_server::config::Config;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -13,20 +16,26 @@ use tempfile::TempDir;
 
 pub const ISSUER: &str = "http://idp.test";
 
+/// The shared test server plus what this suite's configuration needs.
 pub struct TestApp {
-    pub address: String,
-    pub http: reqwest::Client,
+    server: TestServer,
     /// The key the `signed-client` uses for private_key_jwt.
     pub client_key: SigningKey,
-    pub clock: Option<Arc<ManualClock>>,
-    /// The stores the server runs on.
-    pub stores: Stores,
-    idp: oxidp_core::services::IdentityServer,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
-    _dir: Arc<TempDir>,
 }
 
+/// The suite's configuration with its SQLite database in `dir`, for tests that build a
+/// `Server` themselves.
 pub fn test_config(dir: &TempDir, client_key: &SigningKey) -> String {
+    format!(
+        "{}\n[store]\nurl = \"sqlite://{}\"\n",
+        test_toml(client_key),
+        dir.path().join("oxidp.db").display()
+    )
+}
+
+/// The suite's configuration: issuer, resources, users and clients (no store: the test
+/// server chooses it).
+pub fn test_toml(client_key: &SigningKey) -> String {
     let jwks = json!({ "keys": [client_key.public_jwk()] }).to_string();
     format!(
         r#"
@@ -34,9 +43,6 @@ pub fn test_config(dir: &TempDir, client_key: &SigningKey) -> String {
 listen = "127.0.0.1:0"
 issuer = "{ISSUER}"
 max_body_size = 4096
-
-[store]
-url = "sqlite://{db}"
 
 [[api_resources]]
 name = "orders-api"
@@ -147,8 +153,7 @@ secrets = [
 ]
 allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read"]
-"#,
-        db = dir.path().join("oxidp.db").display()
+"#
     )
 }
 
@@ -183,112 +188,24 @@ impl TestApp {
         (app, store)
     }
 
+    /// A server over `stores` (default: SQLite in a temporary directory) and `clock`
+    /// (default: the system clock), with the configuration changed by `adjust`.
     pub async fn spawn_on(
         stores: Option<Stores>,
         clock: Option<Arc<ManualClock>>,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
-        let dir = Arc::new(TempDir::new().expect("temp dir"));
         let client_key = SigningKey::generate(SigningAlgorithm::ES256).expect("client key");
-        let mut config =
-            Config::from_toml(&test_config(&dir, &client_key)).expect("test config is valid");
-        adjust(&mut config);
-        let stores = match stores {
-            Some(stores) => stores,
-            None => oxidp_server::open_stores(&config.store.url, 5)
-                .await
-                .expect("store"),
-        };
-        let server_clock: Arc<dyn Clock> = match &clock {
-            Some(clock) => clock.clone(),
-            None => Arc::new(SystemClock),
-        };
-        let server = Server::build_with(config.clone(), stores.clone(), server_clock)
-            .await
-            .expect("server builds");
-        let address = format!("http://{}", server.address());
-        let idp = server.identity_server().clone();
-        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        let mut builder = TestServer::builder(&test_toml(&client_key))
+            .clock(clock)
+            .adjust(adjust);
+        if let Some(stores) = stores {
+            builder = builder.stores(stores);
+        }
         Self {
-            address,
-            http: reqwest::Client::new(),
+            server: builder.start().await,
             client_key,
-            clock,
-            stores,
-            idp,
-            _shutdown: shutdown,
-            _dir: dir,
         }
-    }
-
-    /// The server's core services (for operations that have no HTTP surface in a test).
-    pub fn identity_server(&self) -> &oxidp_core::services::IdentityServer {
-        &self.idp
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub fn clock(&self) -> &ManualClock {
-        self.clock.as_deref().expect("spawned with a manual clock")
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// POSTs a form with optional Basic credentials.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        basic: Option<(&str, &str)>,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let body = form_body(form);
-        let mut request = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        if let Some((id, secret)) = basic {
-            request = request.header("authorization", basic_header(id, secret));
-        }
-        request.send().await.expect("request sent")
-    }
-
-    pub async fn post_token(
-        &self,
-        basic: Option<(&str, &str)>,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        self.post_form("/connect/token", basic, form).await
-    }
-
-    /// A client-credentials token for `client`, asserting success.
-    pub async fn token_for(&self, client: (&str, &str), scope: Option<&str>) -> Value {
-        let mut form = vec![("grant_type", "client_credentials")];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        let response = self.post_token(Some(client), &form).await;
-        assert_eq!(response.status(), 200, "token request for {}", client.0);
-        response.json().await.expect("json")
-    }
-
-    pub async fn introspect(&self, caller: (&str, &str), token: &str) -> Value {
-        let response = self
-            .post_form("/connect/introspect", Some(caller), &[("token", token)])
-            .await;
-        assert_eq!(response.status(), 200);
-        response.json().await.expect("json")
     }
 
     /// A private_key_jwt assertion signed by the `signed-client` key.
@@ -311,40 +228,10 @@ impl TestApp {
     }
 }
 
-pub fn basic_header(id: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
-}
+impl std::ops::Deref for TestApp {
+    type Target = TestServer;
 
-pub fn form_body(form: &[(&str, &str)]) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in form {
-        serializer.append_pair(name, value);
+    fn deref(&self) -> &TestServer {
+        &self.server
     }
-    serializer.finish()
-}
-
-/// Asserts an RFC 6749 error response and returns it.
-pub async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
-    assert_eq!(response.status(), status, "status");
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap()),
-        Some("no-store")
-    );
-    let body: Value = response.json().await.expect("error body is JSON");
-    assert_eq!(body["error"], error, "body: {body}");
-    body
-}
-
-/// The decoded payload of a JWT, without verification.
-pub fn jwt_payload(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("three parts");
-    serde_json::from_slice(&oxidp_jose::b64url_decode(payload).expect("base64url")).expect("json")
-}
-
-pub fn jwt_header(token: &str) -> Value {
-    let header = token.split('.').next().expect("three parts");
-    serde_json::from_slice(&oxidp_jose::b64url_decode(header).expect("base64url")).expect("json")
 }

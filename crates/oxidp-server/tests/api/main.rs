@@ -31,5 +31,6 @@ mod server_side_sessions;
 mod session;
 mod session_cleanup;
 mod session_migration;
+mod store_outage;
 mod token;
 mod userinfo;

@@ -269,8 +269,9 @@ async fn a_disabled_user_cannot_refresh() {
 
 #[tokio::test]
 async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
-    let app = TestApp::spawn_with(None, |config| {
-        config.store.user_cache_duration = std::time::Duration::from_millis(200);
+    let clock = std::sync::Arc::new(oxidp_core::clock::ManualClock::starting_now());
+    let app = TestApp::spawn_with(Some(clock.clone()), |config| {
+        config.store.user_cache_duration = std::time::Duration::from_secs(5);
     })
     .await;
     let (_, tokens) = app.web_tokens("openid offline_access").await;
@@ -278,11 +279,69 @@ async fn a_user_disabled_behind_the_cache_cannot_refresh_once_it_lapses() {
     let token = refreshed(&app, token).await;
     // Disabled in the database directly (as the CLI or another instance would).
     disable_alice(app.stores.users.as_ref()).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Within the cache duration the cached (enabled) user still refreshes...
+    clock.advance(time::Duration::seconds(4));
+    let token = refreshed(&app, &token).await;
+    // ...and once it lapses, the change behind the cache is seen.
+    clock.advance(time::Duration::seconds(1));
     assert_oauth_error(
         refresh(&app, ("web", "web-secret"), &token, None).await,
         400,
         "invalid_grant",
     )
     .await;
+}
+
+/// RFC 7662 §2.1: a client introspecting its own refresh token sees it active with its
+/// metadata; once rotated or revoked it is inactive, and no other caller sees it.
+#[tokio::test]
+async fn a_client_introspects_its_own_refresh_tokens() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let seen = app.introspect(("web", "web-secret"), first).await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["token_type"], "refresh_token");
+    assert_eq!(seen["client_id"], "web");
+    assert_eq!(
+        seen["sub"],
+        jwt_payload(tokens["id_token"].as_str().unwrap())["sub"]
+    );
+    assert_eq!(seen["scope"], "openid orders.read offline_access");
+    assert!(seen["exp"].as_i64().unwrap() > seen["iat"].as_i64().unwrap());
+    assert_eq!(
+        app.introspect(("orders-api", "orders-api-secret"), first)
+            .await["active"],
+        false,
+        "an API resource sees no refresh token"
+    );
+    assert_eq!(
+        app.introspect(("m2m", "m2m-secret"), first).await["active"],
+        false,
+        "another client sees nothing"
+    );
+
+    let second = refreshed(&app, first).await;
+    assert_eq!(
+        app.introspect(("web", "web-secret"), first).await["active"],
+        false,
+        "a rotated token is inactive"
+    );
+    assert_eq!(
+        app.introspect(("web", "web-secret"), &second).await["active"],
+        true
+    );
+    let revoked = app
+        .post_form(
+            "/connect/revocation",
+            Some(("web", "web-secret")),
+            &[("token", &second), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        app.introspect(("web", "web-secret"), &second).await["active"],
+        false,
+        "a revoked token is inactive"
+    );
 }

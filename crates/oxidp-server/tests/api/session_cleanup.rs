@@ -131,7 +131,9 @@ async fn cleanup_sends_a_verifiable_logout_token_and_revokes_the_coordinated_ref
 
     let again = cleanup(&app).remove_expired_sessions().await.unwrap();
     assert_eq!(again.sessions_removed, 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(again.notifications_enqueued, 0);
+    app.wait_for_outbox_settled(1, Duration::from_secs(10))
+        .await;
     assert_eq!(receiver.tokens().len(), 1, "a session was notified twice");
 }
 
@@ -314,8 +316,11 @@ async fn two_cleanup_workers_on_one_postgres_database_deliver_each_logout_exactl
         .wait_for(2 * SESSIONS, Duration::from_secs(180))
         .await;
     assert_eq!(delivered.len(), 2 * SESSIONS, "not every logout arrived");
-    // Both instances' delivery workers keep running: nothing may arrive twice.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Both instances' delivery workers keep running: once every message is recorded as
+    // delivered, none is sent again, so what arrived by then is final.
+    first
+        .wait_for_outbox_settled(2 * SESSIONS, Duration::from_secs(60))
+        .await;
     let delivered = receiver.tokens();
     let pairs: HashSet<(String, String)> = delivered
         .iter()
@@ -367,9 +372,18 @@ async fn a_cleanup_run_shows_in_the_metrics() {
     let summary = cleanup(&app).remove_expired_sessions().await.unwrap();
     assert_eq!(summary.sessions_removed, 1);
     receiver.wait_for(1, Duration::from_secs(10)).await;
-    // The delivery is counted right after the receiver answers.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after = app.get("/metrics").await.text().await.unwrap();
+    // The delivery is counted right after the receiver answers: wait for the count.
+    let delivered_before = metric(&before, "oxidp_backchannel_logout_delivered_total");
+    let after = wait_until(
+        "the delivery to be counted",
+        Duration::from_secs(10),
+        || async {
+            let text = app.get("/metrics").await.text().await.unwrap();
+            (metric(&text, "oxidp_backchannel_logout_delivered_total") > delivered_before)
+                .then_some(text)
+        },
+    )
+    .await;
 
     for (name, at_least) in [
         ("oxidp_sessions_removed_by_cleanup_total", 1.0),

@@ -33,8 +33,9 @@ impl TestSample {
     pub async fn spawn() -> Self {
         let dir = TempDir::new().unwrap();
         let mut config = Config::from_toml(include_str!("../../oxidp.toml")).unwrap();
-        config.server.listen = "127.0.0.1:0".parse().unwrap();
-        config.store.url = format!("sqlite://{}", dir.path().join("oxidp.db").display());
+        // The sample starts oxidp itself: only the shared test settings (port 0, SQLite in the
+        // temporary directory) come from the shared test server.
+        oxidp_testing::prepare(&mut config, &dir);
         // Cheap password hashing: alice's hash is made at every start.
         config.password_hashing.memory_kib = 1024;
         config.password_hashing.iterations = 1;

@@ -12,6 +12,7 @@ use super::super::scopes::narrow_scopes;
 use super::{
     SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
 };
+use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{
     Client, PersistedGrant, RefreshTokenExpiration, RefreshTokenUsage, grant_types,
@@ -51,7 +52,7 @@ impl RefreshTokenData {
             session: session.clone(),
             scopes: scopes.to_vec(),
             family_created: now,
-            absolute_expiry: now + to_time(client.absolute_refresh_token_lifetime),
+            absolute_expiry: later(now, client.absolute_refresh_token_lifetime),
         }
     }
 
@@ -59,17 +60,13 @@ impl RefreshTokenData {
         match client.refresh_token_expiration {
             RefreshTokenExpiration::Absolute => self.absolute_expiry,
             RefreshTokenExpiration::Sliding => {
-                (now + to_time(client.sliding_refresh_token_lifetime)).min(self.absolute_expiry)
+                later(now, client.sliding_refresh_token_lifetime).min(self.absolute_expiry)
             }
         }
     }
 }
 
-fn to_time(duration: std::time::Duration) -> time::Duration {
-    crate::clock::capped(duration)
-}
-
-fn refresh_key(handle: &str) -> String {
+pub(crate) fn refresh_key(handle: &str) -> String {
     handle_key(handle, grant_types::REFRESH_TOKEN)
 }
 
