@@ -196,7 +196,9 @@ impl IdentityServerOptions {
 /// How signing and data-protection keys are created, announced, rotated and retired.
 #[derive(Debug, Clone)]
 pub struct KeyManagementOptions {
-    /// Algorithms to keep a signing key for; the first signs access tokens.
+    /// Algorithms to keep a signing key for; the first signs access tokens. ID tokens are
+    /// signed with RS256 when it is listed (OpenID Connect Discovery requires RS256 support),
+    /// unless a client registers `id_token_signed_response_alg`.
     pub algorithms: Vec<SigningAlgorithm>,
     /// How long a key signs before its successor takes over.
     pub rotation_interval: Duration,
@@ -254,7 +256,7 @@ impl Default for KeyManagementOptions {
     fn default() -> Self {
         const DAY: u64 = 24 * 3600;
         Self {
-            algorithms: vec![SigningAlgorithm::ES256],
+            algorithms: vec![SigningAlgorithm::ES256, SigningAlgorithm::RS256],
             rotation_interval: Duration::from_secs(90 * DAY),
             announcement_period: Duration::from_secs(14 * DAY),
             retention_period: Duration::from_secs(14 * DAY),
@@ -266,6 +268,19 @@ impl Default for KeyManagementOptions {
 }
 
 impl KeyManagementOptions {
+    /// The algorithm that signs a client's ID tokens: the one it registered, else RS256 when
+    /// configured (the algorithm every OpenID Connect relying party supports), else the
+    /// access-token algorithm.
+    pub fn id_token_algorithm(&self, registered: Option<SigningAlgorithm>) -> SigningAlgorithm {
+        registered
+            .or_else(|| {
+                self.algorithms
+                    .contains(&SigningAlgorithm::RS256)
+                    .then_some(SigningAlgorithm::RS256)
+            })
+            .unwrap_or_else(|| self.default_algorithm())
+    }
+
     /// The algorithm that signs access tokens.
     pub fn default_algorithm(&self) -> SigningAlgorithm {
         self.algorithms

@@ -16,8 +16,7 @@ use crate::clock::Clock;
 use crate::model::User;
 use crate::store::{StoreError, UserStore};
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Params, Version};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -113,111 +112,6 @@ pub fn validate_password_hash(hash: &str) -> Result<(), PasswordError> {
         ));
     }
     Ok(())
-}
-
-/// Hashes and verifies passwords with argon2id on the blocking thread pool.
-#[derive(Debug, Clone)]
-pub struct PasswordHasher {
-    params: Params,
-    /// At most one hash per core runs at a time: each costs ~19 MiB and a core, so a flood of
-    /// logins queues here instead of exhausting memory on the blocking pool.
-    permits: Arc<tokio::sync::Semaphore>,
-    /// How many argon2 verifications ran (tests check that failed logins always run one).
-    #[cfg(test)]
-    verifications: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl PasswordHasher {
-    /// A hasher with these cost parameters; an error if argon2 does not accept them.
-    pub fn new(options: PasswordHashingOptions) -> Result<Self, PasswordError> {
-        let params = Params::new(
-            options.memory_kib,
-            options.iterations,
-            options.parallelism,
-            None,
-        )
-        .map_err(|e| PasswordError::InvalidParameters(e.to_string()))?;
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        Ok(Self {
-            params,
-            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
-            #[cfg(test)]
-            verifications: Arc::default(),
-        })
-    }
-
-    /// The cost parameters new hashes are made with.
-    pub fn options(&self) -> PasswordHashingOptions {
-        PasswordHashingOptions {
-            memory_kib: self.params.m_cost(),
-            iterations: self.params.t_cost(),
-            parallelism: self.params.p_cost(),
-        }
-    }
-
-    /// The argon2id hash of `password` in PHC format (`$argon2id$v=19$m=..,t=..,p=..$salt$hash`)
-    /// with a random 128-bit salt.
-    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        let salt = oxidp_jose::random_bytes::<16>();
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Hashing("the hasher is shut down".to_owned()))?;
-        tokio::task::spawn_blocking(move || {
-            let started = cpu_time::ThreadTime::now();
-            let hashed = argon2
-                .hash_password_with_salt(password.as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|e| PasswordError::Hashing(e.to_string()));
-            record_hash_time("hash", started);
-            hashed
-        })
-        .await
-        .map_err(|_| PasswordError::Hashing("the hashing task did not complete".to_owned()))?
-    }
-
-    /// Whether `password` matches `hash` (with the parameters written in the hash). A hash
-    /// that cannot be parsed matches nothing.
-    pub async fn verify(&self, hash: &str, password: String) -> bool {
-        let hash = hash.to_owned();
-        #[cfg(test)]
-        let verifications = self.verifications.clone();
-        let Ok(_permit) = self.permits.acquire().await else {
-            return false;
-        };
-        let verified = tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&hash) else {
-                return false;
-            };
-            #[cfg(test)]
-            verifications.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let started = cpu_time::ThreadTime::now();
-            let verified = Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            record_hash_time("verify", started);
-            verified
-        })
-        .await;
-        verified.unwrap_or(false)
-    }
-
-    /// A PHC hash with this hasher's parameters that no password matches: verifying against
-    /// it costs what verifying against a real hash costs.
-    fn dummy_hash(&self) -> String {
-        // Base64 (PHC alphabet, no padding) of 16 and 32 fixed bytes.
-        const SALT: &str = "b3hpZHAtZHVtbXktc2FsdA";
-        const OUTPUT: &str = "b3hpZHAtZHVtbXktaGFzaC1uZXZlci1tYXRjaGluZyE";
-        let p = &self.params;
-        format!(
-            "$argon2id$v=19$m={},t={},p={}${SALT}${OUTPUT}",
-            p.m_cost(),
-            p.t_cost(),
-            p.p_cost()
-        )
-    }
 }
 
 /// Why a user operation failed. Messages never carry a password.
@@ -455,13 +349,8 @@ impl UserService {
     }
 }
 
+mod hasher;
 #[cfg(test)]
 mod tests;
 
-/// `oxidp_password_hash_duration_seconds{operation}`: the CPU time (of the blocking thread that
-/// ran it) of each argon2 run; the login benchmark divides its sum by the server's CPU time to
-/// show what share of a login the hash is.
-fn record_hash_time(operation: &'static str, started: cpu_time::ThreadTime) {
-    metrics::histogram!("oxidp_password_hash_duration_seconds", "operation" => operation)
-        .record(started.elapsed().as_secs_f64());
-}
+pub use hasher::PasswordHasher;

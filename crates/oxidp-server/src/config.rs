@@ -96,6 +96,16 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Time a client has to send a request's headers (also the longest wait for the next
+    /// request on a kept-alive HTTP/1.1 connection).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection without any traffic for this long is closed; longer than
+    /// `request_timeout`, so no request in progress is cut off.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
     /// A directory whose `NAME.html` files replace the built-in page templates.
     pub templates_dir: Option<PathBuf>,
 }
@@ -108,6 +118,9 @@ impl Default for ServerConfig {
             max_body_size: 64 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 1024,
             templates_dir: None,
         }
     }
@@ -345,6 +358,16 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         durations::validate(self)?;
+        if self.server.idle_timeout <= self.server.request_timeout {
+            bail!(
+                "invalid value for key `server.idle_timeout`: must be longer than `server.request_timeout`, or a request in progress could lose its connection"
+            );
+        }
+        if self.server.max_connections == 0 {
+            bail!(
+                "invalid value for key `server.max_connections`: at least one connection is needed"
+            );
+        }
         if self.keys.algorithms.is_empty() {
             bail!("invalid value for key `keys.algorithms`: at least one algorithm is required");
         }
@@ -390,6 +413,14 @@ impl Config {
         for (index, config) in self.clients.iter().enumerate() {
             let client = &config.client;
             durations::validate_client(index, client)?;
+            if let Some(algorithm) = client.id_token_signed_response_alg
+                && !self.keys.algorithms.contains(&algorithm)
+            {
+                bail!(
+                    "invalid value for key `clients[{index}].id_token_signed_response_alg`: {} is not in `keys.algorithms`",
+                    algorithm.as_str()
+                );
+            }
             config.validate().with_context(|| {
                 format!(
                     "invalid value for key `clients[{index}]` ({})",

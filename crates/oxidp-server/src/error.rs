@@ -32,13 +32,8 @@ impl IntoResponse for ProtocolError {
     fn into_response(self) -> Response {
         let error = self.0;
         let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        if status.is_server_error() {
-            tracing::warn!(
-                error = error.code.as_str(),
-                status = status.as_u16(),
-                "protocol request failed on the server side"
-            );
-        }
+        // A server-side cause was logged once where it happened (a store error, a signing
+        // failure); logging it here again would double every line of an outage.
         let mut body = json!({ "error": error.code.as_str() });
         if let Some(description) = &error.description {
             body["error_description"] = json!(description);
@@ -166,4 +161,66 @@ pub async fn render_page_errors(
         parts.headers.insert(name.clone(), value.clone());
     }
     Response::from_parts(parts, body)
+}
+
+/// An error decided at the edge (no route, wrong method, body too large), in the format of the
+/// endpoint it was meant for: the admin API's envelope under `/api/`, a protocol error under
+/// `/connect/` and `/.well-known/`, the error page anywhere else.
+pub fn edge_error(
+    path: &str,
+    status: StatusCode,
+    message: impl Into<Cow<'static, str>>,
+) -> Response {
+    let message = message.into();
+    if path.starts_with("/api/") {
+        crate::admin_api::ApiError::new(
+            status,
+            crate::admin_api::ErrorCode::InvalidRequest,
+            message,
+        )
+        .into_response()
+    } else if path.starts_with("/connect/") || path.starts_with("/.well-known/") {
+        ProtocolError(OAuthError::invalid_request(message).with_status(status.as_u16()))
+            .into_response()
+    } else {
+        PageError::new(status, message).into_response()
+    }
+}
+
+/// 405 with a body in the endpoint's format (axum's own has none).
+pub async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    edge_error(
+        uri.path(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this method is not supported here",
+    )
+}
+
+/// 404 with a body in the format of the area the path is in.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    edge_error(uri.path(), StatusCode::NOT_FOUND, "there is nothing here")
+}
+
+/// A declared `Content-Length` above the body limit is refused at once with 413, before any of
+/// the body is read: waiting for a body that will be refused anyway only ties the connection
+/// up (a client that declares a large body and sends it slowly would otherwise hold a
+/// connection until the request timeout).
+pub async fn reject_oversized(request: Request, next: Next) -> Response {
+    let limit = request
+        .extensions()
+        .get::<crate::request::BodyLimit>()
+        .map_or(64 * 1024, |limit| limit.0);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return edge_error(
+            request.uri().path(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body exceeds {limit} bytes"),
+        );
+    }
+    next.run(request).await
 }

@@ -9,6 +9,7 @@ mod browser;
 pub mod config;
 pub mod csrf;
 mod error;
+mod listener;
 pub mod pages;
 mod request;
 mod routes;

@@ -88,6 +88,9 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
         .merge(crate::admin_api::admin_api_router())
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .fallback(crate::error::not_found)
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::error::reject_oversized))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::error::render_page_errors,

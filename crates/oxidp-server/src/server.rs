@@ -24,6 +24,7 @@ pub struct Server {
     router: Router,
     idp: IdentityServer,
     shutdown_timeout: Duration,
+    limits: crate::listener::ConnectionLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -76,6 +77,11 @@ impl Server {
             router: router(idp.clone(), limits, pages),
             idp,
             shutdown_timeout: config.server.shutdown_timeout,
+            limits: crate::listener::ConnectionLimits {
+                header_read_timeout: config.server.header_read_timeout,
+                idle_timeout: config.server.idle_timeout,
+                max_connections: config.server.max_connections,
+            },
         })
     }
 
@@ -106,17 +112,14 @@ impl Server {
             self.idp.clone(),
         ));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<crate::request::ConnectedPeer>();
-        let serve = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let serve = crate::listener::serve(self.listener, self.router, self.limits, async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(());
         });
         let timeout = self.shutdown_timeout;
         let result = tokio::select! {
-            result = serve => result.context("the HTTP server failed"),
+            () = serve => Ok(()),
             () = async move {
                 let _ = stopping_rx.await;
                 tokio::time::sleep(timeout).await;

@@ -212,11 +212,16 @@ fn migrate_creates_the_schema_and_keys_commands_manage_keys() {
         String::from_utf8_lossy(&list.stderr)
     );
     let text = String::from_utf8_lossy(&list.stdout).into_owned();
-    assert_eq!(
-        text.lines().filter(|l| l.contains("signing")).count(),
-        1,
-        "{text}"
-    );
+    // The demo keeps an ES256 key (access tokens) and an RS256 key (ID tokens).
+    for algorithm in ["ES256", "RS256"] {
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("signing") && l.contains(algorithm))
+                .count(),
+            1,
+            "{text}"
+        );
+    }
 
     let rotate = oxidp()
         .args(["keys", "rotate", "--demo"])
@@ -280,7 +285,7 @@ fn migrate_creates_the_schema_and_keys_commands_manage_keys() {
     );
 
     let unconfigured = oxidp()
-        .args(["keys", "rotate", "--demo", "--algorithm", "RS256"])
+        .args(["keys", "rotate", "--demo", "--algorithm", "PS256"])
         .current_dir(dir.path())
         .output()
         .unwrap();

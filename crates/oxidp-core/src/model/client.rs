@@ -204,6 +204,11 @@ pub struct Client {
     /// Whether the client needs `sid` in logout tokens (always sent here).
     #[serde(default = "yes")]
     pub backchannel_logout_session_required: bool,
+    /// The algorithm of the client's ID tokens (OIDC Dynamic Client Registration
+    /// `id_token_signed_response_alg`); unset: RS256 when configured, else the access-token
+    /// algorithm. It must be one of `keys.algorithms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<oxidp_jose::SigningAlgorithm>,
     /// Whether the client's tokens live and die with the user session (refresh and
     /// introspection then slide the session, and fail once it is gone); `None` inherits
     /// `authentication.coordinate_client_lifetimes_with_user_session`.
@@ -264,6 +269,7 @@ impl Client {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
             coordinate_lifetime_with_user_session: None,
+            id_token_signed_response_alg: None,
         }
     }
 

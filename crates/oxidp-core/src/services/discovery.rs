@@ -94,7 +94,7 @@ fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": algorithms,
-        "access_token_signing_alg_values_supported": algorithms,
+        "access_token_signing_alg_values_supported": [ctx.options.keys.default_algorithm().as_str()],
         "token_endpoint_auth_methods_supported": token_auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": oxidp_jose::verify::accepted_algorithms(),
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,

@@ -384,9 +384,13 @@ pub(crate) async fn issue_id_token(
     access_token: Option<&str>,
 ) -> Result<String, OAuthError> {
     let now = ctx.clock.now();
+    let algorithm = ctx
+        .options
+        .keys
+        .id_token_algorithm(client.id_token_signed_response_alg);
     let key = ctx
         .keys
-        .default_signing_key()
+        .signing_key(algorithm)
         .await
         .map_err(signing_failure)?;
     let at_hash = access_token.map(|token| token_hash(token, key.algorithm()));

@@ -40,7 +40,13 @@ fn check(key: &str, value: Duration, zero: Zero) -> anyhow::Result<()> {
 /// Checks the durations of the server-wide sections.
 pub(super) fn validate(config: &Config) -> anyhow::Result<()> {
     use Zero::{Allowed, Refused};
-    let keys: [(&str, Duration, Zero); 14] = [
+    let keys: [(&str, Duration, Zero); 16] = [
+        (
+            "server.header_read_timeout",
+            config.server.header_read_timeout,
+            Refused,
+        ),
+        ("server.idle_timeout", config.server.idle_timeout, Refused),
         (
             "server.request_timeout",
             config.server.request_timeout,

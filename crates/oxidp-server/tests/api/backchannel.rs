@@ -147,7 +147,9 @@ async fn rp_initiated_logout_notifies_each_client_of_the_session_once() {
         .await;
     assert_eq!(response.status(), 200);
     let delivered = receiver.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every message recorded as delivered and nothing left pending: no further send can come.
+    app.wait_for_outbox_settled(2, Duration::from_secs(10))
+        .await;
     assert_eq!(
         receiver.tokens().len(),
         2,
@@ -425,7 +427,18 @@ async fn a_restart_with_a_backlog_of_pending_deliveries_loses_none() {
         .collect();
     stores.outbox.enqueue(&messages).await.unwrap();
     // Let the first server try (and fail) at least once, then stop it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let tried = stores.outbox.clone();
+    oxidp_testing::wait_until("a failed attempt", Duration::from_secs(10), || {
+        let tried = tried.clone();
+        async move {
+            let pending = tried
+                .list_messages(DeliveryStatus::Pending, 100)
+                .await
+                .ok()?;
+            pending.iter().any(|m| m.attempts > 0).then_some(())
+        }
+    })
+    .await;
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
     let pending = stores

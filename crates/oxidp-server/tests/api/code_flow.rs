@@ -326,3 +326,33 @@ async fn a_sign_in_without_a_return_url_answers_with_the_security_headers() {
     );
     assert!(response.text().await.unwrap().contains("You are signed in"));
 }
+
+fn jwt_alg(token: &str) -> String {
+    let header = token.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&oxidp_jose::b64url_decode(header).unwrap()).unwrap();
+    header["alg"].as_str().unwrap().to_owned()
+}
+
+/// OpenID Connect Discovery: every provider supports RS256 ID tokens. By default ID tokens are
+/// RS256 and access tokens ES256; a client may register `id_token_signed_response_alg`.
+#[tokio::test]
+async fn id_tokens_are_rs256_by_default_or_what_the_client_registered() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.web_tokens("openid").await;
+    assert_eq!(jwt_alg(tokens["id_token"].as_str().unwrap()), "RS256");
+    assert_eq!(jwt_alg(tokens["access_token"].as_str().unwrap()), "ES256");
+
+    let app = TestApp::spawn_with(None, |config| {
+        let web = &mut config
+            .clients
+            .iter_mut()
+            .find(|c| c.client.client_id == "web")
+            .unwrap()
+            .client;
+        web.id_token_signed_response_alg = Some(oxidp_jose::SigningAlgorithm::ES256);
+    })
+    .await;
+    let (_, tokens) = app.web_tokens("openid").await;
+    assert_eq!(jwt_alg(tokens["id_token"].as_str().unwrap()), "ES256");
+}

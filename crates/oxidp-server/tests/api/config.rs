@@ -74,3 +74,10 @@ fn a_client_the_core_refuses_is_refused_at_load_with_its_index() {
     let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
     assert!(error.contains("authorization_code_lifetime"), "{error}");
 }
+
+#[test]
+fn an_id_token_algorithm_without_a_key_is_refused() {
+    let toml = "[keys]\nalgorithms = [\"ES256\"]\n[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"s\" }]\nallowed_grant_types = [\"client_credentials\"]\nid_token_signed_response_alg = \"RS256\"";
+    let error = format!("{:#}", Config::from_toml(toml).unwrap_err());
+    assert!(error.contains("id_token_signed_response_alg"), "{error}");
+}

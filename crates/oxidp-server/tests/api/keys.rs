@@ -46,7 +46,7 @@ async fn two_instances_on_one_database_publish_the_same_keys() {
         }));
     }
     let first = kids(&addresses[0]).await;
-    assert_eq!(first.len(), 1);
+    assert_eq!(first.len(), 2, "one ES256 and one RS256 key by default");
     assert_eq!(first, kids(&addresses[1]).await);
 }
 

@@ -8,6 +8,7 @@
 
 mod browser;
 mod helpers;
+mod hostile;
 
 mod admin_api;
 mod admin_page;
@@ -16,6 +17,7 @@ mod backchannel;
 mod client_auth;
 mod code_flow;
 mod config;
+mod connections;
 mod consent;
 mod coordination;
 mod discovery;
