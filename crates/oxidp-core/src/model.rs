@@ -15,8 +15,10 @@ pub use audit::AuditEntry;
 pub use client::{
     AccessTokenType, Client, GrantType, HashedSecret, RefreshTokenExpiration, RefreshTokenUsage,
 };
-pub use client_validation::{ClientError, MAX_CLIENT_LIFETIME};
-pub use grant::{PersistedGrant, PersistedGrantFilter, grant_types};
+pub use client_validation::{ClientError, MAX_CLIENT_LIFETIME, MAX_REFRESH_TOKEN_REUSE_GRACE};
+pub use grant::{
+    PersistedGrant, PersistedGrantFilter, RefreshTokenRotation, RotationStep, grant_types,
+};
 pub use keys::{DataProtectionKeyRecord, SigningKeyRecord};
 pub use outbox::{
     AttemptOutcome, BackchannelLogout, DeliveryAttempt, DeliveryStatus, LogoutReason, OutboxKind,

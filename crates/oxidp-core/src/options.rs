@@ -52,12 +52,33 @@ pub struct IdentityServerOptions {
     pub server_side_sessions: ServerSideSessionOptions,
     /// Back-channel logout delivery.
     pub backchannel_logout: BackchannelLogoutOptions,
+    /// Token issuance defaults that clients may override.
+    pub tokens: TokenOptions,
     /// How long clients and API resources are cached in memory (zero: not cached).
     pub store_cache_duration: Duration,
     /// How long users looked up by subject id (refresh, userinfo, code redemption) are cached
     /// in memory (zero: not cached). Bounds how long a user disabled elsewhere (the CLI,
     /// another instance) can still refresh tokens.
     pub user_cache_duration: Duration,
+}
+
+/// Server-wide defaults of token issuance; a client's own setting, when it has one, wins.
+#[derive(Debug, Clone)]
+pub struct TokenOptions {
+    /// How long a rotated one-time refresh token may be presented again while its successor
+    /// is unused, getting a fresh successor instead of revoking the family (a lost response, a
+    /// retry after an error). Zero disables the grace. Clients override it with their
+    /// `refresh_token_reuse_grace`; at most
+    /// [`MAX_REFRESH_TOKEN_REUSE_GRACE`](crate::model::MAX_REFRESH_TOKEN_REUSE_GRACE).
+    pub refresh_token_reuse_grace: Duration,
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        Self {
+            refresh_token_reuse_grace: Duration::from_secs(10),
+        }
+    }
 }
 
 /// How back-channel logout notifications are delivered.
@@ -177,6 +198,7 @@ impl IdentityServerOptions {
             password_hashing: crate::users::PasswordHashingOptions::default(),
             server_side_sessions: ServerSideSessionOptions::default(),
             backchannel_logout: BackchannelLogoutOptions::default(),
+            tokens: TokenOptions::default(),
             store_cache_duration: Duration::from_secs(60),
             user_cache_duration: Duration::from_secs(5),
         })

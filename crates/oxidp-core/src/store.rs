@@ -14,8 +14,8 @@ pub use memory::MemoryStore;
 use crate::model::{
     ApiResource, AttemptOutcome, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt,
     DeliveryStatus, OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult,
-    ServerSideSession, SessionExpiration, SessionFilter, SessionQuery, SessionRemoval,
-    SigningKeyRecord, User,
+    RefreshTokenRotation, ServerSideSession, SessionExpiration, SessionFilter, SessionQuery,
+    SessionRemoval, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -79,6 +79,18 @@ pub trait GrantStore: Send + Sync {
         &self,
         key: &str,
         at: OffsetDateTime,
+    ) -> StoreResult<Option<PersistedGrant>>;
+    /// Applies a refresh token's rotation in one transaction (see [`RefreshTokenRotation`]):
+    /// the presented token is consumed (a first use) or its unused successor deleted (a
+    /// retry), its data replaced, and the new grants created. Returns the presented grant as
+    /// it now is; `None`, with nothing changed, when the step's condition does not hold (the
+    /// token is absent or already consumed; for a retry, it is unconsumed or its successor
+    /// is used or gone). Of concurrent rotations of one token exactly one succeeds. A failure
+    /// (an issued key that exists: [`StoreError::Conflict`]; a database error) changes
+    /// nothing.
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshTokenRotation,
     ) -> StoreResult<Option<PersistedGrant>>;
     /// The grant with this key, expired or not (callers decide with their clock).
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>>;

@@ -32,6 +32,7 @@ mod grants;
 mod keys;
 mod outbox;
 mod resources;
+mod rotation;
 mod sessions;
 mod users;
 
@@ -73,6 +74,11 @@ pub use outbox::{
 pub use resources::{
     api_resource_upsert_replaces, api_resources_are_listed_in_name_order,
     api_resources_round_trip_every_field,
+};
+pub use rotation::{
+    a_failed_rotation_changes_nothing, a_retry_rotation_replaces_an_unused_successor,
+    concurrent_rotations_of_one_token_have_one_winner,
+    rotate_refresh_token_consumes_and_issues_at_once,
 };
 pub use sessions::{
     create_session_refuses_an_existing_key, delete_session_reports_whether_it_existed,
@@ -123,6 +129,10 @@ where
     store_grant_replaces(store).await;
     create_grant_refuses_an_existing_key(store).await;
     consume_grant_succeeds_exactly_once(store).await;
+    rotate_refresh_token_consumes_and_issues_at_once(store).await;
+    concurrent_rotations_of_one_token_have_one_winner(store).await;
+    a_failed_rotation_changes_nothing(store).await;
+    a_retry_rotation_replaces_an_unused_successor(store).await;
     grant_filters_select_by_each_field(store).await;
     grant_filters_combine_fields(store).await;
     grant_filter_with_empty_list_matches_nothing(store).await;

@@ -16,6 +16,7 @@ pub use users::{PasswordHashingConfig, UserConfig};
 use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use oxidp_core::model::MAX_REFRESH_TOKEN_REUSE_GRACE;
 use oxidp_core::options::{
     AuthenticationOptions, IdentityServerOptions, KeyManagementOptions, MasterKey,
 };
@@ -47,6 +48,8 @@ pub struct Config {
     pub server_side_sessions: ServerSideSessionsConfig,
     /// Back-channel logout delivery.
     pub backchannel_logout: BackchannelLogoutConfig,
+    /// Token issuance defaults.
+    pub tokens: TokensConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
@@ -287,6 +290,25 @@ impl Default for BackchannelLogoutConfig {
     }
 }
 
+/// `[tokens]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    /// How long a rotated refresh token may be presented again while its successor is unused
+    /// (zero: never); a client's `refresh_token_reuse_grace` overrides it.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_reuse_grace: Duration,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        let d = oxidp_core::options::TokenOptions::default();
+        Self {
+            refresh_token_reuse_grace: d.refresh_token_reuse_grace,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -401,6 +423,11 @@ impl Config {
                 "invalid value for key `server_side_sessions.remove_expired_sessions_frequency`: must be at least 1s"
             );
         }
+        if self.tokens.refresh_token_reuse_grace > MAX_REFRESH_TOKEN_REUSE_GRACE {
+            bail!(
+                "invalid value for key `tokens.refresh_token_reuse_grace`: must be at most 5m (a retry takes seconds)"
+            );
+        }
         if self.keys.announcement_period >= self.keys.rotation_interval {
             bail!(
                 "invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`"
@@ -505,6 +532,9 @@ impl Config {
                 .server_side_sessions
                 .fuzz_expired_session_removal_start,
             migrate_cookie_sessions: self.server_side_sessions.migrate_cookie_sessions,
+        };
+        options.tokens = oxidp_core::options::TokenOptions {
+            refresh_token_reuse_grace: self.tokens.refresh_token_reuse_grace,
         };
         options.store_cache_duration = self.store.cache_duration;
         options.user_cache_duration = self.store.user_cache_duration;

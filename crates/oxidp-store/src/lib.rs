@@ -24,6 +24,7 @@ mod expiration;
 mod migrations;
 mod outbox;
 mod postgres;
+mod rotation;
 mod session_counts;
 mod sessions;
 mod sql;

@@ -126,8 +126,9 @@ async fn refresh_tokens_rotate_with_one_refresh_under_concurrency() {
     assert_ne!(second_refresh_token, first_refresh_token, "rotated");
     assert!(stored.id_token.is_some());
 
-    // The stored (rotated) refresh token still works: had two refreshes raced, oxidp would have
-    // seen the spent one reused and revoked the whole family.
+    // The stored (rotated) refresh token still works: had two refreshes raced, one would have
+    // been refused, or would have replaced the other's successor; and a spent token reused
+    // past oxidp's retry grace revokes the whole family.
     clock.advance(301);
     let again = sessions.access_token("s1").await.unwrap();
     assert_ne!(again.access_token, tokens[0].access_token);

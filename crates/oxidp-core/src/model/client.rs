@@ -198,6 +198,18 @@ pub struct Client {
     /// With sliding expiration, how far each use extends the token.
     #[serde(with = "humantime_serde", default = "default_sliding_refresh_lifetime")]
     pub sliding_refresh_token_lifetime: Duration,
+    /// With one-time refresh tokens, how long after a rotation the rotated token may be
+    /// presented again while its successor is still unused (the client never received the
+    /// response, or retried after an error): the retry gets a fresh successor and the unused
+    /// one is revoked, instead of the family being revoked. Zero disables the grace; `None`
+    /// inherits `tokens.refresh_token_reuse_grace`. At most
+    /// [`MAX_REFRESH_TOKEN_REUSE_GRACE`](super::MAX_REFRESH_TOKEN_REUSE_GRACE).
+    #[serde(
+        default,
+        with = "humantime_serde::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_token_reuse_grace: Option<Duration>,
     /// Where the client receives back-channel logout tokens (OIDC Back-Channel Logout 1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
@@ -266,6 +278,7 @@ impl Client {
             refresh_token_expiration: RefreshTokenExpiration::Absolute,
             absolute_refresh_token_lifetime: default_absolute_refresh_lifetime(),
             sliding_refresh_token_lifetime: default_sliding_refresh_lifetime(),
+            refresh_token_reuse_grace: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
             coordinate_lifetime_with_user_session: None,

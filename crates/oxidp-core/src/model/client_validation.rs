@@ -9,6 +9,11 @@ use std::time::Duration;
 /// a typo (a unit missing) rather than a policy, and would overflow date arithmetic.
 pub const MAX_CLIENT_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
 
+/// The longest retry grace of a rotated refresh token (`refresh_token_reuse_grace`). The grace
+/// covers a lost response or a retried request, which take seconds; much longer, it would let
+/// a stolen token be used long after its owner moved on.
+pub const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(5 * 60);
+
 /// Why a client registration is refused. Field names are as written in configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
@@ -21,6 +26,9 @@ pub enum ClientError {
     /// A lifetime is absurdly long.
     #[error("`{0}` is longer than ten years")]
     LifetimeTooLong(&'static str),
+    /// `refresh_token_reuse_grace` is above [`MAX_REFRESH_TOKEN_REUSE_GRACE`].
+    #[error("`refresh_token_reuse_grace` is longer than five minutes")]
+    ReuseGraceTooLong,
     /// A URI is not absolute.
     #[error("`{0}` is not an absolute URL")]
     NotAbsolute(String),
@@ -78,6 +86,12 @@ impl Client {
             if lifetime > MAX_CLIENT_LIFETIME {
                 return Err(ClientError::LifetimeTooLong(name));
             }
+        }
+        if self
+            .refresh_token_reuse_grace
+            .is_some_and(|grace| grace > MAX_REFRESH_TOKEN_REUSE_GRACE)
+        {
+            return Err(ClientError::ReuseGraceTooLong);
         }
         for uri in self
             .redirect_uris
@@ -137,6 +151,11 @@ mod tests {
     #[test]
     fn a_sound_client_passes() {
         assert_eq!(web().validate(), Ok(()));
+        let mut graced = web();
+        for grace in [Duration::ZERO, MAX_REFRESH_TOKEN_REUSE_GRACE] {
+            graced.refresh_token_reuse_grace = Some(grace);
+            assert_eq!(graced.validate(), Ok(()), "a grace of {grace:?}");
+        }
     }
 
     #[test]
@@ -157,6 +176,10 @@ mod tests {
         assert_eq!(
             case(|c| c.absolute_refresh_token_lifetime = Duration::MAX),
             ClientError::LifetimeTooLong("absolute_refresh_token_lifetime")
+        );
+        assert_eq!(
+            case(|c| c.refresh_token_reuse_grace = Some(Duration::from_secs(301))),
+            ClientError::ReuseGraceTooLong
         );
         assert!(matches!(
             case(|c| c.redirect_uris = vec!["/cb".into()]),

@@ -129,3 +129,48 @@ impl PersistedGrantFilter {
                 .is_none_or(|types| types.contains(&grant.grant_type))
     }
 }
+
+/// One rotation of a one-time refresh token, which [`crate::store::GrantStore::rotate_refresh_token`]
+/// applies in one transaction: either all of it happens or none of it does, so a failure (a
+/// database error, a timeout, a crash) never leaves a used token without its successor.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshTokenRotation {
+    /// The storage key of the token presented.
+    pub key: String,
+    /// What the presented token's `data` becomes: it names the successor issued in its place,
+    /// which is what lets a retry within the grace find (and replace) it.
+    pub data: String,
+    /// A first use or a retry, and what each requires.
+    pub step: RotationStep,
+    /// The grants issued: the successor refresh token, and the reference access token issued
+    /// with it, if any. Created, never replaced: a key already in use fails the rotation with
+    /// [`crate::store::StoreError::Conflict`].
+    pub issue: Vec<PersistedGrant>,
+}
+
+/// What a [`RefreshTokenRotation`] requires of the stored tokens, checked in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationStep {
+    /// The token is used for the first time: it must be unconsumed, and is consumed `at`.
+    FirstUse {
+        /// When the token is consumed.
+        at: OffsetDateTime,
+    },
+    /// The token was rotated already and is presented again within the retry grace: it must be
+    /// consumed (its instant is kept, so retries never extend the grace), and `successor`, the
+    /// token issued in its place, must still be unconsumed; `successor` is deleted.
+    Retry {
+        /// The storage key of the unused successor this rotation revokes.
+        successor: String,
+    },
+}
+
+impl fmt::Debug for RefreshTokenRotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys are hashes, but a log needs none of them to follow a rotation.
+        f.debug_struct("RefreshTokenRotation")
+            .field("retry", &matches!(self.step, RotationStep::Retry { .. }))
+            .field("issue", &self.issue)
+            .finish_non_exhaustive()
+    }
+}

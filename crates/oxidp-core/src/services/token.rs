@@ -296,6 +296,32 @@ pub(crate) async fn issue_access_token(
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
+    let minted = mint_access_token(ctx, client, subject, granted, session).await?;
+    if let Some(grant) = &minted.grant {
+        ctx.stores.grants.store_grant(grant).await?;
+    }
+    Ok((minted.token, minted.claims))
+}
+
+/// An access token made but not yet stored: a reference token counts only once its grant is
+/// stored, which the caller may do together with other writes (a refresh token's rotation).
+pub(crate) struct MintedAccessToken {
+    /// The token handed to the client.
+    pub(crate) token: String,
+    /// Its claims.
+    pub(crate) claims: AccessTokenClaims,
+    /// The grant behind a reference token, to store; `None` for a JWT.
+    pub(crate) grant: Option<PersistedGrant>,
+}
+
+/// Makes an access token for `subject` without storing anything.
+pub(crate) async fn mint_access_token(
+    ctx: &Context,
+    client: &Client,
+    subject: &str,
+    granted: &GrantedScopes,
+    session: Option<&SessionInfo>,
+) -> Result<MintedAccessToken, OAuthError> {
     let now = ctx.clock.now();
     let expires = crate::clock::later(now, client.access_token_lifetime);
     let audiences = if granted.audiences.is_empty() {
@@ -326,14 +352,17 @@ pub(crate) async fn issue_access_token(
     } else {
         client.access_token_type
     };
-    let token = match token_type {
+    let (token, grant) = match token_type {
         AccessTokenType::Jwt => {
             let key = ctx
                 .keys
                 .default_signing_key()
                 .await
                 .map_err(signing_failure)?;
-            key.sign_jwt("at+jwt", &claims).map_err(signing_failure)?
+            (
+                key.sign_jwt("at+jwt", &claims).map_err(signing_failure)?,
+                None,
+            )
         }
         AccessTokenType::Reference => {
             let handle = random_token();
@@ -348,12 +377,15 @@ pub(crate) async fn issue_access_token(
                 consumed: None,
                 data: serde_json::to_string(&claims).map_err(|_| OAuthError::server_error())?,
             };
-            ctx.stores.grants.store_grant(&grant).await?;
-            handle
+            (handle, Some(grant))
         }
     };
     tracing::debug!(client_id = %client.client_id, jti = %claims.jti, "issued access token");
-    Ok((token, claims))
+    Ok(MintedAccessToken {
+        token,
+        claims,
+        grant,
+    })
 }
 
 /// Claims of an ID token.

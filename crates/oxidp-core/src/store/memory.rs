@@ -3,7 +3,7 @@
 use super::{ClientStore, GrantStore, KeyStore, ResourceStore, StoreError, StoreResult, UserStore};
 use crate::model::{
     ApiResource, Client, DataProtectionKeyRecord, PersistedGrant, PersistedGrantFilter,
-    ServerSideSession, SigningKeyRecord, User,
+    RefreshTokenRotation, RotationStep, ServerSideSession, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -33,8 +33,9 @@ pub(super) struct Inner {
 
 impl MemoryStore {
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave these maps half-updated (each operation is
-        // a single insert or remove), so a poisoned lock is still safe to use.
+        // A panic while holding the lock cannot leave these maps half-updated (each operation
+        // checks everything before its inserts and removes, which cannot fail), so a poisoned
+        // lock is still safe to use.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -98,6 +99,54 @@ impl GrantStore for MemoryStore {
             }
             _ => Ok(None),
         }
+    }
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &RefreshTokenRotation,
+    ) -> StoreResult<Option<PersistedGrant>> {
+        let mut inner = self.lock();
+        // Every condition is checked before anything changes: under the lock, that is the
+        // whole transaction.
+        let Some(presented) = inner.grants.get(&rotation.key) else {
+            return Ok(None);
+        };
+        let allowed = match &rotation.step {
+            RotationStep::FirstUse { .. } => presented.consumed.is_none(),
+            RotationStep::Retry { successor } => {
+                presented.consumed.is_some()
+                    && inner
+                        .grants
+                        .get(successor)
+                        .is_some_and(|s| s.consumed.is_none())
+            }
+        };
+        if !allowed {
+            return Ok(None);
+        }
+        let mut fresh = std::collections::BTreeSet::new();
+        for grant in &rotation.issue {
+            if inner.grants.contains_key(&grant.key) || !fresh.insert(&grant.key) {
+                return Err(StoreError::Conflict);
+            }
+        }
+        match &rotation.step {
+            RotationStep::FirstUse { at } => {
+                if let Some(presented) = inner.grants.get_mut(&rotation.key) {
+                    presented.consumed = Some(*at);
+                }
+            }
+            RotationStep::Retry { successor } => {
+                inner.grants.remove(successor);
+            }
+        }
+        for grant in &rotation.issue {
+            inner.grants.insert(grant.key.clone(), grant.clone());
+        }
+        let presented = inner.grants.get_mut(&rotation.key).map(|presented| {
+            presented.data.clone_from(&rotation.data);
+            presented.clone()
+        });
+        Ok(presented)
     }
     async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>> {
         Ok(self.lock().grants.get(key).cloned())

@@ -54,6 +54,7 @@ fn full_client(client_id: &str) -> Client {
         refresh_token_expiration: RefreshTokenExpiration::Sliding,
         absolute_refresh_token_lifetime: StdDuration::from_secs(86_401),
         sliding_refresh_token_lifetime: StdDuration::from_secs(3_601),
+        refresh_token_reuse_grace: Some(StdDuration::from_secs(7)),
         backchannel_logout_uri: Some("https://kit.test/bcl".to_owned()),
         backchannel_logout_session_required: false,
         coordinate_lifetime_with_user_session: Some(true),

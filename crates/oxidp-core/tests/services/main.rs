@@ -7,6 +7,7 @@
 )]
 
 mod lifetimes;
+mod refresh_retry;
 mod refresh_reuse;
 mod revocation;
 mod session_removal;

@@ -1,5 +1,6 @@
-//! A one-time refresh token presented twice is taken as theft: the whole family goes (the
-//! client's refresh and reference tokens in that session), and nothing else.
+//! A one-time refresh token presented twice, after the retry grace or once its successor was
+//! used, is taken as theft: the whole family goes (the client's refresh and reference tokens in
+//! that session), and nothing else. (Retries within the grace: `refresh_retry.rs`.)
 
 use crate::support::{client, fixture};
 use oxidp_core::model::grant_types;
@@ -19,6 +20,8 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     assert!(f.access_token_valid(&first.access_token).await);
     assert!(f.access_token_valid(&second.access_token).await);
 
+    // Past the default retry grace (10 s): no retry, a reuse.
+    f.clock.advance(time::Duration::seconds(11));
     let reuse = f.refresh(&rp, &first_refresh).await.unwrap_err();
     assert_eq!(reuse.code.as_str(), "invalid_grant");
 
@@ -45,6 +48,7 @@ async fn a_reuse_leaves_other_clients_and_other_sessions_alone() {
 
     let stolen_refresh = stolen.refresh_token.unwrap();
     f.refresh(&rp, &stolen_refresh).await.unwrap();
+    f.clock.advance(time::Duration::seconds(11));
     f.refresh(&rp, &stolen_refresh).await.unwrap_err();
 
     assert!(f.access_token_valid(&other_client.access_token).await);

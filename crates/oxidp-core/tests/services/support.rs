@@ -26,23 +26,31 @@ pub struct Fixture {
 
 /// A server with self-contained (cookie) sessions.
 pub async fn fixture() -> Fixture {
-    build(false).await
+    let store = Arc::new(MemoryStore::default());
+    build(false, store.clone(), store).await
 }
 
 /// A server keeping sessions in the store, which session management needs.
 pub async fn server_side_fixture() -> Fixture {
-    build(true).await
+    let store = Arc::new(MemoryStore::default());
+    build(true, store.clone(), store).await
 }
 
-async fn build(server_side: bool) -> Fixture {
-    let store = Arc::new(MemoryStore::default());
+/// A server with self-contained sessions whose grants go through `grants` (a wrapper of
+/// `store`, to observe or disturb them); everything else is `store`.
+pub async fn fixture_with_grants(store: Arc<MemoryStore>, grants: Arc<dyn GrantStore>) -> Fixture {
+    build(false, store, grants).await
+}
+
+async fn build(server_side: bool, store: Arc<MemoryStore>, grants: Arc<dyn GrantStore>) -> Fixture {
     let clock = Arc::new(ManualClock::starting_now());
     let mut options = IdentityServerOptions::new("https://idp.example").unwrap();
     // The tests change clients in the store directly: read them through, uncached.
     options.store_cache_duration = std::time::Duration::ZERO;
     options.user_cache_duration = std::time::Duration::ZERO;
-    let mut builder =
-        IdentityServer::builder(options, Stores::from_backend(store.clone()), clock.clone());
+    let mut stores = Stores::from_backend(store.clone());
+    stores.grants = grants;
+    let mut builder = IdentityServer::builder(options, stores, clock.clone());
     if server_side {
         builder = builder.server_side_sessions(None);
     }

@@ -116,6 +116,11 @@ pub(super) fn validate(config: &Config) -> anyhow::Result<()> {
         check(key, value, zero)?;
     }
     check(
+        "tokens.refresh_token_reuse_grace",
+        config.tokens.refresh_token_reuse_grace,
+        Zero::Allowed,
+    )?;
+    check(
         "backchannel_logout.initial_backoff",
         config.backchannel_logout.initial_backoff,
         Zero::Allowed,
@@ -263,6 +268,24 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn the_refresh_token_reuse_grace_is_at_most_five_minutes() {
+        assert!(Config::from_toml("[tokens]\nrefresh_token_reuse_grace = \"0s\"").is_ok());
+        assert!(Config::from_toml("[tokens]\nrefresh_token_reuse_grace = \"5m\"").is_ok());
+        let error = error_of("[tokens]\nrefresh_token_reuse_grace = \"301s\"");
+        assert!(
+            error.contains("`tokens.refresh_token_reuse_grace`: must be at most 5m"),
+            "{error}"
+        );
+        let client = "[[clients]]\nclient_id = \"c\"\nrefresh_token_reuse_grace = ";
+        assert!(Config::from_toml(&format!("{client}\"30s\"")).is_ok());
+        let error = error_of(&format!("{client}\"6m\""));
+        assert!(
+            error.contains("`clients[0]`") && error.contains("`refresh_token_reuse_grace`"),
+            "{error}"
+        );
     }
 
     #[test]

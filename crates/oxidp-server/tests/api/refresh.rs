@@ -1,7 +1,9 @@
-//! The refresh_token grant: rotation, reuse detection, scope narrowing, lifetimes.
+//! The refresh_token grant: rotation, reuse detection and the retry grace, scope narrowing,
+//! lifetimes.
 
 use crate::browser::*;
 use crate::helpers::*;
+use failing_rotation::FailingRotation;
 use serde_json::Value;
 
 async fn refresh(
@@ -38,7 +40,7 @@ async fn a_refresh_rotates_the_token_and_keeps_the_session() {
 
 #[tokio::test]
 async fn reusing_a_rotated_token_revokes_the_whole_family() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_clock().await;
     let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
     let first = tokens["refresh_token"].as_str().unwrap();
     let renewed: Value = refresh(&app, ("web", "web-secret"), first, None)
@@ -47,6 +49,8 @@ async fn reusing_a_rotated_token_revokes_the_whole_family() {
         .await
         .unwrap();
     let second = renewed["refresh_token"].as_str().unwrap();
+    // Past the retry grace (`tokens.refresh_token_reuse_grace`, 10 s by default).
+    app.clock().advance(time::Duration::seconds(11));
     assert_oauth_error(
         refresh(&app, ("web", "web-secret"), first, None).await,
         400,
@@ -344,4 +348,156 @@ async fn a_client_introspects_its_own_refresh_tokens() {
         false,
         "a revoked token is inactive"
     );
+}
+
+mod failing_rotation {
+    use async_trait::async_trait;
+    use oxidp_core::model::{PersistedGrant, PersistedGrantFilter, RefreshTokenRotation};
+    use oxidp_core::store::{GrantStore, StoreError, StoreResult};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use time::OffsetDateTime;
+
+    /// A grant store that, once armed, makes the next rotation fail inside its transaction:
+    /// the rotation also issues a grant under the presented token's own key, so the real
+    /// store consumes the token, then hits a conflict on the insert and must roll back. (A
+    /// separate write of a new refresh token, as a rotation in two steps makes, fails too.)
+    pub(super) struct FailingRotation {
+        pub(super) inner: Arc<dyn GrantStore>,
+        pub(super) armed: AtomicBool,
+    }
+
+    impl FailingRotation {
+        fn armed(&self) -> bool {
+            self.armed.swap(false, Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl GrantStore for FailingRotation {
+        async fn store_grant(&self, grant: &PersistedGrant) -> StoreResult<()> {
+            if grant.grant_type == "refresh_token" && grant.consumed.is_none() && self.armed() {
+                return Err(StoreError::Unavailable("injected failure".into()));
+            }
+            self.inner.store_grant(grant).await
+        }
+        async fn create_grant(&self, grant: &PersistedGrant) -> StoreResult<()> {
+            self.inner.create_grant(grant).await
+        }
+        async fn consume_grant(
+            &self,
+            key: &str,
+            at: OffsetDateTime,
+        ) -> StoreResult<Option<PersistedGrant>> {
+            self.inner.consume_grant(key, at).await
+        }
+        async fn rotate_refresh_token(
+            &self,
+            rotation: &RefreshTokenRotation,
+        ) -> StoreResult<Option<PersistedGrant>> {
+            if !self.armed() {
+                return self.inner.rotate_refresh_token(rotation).await;
+            }
+            let mut clashing = rotation.clone();
+            let mut clash = rotation.issue[0].clone();
+            clash.key.clone_from(&rotation.key);
+            clashing.issue.push(clash);
+            let result = self.inner.rotate_refresh_token(&clashing).await;
+            assert_eq!(result, Err(StoreError::Conflict), "the injected failure");
+            result
+        }
+        async fn get_grant(&self, key: &str) -> StoreResult<Option<PersistedGrant>> {
+            self.inner.get_grant(key).await
+        }
+        async fn get_grants(
+            &self,
+            filter: &PersistedGrantFilter,
+        ) -> StoreResult<Vec<PersistedGrant>> {
+            self.inner.get_grants(filter).await
+        }
+        async fn remove_grant(&self, key: &str) -> StoreResult<bool> {
+            self.inner.remove_grant(key).await
+        }
+        async fn remove_grants(&self, filter: &PersistedGrantFilter) -> StoreResult<u64> {
+            self.inner.remove_grants(filter).await
+        }
+        async fn remove_expired_grants(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64> {
+            self.inner.remove_expired_grants(now, batch).await
+        }
+    }
+}
+
+/// The refresh token of a response, asserting a 200.
+async fn refresh_token_of(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A refresh that fails in the database while issuing (on SQLite, inside the rotation's
+/// transaction) leaves the presented token usable: the client's retry works, even after the
+/// grace, and the chain goes on.
+#[tokio::test]
+async fn a_refresh_that_failed_in_the_store_can_be_retried_with_the_same_token() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("oxidp.db").display());
+    let mut stores = oxidp_server::open_stores(&url, 5).await.unwrap();
+    let failing = std::sync::Arc::new(FailingRotation {
+        inner: stores.grants.clone(),
+        armed: false.into(),
+    });
+    stores.grants = failing.clone();
+    let clock = std::sync::Arc::new(oxidp_core::clock::ManualClock::starting_now());
+    let app = TestApp::spawn_on(Some(stores), Some(clock.clone()), |_| {}).await;
+    let (_, tokens) = app.web_tokens("openid offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+
+    failing
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = refresh(&app, ("web", "web-secret"), first, None).await;
+    assert!(failed.status().is_server_error(), "{}", failed.status());
+    assert!(!failing.armed.load(std::sync::atomic::Ordering::SeqCst));
+
+    clock.advance(time::Duration::minutes(5));
+    let second = refresh_token_of(refresh(&app, ("web", "web-secret"), first, None).await).await;
+    assert_ne!(second, first);
+    refresh_token_of(refresh(&app, ("web", "web-secret"), &second, None).await).await;
+}
+
+/// A response lost on its way back: the client retries with the token it still holds within
+/// the grace and gets a fresh one; the successor it never saw is revoked, the family lives.
+#[tokio::test]
+async fn a_refresh_whose_response_was_lost_is_retried_within_the_grace() {
+    let app = TestApp::spawn_with_clock().await;
+    let (_, tokens) = app.web_tokens("openid orders.read offline_access").await;
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let unseen = refresh_token_of(refresh(&app, ("web", "web-secret"), first, None).await).await;
+
+    app.clock().advance(time::Duration::seconds(5));
+    let fresh = refresh_token_of(refresh(&app, ("web", "web-secret"), first, None).await).await;
+    assert_ne!(fresh, unseen);
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), &unseen, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    let next = refresh_token_of(refresh(&app, ("web", "web-secret"), &fresh, None).await).await;
+
+    // Once the successor has been used, the old token is no retry any more: theft.
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), first, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_oauth_error(
+        refresh(&app, ("web", "web-secret"), &next, None).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
 }

@@ -6,7 +6,7 @@ use crate::dialect::{Dialect, Query};
 use crate::error::store_error;
 use crate::{PostgresStore, SqliteStore, sql};
 use async_trait::async_trait;
-use oxidp_core::model::{PersistedGrant, PersistedGrantFilter};
+use oxidp_core::model::{PersistedGrant, PersistedGrantFilter, RefreshTokenRotation};
 use oxidp_core::store::{GrantStore, StoreError, StoreResult};
 use time::OffsetDateTime;
 
@@ -78,6 +78,16 @@ macro_rules! grant_store {
                     .await
                     .map_err(store_error)?;
                 row.as_ref().map(sql::grant_from_row).transpose()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn rotate_refresh_token(
+                &self,
+                rotation: &RefreshTokenRotation,
+            ) -> StoreResult<Option<PersistedGrant>> {
+                // The one grant operation whose mechanism differs between the databases:
+                // see `crate::rotation`.
+                self.rotate(rotation).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -1,28 +1,42 @@
 //! The `refresh_token` grant (RFC 6749 §6).
 //!
 //! Refresh tokens are opaque 256-bit handles stored hashed, bound to the client and the user
-//! session. One-time tokens rotate: each use consumes the token atomically and returns a
-//! successor; presenting a consumed token again is taken as theft and revokes the family (the
-//! client's refresh and reference tokens in that session). A narrower `scope` is honoured, a
-//! wider one refused.
+//! session. A narrower `scope` is honoured, a wider one refused.
+//!
+//! One-time tokens rotate. The request is checked first (expiry, user, scope, session), then
+//! one store operation ([`GrantStore::rotate_refresh_token`](crate::store::GrantStore::rotate_refresh_token))
+//! consumes the token and stores its successor (and a reference access token) together, so a
+//! database error, a timeout or a crash never leaves the client holding a used token without
+//! its successor. The consumed token records its successor's key. Presenting it again:
+//! - within the client's retry grace (`refresh_token_reuse_grace`) while the successor is
+//!   unused: the client most likely never received the response, so it gets a fresh successor
+//!   and the unused one is revoked;
+//! - otherwise (after the grace, or once the successor was used): theft is the likely story,
+//!   and the family is revoked (the client's refresh and reference tokens in that session).
+//!
+//! A request that loses a race with a concurrent rotation of the same token is refused without
+//! revoking anything: the winner's response is on its way to the client.
 
 use super::super::Context;
 use super::super::identity::OPENID;
-use super::super::scopes::narrow_scopes;
+use super::super::scopes::{GrantedScopes, narrow_scopes};
 use super::{
-    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
+    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, mint_access_token,
+    revoke_family,
 };
 use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{
-    Client, PersistedGrant, RefreshTokenExpiration, RefreshTokenUsage, grant_types,
+    Client, MAX_REFRESH_TOKEN_REUSE_GRACE, PersistedGrant, RefreshTokenExpiration,
+    RefreshTokenRotation, RefreshTokenUsage, RotationStep, grant_types,
 };
 use crate::params::Parameters;
 use oxidp_jose::random_token;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use time::OffsetDateTime;
 
-/// What a refresh token stands for; shared by every token of one family.
+/// What a refresh token stands for; shared by every token of one family, but for `successor`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshTokenData {
     /// The user.
@@ -37,6 +51,11 @@ pub struct RefreshTokenData {
     /// The family's absolute end.
     #[serde(with = "time::serde::timestamp")]
     pub absolute_expiry: OffsetDateTime,
+    /// On a consumed token only: the storage key of the token issued in its place, which a
+    /// retry within the grace replaces. Tokens stored before this field existed have none, so
+    /// presenting them again revokes the family, as it always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
 }
 
 impl RefreshTokenData {
@@ -53,6 +72,7 @@ impl RefreshTokenData {
             scopes: scopes.to_vec(),
             family_created: now,
             absolute_expiry: later(now, client.absolute_refresh_token_lifetime),
+            successor: None,
         }
     }
 
@@ -74,14 +94,17 @@ fn invalid_grant(description: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, description)
 }
 
-/// Stores a new refresh token of `family` and returns its handle.
-pub(crate) async fn issue_refresh_token(
-    ctx: &Context,
+/// A new refresh token of `family`: its handle, and the grant that stores it.
+fn refresh_grant(
     client: &Client,
     family: &RefreshTokenData,
     now: OffsetDateTime,
-) -> Result<String, OAuthError> {
+) -> Result<(String, PersistedGrant), OAuthError> {
     let handle = random_token();
+    let data = RefreshTokenData {
+        successor: None,
+        ..family.clone()
+    };
     let grant = PersistedGrant {
         key: refresh_key(&handle),
         grant_type: grant_types::REFRESH_TOKEN.to_owned(),
@@ -91,10 +114,30 @@ pub(crate) async fn issue_refresh_token(
         created: now,
         expires: Some(family.expiry(client, now)),
         consumed: None,
-        data: serde_json::to_string(family).map_err(|_| OAuthError::server_error())?,
+        data: serde_json::to_string(&data).map_err(|_| OAuthError::server_error())?,
     };
+    Ok((handle, grant))
+}
+
+/// Stores a new refresh token of `family` and returns its handle.
+pub(crate) async fn issue_refresh_token(
+    ctx: &Context,
+    client: &Client,
+    family: &RefreshTokenData,
+    now: OffsetDateTime,
+) -> Result<String, OAuthError> {
+    let (handle, grant) = refresh_grant(client, family, now)?;
     ctx.stores.grants.store_grant(&grant).await?;
     Ok(handle)
+}
+
+/// How long a rotated token of `client` may be presented again while its successor is unused:
+/// the client's own setting, else the server's default, never above the bound.
+fn reuse_grace(ctx: &Context, client: &Client) -> Duration {
+    client
+        .refresh_token_reuse_grace
+        .unwrap_or(ctx.options.tokens.refresh_token_reuse_grace)
+        .min(MAX_REFRESH_TOKEN_REUSE_GRACE)
 }
 
 pub(super) async fn redeem(
@@ -103,45 +146,81 @@ pub(super) async fn redeem(
     params: &Parameters,
 ) -> Result<TokenResponse, OAuthError> {
     let handle = params.require("refresh_token")?;
-    let key = refresh_key(handle);
-    let now = ctx.clock.now();
-    let one_time = client.refresh_token_usage == RefreshTokenUsage::OneTime;
-    // A one-time token is claimed in the same statement that reads it (the hot path needs one
-    // round trip, not two); what follows may still refuse it.
-    let claimed = if one_time {
-        ctx.stores.grants.consume_grant(&key, now).await?
-    } else {
-        None
-    };
-    let grant = match claimed {
-        Some(grant) => grant,
-        None => {
-            let Some(grant) = ctx.stores.grants.get_grant(&key).await? else {
-                return Err(invalid_grant("the refresh token is invalid"));
-            };
-            if one_time
-                && grant.grant_type == grant_types::REFRESH_TOKEN
-                && grant.client_id == client.client_id
-            {
-                // It exists, is ours, and could not be claimed: it was used before. Theft is
-                // the likely story: the whole family goes.
-                if let Ok(family) = serde_json::from_str::<RefreshTokenData>(&grant.data) {
-                    let session_id = &family.session.session_id;
-                    let revoked =
-                        revoke_family(ctx, &client.client_id, &family.subject_id, session_id)
-                            .await?;
-                    tracing::warn!(client_id = %client.client_id, sid = %session_id, revoked, "refresh token reused; family revoked");
-                }
-                return Err(invalid_grant("the refresh token has already been used"));
-            }
-            grant
-        }
+    let Some(grant) = ctx.stores.grants.get_grant(&refresh_key(handle)).await? else {
+        return Err(invalid_grant("the refresh token is invalid"));
     };
     if grant.grant_type != grant_types::REFRESH_TOKEN || grant.client_id != client.client_id {
         return Err(invalid_grant("the refresh token is invalid"));
     }
     let family: RefreshTokenData = serde_json::from_str(&grant.data)
         .map_err(|_| invalid_grant("the refresh token is invalid"))?;
+    if client.refresh_token_usage == RefreshTokenUsage::ReUse {
+        return reuse(ctx, client, params, handle, grant, &family).await;
+    }
+    let rotated = match grant.consumed {
+        None => {
+            let now = ctx.clock.now();
+            let granted = check(ctx, client, params, &grant, &family, now).await?;
+            let step = RotationStep::FirstUse { at: now };
+            rotate(ctx, client, grant, &family, granted, step).await?
+        }
+        Some(consumed) => presented_again(ctx, client, params, grant, &family, consumed).await?,
+    };
+    rotated.ok_or_else(|| {
+        // Another request rotated the token between our read and our rotation: the same
+        // client racing itself, whose winning response is on its way. Nothing is revoked.
+        tracing::info!(client_id = %client.client_id, sid = %family.session.session_id, "refresh token rotated by a concurrent request");
+        invalid_grant("the refresh token has already been used")
+    })
+}
+
+/// A consumed one-time token presented again: a retry within the grace while its successor is
+/// unused gets a fresh successor (the unused one revoked); anything else revokes the family.
+async fn presented_again(
+    ctx: &Context,
+    client: &Client,
+    params: &Parameters,
+    grant: PersistedGrant,
+    family: &RefreshTokenData,
+    consumed: OffsetDateTime,
+) -> Result<Option<TokenResponse>, OAuthError> {
+    let now = ctx.clock.now();
+    let grace = reuse_grace(ctx, client);
+    let session_id = &family.session.session_id;
+    if !grace.is_zero()
+        && now <= later(consumed, grace)
+        && let Some(successor) = &family.successor
+    {
+        let stored = ctx.stores.grants.get_grant(successor).await?;
+        if stored.is_some_and(|s| s.consumed.is_none() && s.client_id == client.client_id) {
+            let granted = check(ctx, client, params, &grant, family, now).await?;
+            let step = RotationStep::Retry {
+                successor: successor.clone(),
+            };
+            let rotated = rotate(ctx, client, grant, family, granted, step).await?;
+            if rotated.is_some() {
+                tracing::info!(client_id = %client.client_id, sid = %session_id, "rotated refresh token presented again within the grace; its unused successor was replaced");
+            }
+            return Ok(rotated);
+        }
+    }
+    // Used before, and not a retry we can tell from theft: the whole family goes.
+    let revoked = revoke_family(ctx, &client.client_id, &family.subject_id, session_id).await?;
+    tracing::warn!(client_id = %client.client_id, sid = %session_id, revoked, "refresh token reused; family revoked");
+    Err(invalid_grant("the refresh token has already been used"))
+}
+
+/// What must hold for `grant` to be honoured now, whatever its usage: not expired, the user
+/// still active, the requested scope within the family's, the user session still there (for
+/// a coordinated client, which extends it). Returns the scopes to grant.
+async fn check(
+    ctx: &Context,
+    client: &Client,
+    params: &Parameters,
+    grant: &PersistedGrant,
+    family: &RefreshTokenData,
+    now: OffsetDateTime,
+) -> Result<GrantedScopes, OAuthError> {
     if grant.is_expired(now) {
         return Err(invalid_grant("the refresh token has expired"));
     }
@@ -153,22 +232,7 @@ pub(super) async fn redeem(
     let Some(user) = user.filter(|u| u.enabled) else {
         return Err(invalid_grant("the user is no longer active"));
     };
-    let granted = match narrow_scopes(ctx, &family.scopes, params.get("scope"), &user).await {
-        Ok(granted) => granted,
-        Err(error) => {
-            // A malformed request must not cost the client its token: hand the claim back.
-            if one_time {
-                ctx.stores
-                    .grants
-                    .store_grant(&PersistedGrant {
-                        consumed: None,
-                        ..grant
-                    })
-                    .await?;
-            }
-            return Err(error);
-        }
-    };
+    let granted = narrow_scopes(ctx, &family.scopes, params.get("scope"), &user).await?;
     if !super::super::coordination::validate_and_extend(
         ctx,
         client,
@@ -179,19 +243,77 @@ pub(super) async fn redeem(
     {
         return Err(invalid_grant("the user session has ended"));
     }
+    Ok(granted)
+}
 
-    let refresh_token = if one_time {
-        issue_refresh_token(ctx, client, &family, now).await?
-    } else {
-        if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
-            let slid = PersistedGrant {
-                expires: Some(family.expiry(client, now)),
-                ..grant
-            };
-            ctx.stores.grants.store_grant(&slid).await?;
-        }
-        handle.to_owned()
+/// Rotates `grant` as `step` says, issuing a successor and an access token in the same
+/// transaction; `None` when a concurrent request rotated it first (nothing was stored).
+async fn rotate(
+    ctx: &Context,
+    client: &Client,
+    grant: PersistedGrant,
+    family: &RefreshTokenData,
+    granted: GrantedScopes,
+    step: RotationStep,
+) -> Result<Option<TokenResponse>, OAuthError> {
+    let now = ctx.clock.now();
+    let (handle, successor) = refresh_grant(client, family, now)?;
+    let access = mint_access_token(
+        ctx,
+        client,
+        &family.subject_id,
+        &granted,
+        Some(&family.session),
+    )
+    .await?;
+    let data = RefreshTokenData {
+        successor: Some(successor.key.clone()),
+        ..family.clone()
     };
+    let rotation = RefreshTokenRotation {
+        key: grant.key,
+        data: serde_json::to_string(&data).map_err(|_| OAuthError::server_error())?,
+        step,
+        issue: std::iter::once(successor).chain(access.grant).collect(),
+    };
+    // Everything that can fail is done before the rotation commits, so that after it only
+    // the response's way back can be lost (which the retry grace covers).
+    let response = respond(
+        ctx,
+        client,
+        family,
+        granted,
+        access.token,
+        access.claims,
+        handle,
+    );
+    let response = response.await?;
+    let rotated = ctx.stores.grants.rotate_refresh_token(&rotation).await?;
+    Ok(rotated.map(|_| response))
+}
+
+/// A reusable token: honoured as long as it is valid, slid when its expiration slides.
+async fn reuse(
+    ctx: &Context,
+    client: &Client,
+    params: &Parameters,
+    handle: &str,
+    grant: PersistedGrant,
+    family: &RefreshTokenData,
+) -> Result<TokenResponse, OAuthError> {
+    if grant.consumed.is_some() {
+        // Rotated while the client was one-time; a reusable client does not revive it.
+        return Err(invalid_grant("the refresh token has already been used"));
+    }
+    let now = ctx.clock.now();
+    let granted = check(ctx, client, params, &grant, family, now).await?;
+    if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
+        let slid = PersistedGrant {
+            expires: Some(family.expiry(client, now)),
+            ..grant
+        };
+        ctx.stores.grants.store_grant(&slid).await?;
+    }
     let (access_token, claims) = issue_access_token(
         ctx,
         client,
@@ -200,6 +322,29 @@ pub(super) async fn redeem(
         Some(&family.session),
     )
     .await?;
+    respond(
+        ctx,
+        client,
+        family,
+        granted,
+        access_token,
+        claims,
+        handle.to_owned(),
+    )
+    .await
+}
+
+/// The token response: the access token, an ID token when `openid` was granted, the refresh
+/// token the client holds from now on.
+async fn respond(
+    ctx: &Context,
+    client: &Client,
+    family: &RefreshTokenData,
+    granted: GrantedScopes,
+    access_token: String,
+    claims: super::AccessTokenClaims,
+    refresh_token: String,
+) -> Result<TokenResponse, OAuthError> {
     let id_token = if granted.contains(OPENID) {
         Some(
             issue_id_token(
