@@ -8,6 +8,7 @@ mod keys;
 mod outbox;
 mod resource;
 mod session;
+mod sign_in;
 mod ticket;
 mod user;
 
@@ -24,5 +25,6 @@ pub use outbox::{
 };
 pub use resource::ApiResource;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery, renewal_due};
+pub use sign_in::SignInFailures;
 pub use ticket::AuthenticationTicket;
 pub use user::{User, UserProfile};

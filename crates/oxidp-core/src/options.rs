@@ -58,6 +58,11 @@ pub struct IdentityServerOptions {
     /// in memory (zero: not cached). Bounds how long a user disabled elsewhere (the CLI,
     /// another instance) can still refresh tokens.
     pub user_cache_duration: Duration,
+    /// The progressive delay of failed sign-ins.
+    pub sign_in_throttle: crate::services::ThrottleOptions,
+    /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
+    /// (none by default: the TCP peer is the client).
+    pub trusted_proxies: crate::request::TrustedProxies,
 }
 
 /// How back-channel logout notifications are delivered.
@@ -179,6 +184,8 @@ impl IdentityServerOptions {
             backchannel_logout: BackchannelLogoutOptions::default(),
             store_cache_duration: Duration::from_secs(60),
             user_cache_duration: Duration::from_secs(5),
+            sign_in_throttle: crate::services::ThrottleOptions::default(),
+            trusted_proxies: crate::request::TrustedProxies::default(),
         })
     }
 

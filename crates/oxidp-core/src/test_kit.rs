@@ -22,7 +22,8 @@
 //! [`concurrent_claims_are_disjoint`],
 //! [`each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first`] and
 //! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
-//! instants decades in the past and could claim each other's messages. Give each concurrent run
+//! instants decades in the past and could claim each other's messages; and for
+//! [`remove_expired_sign_in_failures_removes_only_expired_in_batches`]. Give each concurrent run
 //! its own database or schema.
 
 mod clients;
@@ -33,6 +34,7 @@ mod keys;
 mod outbox;
 mod resources;
 mod sessions;
+mod sign_in;
 mod users;
 
 pub use clients::{
@@ -85,6 +87,12 @@ pub use sessions::{
     sessions_round_trip_every_field, touch_session_changes_only_renewed_and_expires,
     update_session_replaces_every_field,
 };
+pub use sign_in::{
+    concurrent_sign_in_failure_replacements_succeed_once,
+    remove_expired_sign_in_failures_removes_only_expired_in_batches,
+    sign_in_failures_add_up_and_restart_after_expiry,
+    sign_in_failures_are_replaced_only_from_what_was_read,
+};
 pub use users::{
     duplicate_user_subject_is_a_conflict, duplicate_username_is_a_conflict,
     user_update_of_unknown_subject_reports_false, user_update_replaces_every_field,
@@ -94,7 +102,8 @@ pub use users::{
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
 use crate::store::{
-    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, SessionStore, UserStore,
+    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, SessionStore,
+    SignInFailureStore, UserStore,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -109,6 +118,7 @@ where
         + UserStore
         + SessionStore
         + OutboxStore
+        + SignInFailureStore
         + ?Sized,
 {
     clients_round_trip_every_field(store).await;
@@ -179,6 +189,11 @@ where
     an_expired_batch_commits_its_expirations_or_gives_its_sessions_back(store).await;
     concurrent_expired_session_takers_are_disjoint(store).await;
     commit_expirations_commits_each_expired_session_once(store).await;
+
+    sign_in_failures_are_replaced_only_from_what_was_read(store).await;
+    concurrent_sign_in_failure_replacements_succeed_once(store).await;
+    sign_in_failures_add_up_and_restart_after_expiry(store).await;
+    remove_expired_sign_in_failures_removes_only_expired_in_batches(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

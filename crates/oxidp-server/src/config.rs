@@ -19,6 +19,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use oxidp_core::options::{
     AuthenticationOptions, IdentityServerOptions, KeyManagementOptions, MasterKey,
 };
+use oxidp_core::request::TrustedProxies;
 use oxidp_jose::SigningAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -98,6 +99,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// A directory whose `NAME.html` files replace the built-in page templates.
     pub templates_dir: Option<PathBuf>,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             templates_dir: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -383,6 +388,8 @@ impl Config {
                 "invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`"
             );
         }
+        TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
         if let Some(issuer) = &self.server.issuer {
             IdentityServerOptions::new(issuer)
                 .map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
@@ -475,6 +482,8 @@ impl Config {
                 .fuzz_expired_session_removal_start,
             migrate_cookie_sessions: self.server_side_sessions.migrate_cookie_sessions,
         };
+        options.trusted_proxies = TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
         options.store_cache_duration = self.store.cache_duration;
         options.user_cache_duration = self.store.user_cache_duration;
         options.backchannel_logout = oxidp_core::options::BackchannelLogoutOptions {

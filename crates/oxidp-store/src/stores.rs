@@ -1,8 +1,8 @@
 //! The store traits of `oxidp-core`, implemented once per aggregate for both backends.
 //!
 //! One module per aggregate: [`clients`] (clients and API resources), [`grants`], [`keys`],
-//! [`users`], [`sessions`], [`outbox`] (with the transactional session removals that fill it)
-//! and [`audit`]. Each module writes its trait implementation once, as a short macro expanded
+//! [`users`], [`sessions`], [`outbox`] (with the transactional session removals that fill it),
+//! [`audit`] and [`sign_in`] (failed sign-in counters). Each module writes its trait implementation once, as a short macro expanded
 //! for [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore): sqlx's
 //! two drivers share no trait a generic implementation could use without repeating a long list
 //! of bounds on every impl (the decision and its reasons are in `docs/architecture.md`,
@@ -16,4 +16,5 @@ mod grants;
 mod keys;
 mod outbox;
 mod sessions;
+mod sign_in;
 mod users;

@@ -10,4 +10,5 @@ mod lifetimes;
 mod refresh_reuse;
 mod revocation;
 mod session_removal;
+mod sign_in;
 mod support;
