@@ -7,6 +7,7 @@ mod grant;
 mod keys;
 mod outbox;
 mod resource;
+mod revoked_token;
 mod session;
 mod sign_in;
 mod ticket;
@@ -24,6 +25,7 @@ pub use outbox::{
     OutboxMessage, OutboxPayload, SessionExpiration, SessionRemoval,
 };
 pub use resource::ApiResource;
+pub use revoked_token::RevokedToken;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery, renewal_due};
 pub use sign_in::SignInFailures;
 pub use ticket::AuthenticationTicket;

@@ -6,6 +6,7 @@
 mod cache;
 mod memory;
 mod memory_outbox;
+mod memory_revoked;
 mod memory_sessions;
 mod memory_sign_in;
 
@@ -14,7 +15,7 @@ pub use memory::MemoryStore;
 
 use crate::model::{
     ApiResource, AttemptOutcome, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt,
-    DeliveryStatus, OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult,
+    DeliveryStatus, OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult, RevokedToken,
     ServerSideSession, SessionExpiration, SessionFilter, SessionQuery, SessionRemoval,
     SignInFailures, SigningKeyRecord, User,
 };
@@ -290,6 +291,25 @@ pub trait SignInFailureStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// The revocation list of JWT access tokens: the ids (`jti`) of tokens revoked before their
+/// expiry, kept until they expire. A JWT cannot be recalled from APIs that validate it
+/// locally; this server (and APIs that ask it through introspection) refuses it from then on.
+#[async_trait]
+pub trait RevokedTokenStore: Send + Sync {
+    /// Records the revoked token. An id already recorded keeps its first entry.
+    async fn revoke_token_id(&self, revoked: &RevokedToken) -> StoreResult<()>;
+    /// The entry of the token with this id, if it was revoked (expired or not: callers that
+    /// ask hold a token that is otherwise still valid).
+    async fn find_revoked_token_id(&self, jti: &str) -> StoreResult<Option<RevokedToken>>;
+    /// Deletes up to `batch` entries whose token expired at `now` (`expires <= now`); returns
+    /// how many.
+    async fn remove_expired_revoked_token_ids(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<u64>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -311,6 +331,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Failed sign-in counters.
     pub sign_in_failures: Arc<dyn SignInFailureStore>,
+    /// The revocation list of JWT access tokens.
+    pub revoked_tokens: Arc<dyn RevokedTokenStore>,
 }
 
 impl Stores {
@@ -326,6 +348,7 @@ impl Stores {
             + OutboxStore
             + AuditStore
             + SignInFailureStore
+            + RevokedTokenStore
             + 'static,
     {
         Self {
@@ -337,7 +360,8 @@ impl Stores {
             sessions: backend.clone(),
             outbox: backend.clone(),
             audit: backend.clone(),
-            sign_in_failures: backend,
+            sign_in_failures: backend.clone(),
+            revoked_tokens: backend,
         }
     }
 

@@ -23,7 +23,8 @@
 //! [`each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first`] and
 //! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
 //! instants decades in the past and could claim each other's messages; and for
-//! [`remove_expired_sign_in_failures_removes_only_expired_in_batches`]. Give each concurrent run
+//! [`remove_expired_sign_in_failures_removes_only_expired_in_batches`] and
+//! [`remove_expired_revoked_token_ids_removes_only_expired_in_batches`]. Give each concurrent run
 //! its own database or schema.
 
 mod clients;
@@ -33,6 +34,7 @@ mod grants;
 mod keys;
 mod outbox;
 mod resources;
+mod revoked_tokens;
 mod sessions;
 mod sign_in;
 mod users;
@@ -76,6 +78,10 @@ pub use resources::{
     api_resource_upsert_replaces, api_resources_are_listed_in_name_order,
     api_resources_round_trip_every_field,
 };
+pub use revoked_tokens::{
+    remove_expired_revoked_token_ids_removes_only_expired_in_batches,
+    revoked_token_ids_round_trip_and_are_recorded_once,
+};
 pub use sessions::{
     create_session_refuses_an_existing_key, delete_session_reports_whether_it_existed,
     empty_session_filter_is_refused, session_filters_select_exactly_and_in_order,
@@ -102,7 +108,7 @@ pub use users::{
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
 use crate::store::{
-    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, SessionStore,
+    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, RevokedTokenStore, SessionStore,
     SignInFailureStore, UserStore,
 };
 use time::{Duration, OffsetDateTime};
@@ -119,6 +125,7 @@ where
         + SessionStore
         + OutboxStore
         + SignInFailureStore
+        + RevokedTokenStore
         + ?Sized,
 {
     clients_round_trip_every_field(store).await;
@@ -194,6 +201,9 @@ where
     concurrent_sign_in_failure_replacements_succeed_once(store).await;
     sign_in_failures_add_up_and_restart_after_expiry(store).await;
     remove_expired_sign_in_failures_removes_only_expired_in_batches(store).await;
+
+    revoked_token_ids_round_trip_and_are_recorded_once(store).await;
+    remove_expired_revoked_token_ids_removes_only_expired_in_batches(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

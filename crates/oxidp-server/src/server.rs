@@ -197,8 +197,8 @@ async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
 
 /// Background upkeep, once a minute: key rotation (so that no request ever waits for key
 /// generation) and removal of what expired: grants (used codes and refresh tokens are kept
-/// until they expire, for replay detection, and must not pile up after that) and failed
-/// sign-in counters.
+/// until they expire, for replay detection, and must not pile up after that), failed sign-in
+/// counters and the revocation list's ids of expired JWTs.
 async fn maintain(idp: IdentityServer) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -210,6 +210,10 @@ async fn maintain(idp: IdentityServer) {
         remove_expired("grants", |batch| idp.remove_expired_grants(batch)).await;
         remove_expired("sign-in failure counters", |batch| {
             idp.login.remove_expired_failures(batch)
+        })
+        .await;
+        remove_expired("revoked JWT ids", |batch| {
+            idp.revocation.remove_expired(batch)
         })
         .await;
     }

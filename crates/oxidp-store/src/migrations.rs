@@ -58,6 +58,11 @@ const SQLITE: &[Embedded] = &[
         "sign_in_failures",
         include_str!("../migrations/sqlite/20261202130000_sign_in_failures.sql"),
     ),
+    (
+        20261202130100,
+        "revoked_tokens",
+        include_str!("../migrations/sqlite/20261202130100_revoked_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -106,6 +111,11 @@ const POSTGRES: &[Embedded] = &[
         20261202130000,
         "sign_in_failures",
         include_str!("../migrations/postgres/20261202130000_sign_in_failures.sql"),
+    ),
+    (
+        20261202130100,
+        "revoked_tokens",
+        include_str!("../migrations/postgres/20261202130100_revoked_tokens.sql"),
     ),
 ];
 

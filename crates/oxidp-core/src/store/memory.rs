@@ -30,6 +30,7 @@ pub(super) struct Inner {
     pub(super) attempts: Vec<crate::model::DeliveryAttempt>,
     pub(super) audit: Vec<crate::model::AuditEntry>,
     pub(super) sign_in_failures: BTreeMap<String, crate::model::SignInFailures>,
+    pub(super) revoked_tokens: BTreeMap<String, crate::model::RevokedToken>,
 }
 
 impl MemoryStore {
