@@ -101,7 +101,7 @@ impl std::fmt::Debug for dyn Clock {
     }
 }
 
-/// The identity server's services, built once over one [`Context`].
+/// The identity server's services, built once over one shared context (private to the core).
 #[derive(Debug, Clone)]
 pub struct IdentityServer {
     context: Arc<Context>,
