@@ -10,7 +10,9 @@
 //!   issuer's JWKS (discovered from `{issuer}/.well-known/openid-configuration`), `iss`, `aud`,
 //!   `exp` and `nbf` with a clock skew;
 //! * sends any other token (a **reference token**) to the issuer's RFC 7662 introspection
-//!   endpoint, authenticating as the API resource, and caches the answer briefly;
+//!   endpoint, authenticating as the API resource, and caches the answer briefly; with
+//!   [`ValidatorOptions::introspect_jwts`], a JWT that passed the local checks is introspected
+//!   too;
 //! * checks the required scopes, then any [`ConfirmationCheck`]s (the place for DPoP or mTLS
 //!   certificate binding).
 //!
@@ -39,6 +41,16 @@
 //!   request's [`http::HeaderMap`], and [`AuthError::www_authenticate`] for the challenge.
 //!
 //! Tokens are never logged; log lines carry only the reason a token was refused.
+//!
+//! # What local validation cannot see
+//!
+//! A JWT checked locally is valid until its `exp`, whatever happens at the issuer after it was
+//! issued: a token revoked there (RFC 7009), a user signed out or disabled, a client removed.
+//! oxidp keeps a revocation list of JWT ids and refuses revoked JWTs at its own endpoints
+//! (introspection, userinfo, admin API), but a local validator never asks it. Keep JWT
+//! lifetimes short (minutes), use reference tokens, or turn on
+//! [`ValidatorOptions::introspect_jwts`]: the validator then asks the issuer about every JWT
+//! too, and refuses a revoked one within the introspection cache duration (10 s by default).
 //!
 //! # Example
 //!

@@ -28,6 +28,7 @@ pub struct ValidatorOptions {
     pub(crate) introspection: Option<IntrospectionCredentials>,
     pub(crate) introspection_cache_duration: Duration,
     pub(crate) introspection_cache_capacity: usize,
+    pub(crate) introspect_jwts: bool,
     pub(crate) http_timeout: Duration,
     pub(crate) realm: Option<String>,
 }
@@ -58,6 +59,7 @@ impl fmt::Debug for ValidatorOptions {
                 "introspection_cache_duration",
                 &self.introspection_cache_duration,
             )
+            .field("introspect_jwts", &self.introspect_jwts)
             .field("http_timeout", &self.http_timeout)
             .field("realm", &self.realm)
             .finish()
@@ -77,6 +79,10 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("the HTTP client could not be built")]
     HttpClient(#[source] reqwest::Error),
+    /// JWTs are to be introspected ([`ValidatorOptions::introspect_jwts`]), but no
+    /// introspection credentials were given.
+    #[error("introspecting JWTs needs introspection credentials")]
+    IntrospectionRequired,
 }
 
 impl ValidatorOptions {
@@ -113,6 +119,7 @@ impl ValidatorOptions {
             introspection: None,
             introspection_cache_duration: Duration::from_secs(10),
             introspection_cache_capacity: 10_000,
+            introspect_jwts: false,
             http_timeout: Duration::from_secs(5),
             realm: None,
         }
@@ -407,6 +414,34 @@ impl ValidatorOptions {
         self
     }
 
+    /// Also asks the issuer about JWT access tokens, after they passed the local checks, so
+    /// that a JWT revoked at the issuer (RFC 7009) is refused here too: within
+    /// [`introspection_cache_duration`](Self::introspection_cache_duration) of its revocation,
+    /// since answers are cached. Needs introspection credentials; each distinct token then
+    /// costs one request to the issuer per cache period.
+    ///
+    /// Without it (the default) a JWT is checked only locally, and a local validator cannot
+    /// see anything the issuer learns after issuing the token: a revoked JWT, a user signed
+    /// out or disabled, a client removed. Such a token stays valid here until its `exp`, so
+    /// keep JWT lifetimes short, or turn this on where that matters.
+    ///
+    /// ```
+    /// use oxidp_api_auth::{ConfigError, Validator, ValidatorOptions};
+    ///
+    /// let options = ValidatorOptions::new("https://idp.example.com", "orders-api");
+    /// let checked = options.clone().introspection_secret("secret").introspect_jwts();
+    /// assert!(Validator::new(checked).is_ok());
+    /// // The issuer can only be asked with the API's credentials.
+    /// assert!(matches!(
+    ///     Validator::new(options.introspect_jwts()),
+    ///     Err(ConfigError::IntrospectionRequired)
+    /// ));
+    /// ```
+    pub fn introspect_jwts(mut self) -> Self {
+        self.introspect_jwts = true;
+        self
+    }
+
     /// Timeout of each request to the issuer (default 5 s).
     ///
     /// ```
@@ -478,6 +513,9 @@ impl ValidatorOptions {
         }
         if self.audience.is_empty() {
             return Err(ConfigError::EmptyAudience);
+        }
+        if self.introspect_jwts && self.introspection.is_none() {
+            return Err(ConfigError::IntrospectionRequired);
         }
         Ok(())
     }

@@ -237,7 +237,18 @@ impl Validator {
             let claims =
                 crate::jwt::validate(&inner.options, &inner.client, &inner.keys, token.value())
                     .await;
-            ValidatedToken::new(TokenKind::Jwt, log_refusal(claims, TokenKind::Jwt)?)
+            let validated =
+                ValidatedToken::new(TokenKind::Jwt, log_refusal(claims, TokenKind::Jwt)?);
+            // Only the issuer knows whether a JWT that verifies was revoked since.
+            if inner.options.introspect_jwts
+                && let Some(introspector) = &inner.introspector
+            {
+                let answer = introspector
+                    .validate(&inner.options, &inner.client, token.value())
+                    .await;
+                log_refusal(answer, TokenKind::Jwt)?;
+            }
+            validated
         } else {
             let Some(introspector) = &inner.introspector else {
                 return Err(InvalidToken::ReferenceTokenNotAccepted.into());

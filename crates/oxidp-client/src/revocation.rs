@@ -9,9 +9,11 @@ use crate::secret::{AccessToken, RefreshToken};
 
 /// Whether signing out revokes the access token as well as the refresh token.
 ///
-/// A JWT access token cannot be recalled from the APIs that validate it locally, so revoking it
-/// achieves little; a reference token is checked by introspection on every use, so revoking it
-/// ends it at once.
+/// A reference token is checked by introspection on every use, so revoking it ends it at once.
+/// Revoking a JWT access token puts its id on oxidp's revocation list: oxidp's own endpoints
+/// (userinfo, introspection) and APIs that introspect JWTs refuse it from then on, but APIs that
+/// validate it locally cannot see that and accept it until it expires; choose
+/// [`Always`](Self::Always) when the APIs ask the issuer.
 ///
 /// ```
 /// assert_eq!(

@@ -7,7 +7,9 @@ mod grant;
 mod keys;
 mod outbox;
 mod resource;
+mod revoked_token;
 mod session;
+mod sign_in;
 mod ticket;
 mod user;
 
@@ -25,6 +27,8 @@ pub use outbox::{
     OutboxMessage, OutboxPayload, SessionExpiration, SessionRemoval,
 };
 pub use resource::ApiResource;
+pub use revoked_token::RevokedToken;
 pub use session::{QueryResult, ServerSideSession, SessionFilter, SessionQuery, renewal_due};
+pub use sign_in::SignInFailures;
 pub use ticket::AuthenticationTicket;
 pub use user::{User, UserProfile};

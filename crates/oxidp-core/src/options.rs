@@ -60,6 +60,11 @@ pub struct IdentityServerOptions {
     /// in memory (zero: not cached). Bounds how long a user disabled elsewhere (the CLI,
     /// another instance) can still refresh tokens.
     pub user_cache_duration: Duration,
+    /// The progressive delay of failed sign-ins.
+    pub sign_in_throttle: crate::services::ThrottleOptions,
+    /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
+    /// (none by default: the TCP peer is the client).
+    pub trusted_proxies: crate::request::TrustedProxies,
 }
 
 /// Server-wide defaults of token issuance; a client's own setting, when it has one, wins.
@@ -201,6 +206,8 @@ impl IdentityServerOptions {
             tokens: TokenOptions::default(),
             store_cache_duration: Duration::from_secs(60),
             user_cache_duration: Duration::from_secs(5),
+            sign_in_throttle: crate::services::ThrottleOptions::default(),
+            trusted_proxies: crate::request::TrustedProxies::default(),
         })
     }
 

@@ -6,12 +6,16 @@
 //! service. Rules about those headers (how many, which scheme, proof of possession) are made
 //! here and in the services, never in handlers.
 
+mod forwarded;
+
+pub use forwarded::{TrustedProxies, client_address};
+
 use crate::error::{Challenge, ChallengeScheme, ErrorCode, OAuthError};
 use crate::params::Parameters;
 use crate::services::ClientCredentials;
 use std::net::SocketAddr;
 
-/// The connection a request arrived on, as the listener (and, later, a trusted proxy) says.
+/// The connection a request arrived on, as the listener (and a trusted proxy) says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerInfo {
     /// The client's address, when known (behind a trusted proxy: the address it reports).

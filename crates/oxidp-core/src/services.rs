@@ -101,7 +101,7 @@ impl std::fmt::Debug for dyn Clock {
     }
 }
 
-/// The identity server's services, built once over one shared (private) context.
+/// The identity server's services, built once over one shared context (private to the core).
 #[derive(Debug, Clone)]
 pub struct IdentityServer {
     context: Arc<Context>,
@@ -380,8 +380,9 @@ impl IdentityServerBuilder {
         let login = Arc::new(LoginService::new(
             users.clone(),
             sessions.clone(),
+            context.stores.sign_in_failures.clone(),
             context.clock.clone(),
-            ThrottleOptions::default(),
+            context.options.sign_in_throttle,
         ));
         let client_auth = Arc::new(ClientAuthenticator::new(context.clone()));
         let authorize = Arc::new(AuthorizeService::new(context.clone()));

@@ -6,7 +6,9 @@
 mod cache;
 mod memory;
 mod memory_outbox;
+mod memory_revoked;
 mod memory_sessions;
+mod memory_sign_in;
 
 pub use cache::{CachedClientStore, CachedResourceStore, CachedUserStore};
 pub use memory::MemoryStore;
@@ -14,8 +16,8 @@ pub use memory::MemoryStore;
 use crate::model::{
     ApiResource, AttemptOutcome, AuditEntry, Client, DataProtectionKeyRecord, DeliveryAttempt,
     DeliveryStatus, OutboxMessage, PersistedGrant, PersistedGrantFilter, QueryResult,
-    RefreshTokenRotation, ServerSideSession, SessionExpiration, SessionFilter, SessionQuery,
-    SessionRemoval, SigningKeyRecord, User,
+    RefreshTokenRotation, RevokedToken, ServerSideSession, SessionExpiration, SessionFilter,
+    SessionQuery, SessionRemoval, SignInFailures, SigningKeyRecord, User,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -266,6 +268,60 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 }
 
+/// Counters of failed sign-ins, shared by every instance on one database so that the sign-in
+/// throttle holds however many instances an attacker spreads guesses over.
+#[async_trait]
+pub trait SignInFailureStore: Send + Sync {
+    /// The counter with this key, expired or not (callers decide with their clock).
+    async fn get_sign_in_failures(&self, key: &str) -> StoreResult<Option<SignInFailures>>;
+    /// Replaces the counter with this key by `next`, only if it is still exactly `current`
+    /// (`None`: there is no counter); returns whether it was replaced. Of concurrent callers
+    /// that read the same counter, exactly one succeeds: the sign-in throttle counts an attempt
+    /// this way before checking the password, so parallel guesses cannot all pass one check.
+    async fn replace_sign_in_failures(
+        &self,
+        key: &str,
+        current: Option<&SignInFailures>,
+        next: &SignInFailures,
+    ) -> StoreResult<bool>;
+    /// Adds one failure at `at` to the counter with this key (starting it at one when there is
+    /// none or it expired before `at`), which then lasts until `expires`; returns the counter as
+    /// it now is. Atomic: concurrent additions all count.
+    async fn add_sign_in_failure(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> StoreResult<SignInFailures>;
+    /// Deletes the counter with this key; returns whether it existed.
+    async fn clear_sign_in_failures(&self, key: &str) -> StoreResult<bool>;
+    /// Deletes up to `batch` counters expired at `now` (`expires <= now`); returns how many.
+    async fn remove_expired_sign_in_failures(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<u64>;
+}
+
+/// The revocation list of JWT access tokens: the ids (`jti`) of tokens revoked before their
+/// expiry, kept until they expire. A JWT cannot be recalled from APIs that validate it
+/// locally; this server (and APIs that ask it through introspection) refuses it from then on.
+#[async_trait]
+pub trait RevokedTokenStore: Send + Sync {
+    /// Records the revoked token. An id already recorded keeps its first entry.
+    async fn revoke_token_id(&self, revoked: &RevokedToken) -> StoreResult<()>;
+    /// The entry of the token with this id, if it was revoked (expired or not: callers that
+    /// ask hold a token that is otherwise still valid).
+    async fn find_revoked_token_id(&self, jti: &str) -> StoreResult<Option<RevokedToken>>;
+    /// Deletes up to `batch` entries whose token expired at `now` (`expires <= now`); returns
+    /// how many.
+    async fn remove_expired_revoked_token_ids(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<u64>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -285,6 +341,10 @@ pub struct Stores {
     pub outbox: Arc<dyn OutboxStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditStore>,
+    /// Failed sign-in counters.
+    pub sign_in_failures: Arc<dyn SignInFailureStore>,
+    /// The revocation list of JWT access tokens.
+    pub revoked_tokens: Arc<dyn RevokedTokenStore>,
 }
 
 impl Stores {
@@ -299,6 +359,8 @@ impl Stores {
             + SessionStore
             + OutboxStore
             + AuditStore
+            + SignInFailureStore
+            + RevokedTokenStore
             + 'static,
     {
         Self {
@@ -309,7 +371,9 @@ impl Stores {
             users: backend.clone(),
             sessions: backend.clone(),
             outbox: backend.clone(),
-            audit: backend,
+            audit: backend.clone(),
+            sign_in_failures: backend.clone(),
+            revoked_tokens: backend,
         }
     }
 

@@ -22,7 +22,9 @@
 //! [`concurrent_claims_are_disjoint`],
 //! [`each_recorded_attempt_updates_the_message_and_attempts_list_oldest_first`] and
 //! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
-//! instants decades in the past and could claim each other's messages. Give each concurrent run
+//! instants decades in the past and could claim each other's messages; and for
+//! [`remove_expired_sign_in_failures_removes_only_expired_in_batches`] and
+//! [`remove_expired_revoked_token_ids_removes_only_expired_in_batches`]. Give each concurrent run
 //! its own database or schema.
 
 mod clients;
@@ -32,8 +34,10 @@ mod grants;
 mod keys;
 mod outbox;
 mod resources;
+mod revoked_tokens;
 mod rotation;
 mod sessions;
+mod sign_in;
 mod users;
 
 pub use clients::{
@@ -75,6 +79,10 @@ pub use resources::{
     api_resource_upsert_replaces, api_resources_are_listed_in_name_order,
     api_resources_round_trip_every_field,
 };
+pub use revoked_tokens::{
+    remove_expired_revoked_token_ids_removes_only_expired_in_batches,
+    revoked_token_ids_round_trip_and_are_recorded_once,
+};
 pub use rotation::{
     a_failed_rotation_changes_nothing, a_retry_rotation_replaces_an_unused_successor,
     concurrent_rotations_of_one_token_have_one_winner,
@@ -91,6 +99,12 @@ pub use sessions::{
     sessions_round_trip_every_field, touch_session_changes_only_renewed_and_expires,
     update_session_replaces_every_field,
 };
+pub use sign_in::{
+    concurrent_sign_in_failure_replacements_succeed_once,
+    remove_expired_sign_in_failures_removes_only_expired_in_batches,
+    sign_in_failures_add_up_and_restart_after_expiry,
+    sign_in_failures_are_replaced_only_from_what_was_read,
+};
 pub use users::{
     duplicate_user_subject_is_a_conflict, duplicate_username_is_a_conflict,
     user_update_of_unknown_subject_reports_false, user_update_replaces_every_field,
@@ -100,7 +114,8 @@ pub use users::{
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
 use crate::store::{
-    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, SessionStore, UserStore,
+    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, RevokedTokenStore, SessionStore,
+    SignInFailureStore, UserStore,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -115,6 +130,8 @@ where
         + UserStore
         + SessionStore
         + OutboxStore
+        + SignInFailureStore
+        + RevokedTokenStore
         + ?Sized,
 {
     clients_round_trip_every_field(store).await;
@@ -189,6 +206,14 @@ where
     an_expired_batch_commits_its_expirations_or_gives_its_sessions_back(store).await;
     concurrent_expired_session_takers_are_disjoint(store).await;
     commit_expirations_commits_each_expired_session_once(store).await;
+
+    sign_in_failures_are_replaced_only_from_what_was_read(store).await;
+    concurrent_sign_in_failure_replacements_succeed_once(store).await;
+    sign_in_failures_add_up_and_restart_after_expiry(store).await;
+    remove_expired_sign_in_failures_removes_only_expired_in_batches(store).await;
+
+    revoked_token_ids_round_trip_and_are_recorded_once(store).await;
+    remove_expired_revoked_token_ids_removes_only_expired_in_batches(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

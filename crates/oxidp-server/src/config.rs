@@ -20,6 +20,7 @@ use oxidp_core::model::MAX_REFRESH_TOKEN_REUSE_GRACE;
 use oxidp_core::options::{
     AuthenticationOptions, IdentityServerOptions, KeyManagementOptions, MasterKey,
 };
+use oxidp_core::request::TrustedProxies;
 use oxidp_jose::SigningAlgorithm;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -111,6 +112,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A directory whose `NAME.html` files replace the built-in page templates.
     pub templates_dir: Option<PathBuf>,
+    /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` / `Forwarded`
+    /// headers name the client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -125,6 +129,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(75),
             max_connections: 1024,
             templates_dir: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -433,6 +438,8 @@ impl Config {
                 "invalid value for key `keys.announcement_period`: must be shorter than `keys.rotation_interval`"
             );
         }
+        TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
         if let Some(issuer) = &self.server.issuer {
             IdentityServerOptions::new(issuer)
                 .map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
@@ -536,6 +543,8 @@ impl Config {
         options.tokens = oxidp_core::options::TokenOptions {
             refresh_token_reuse_grace: self.tokens.refresh_token_reuse_grace,
         };
+        options.trusted_proxies = TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
         options.store_cache_duration = self.store.cache_duration;
         options.user_cache_duration = self.store.user_cache_duration;
         options.backchannel_logout = oxidp_core::options::BackchannelLogoutOptions {

@@ -2,9 +2,10 @@
 //! [`ProtocolRequest`], and the listener's part of it, [`PeerInfo`].
 //!
 //! The listener fills the peer: [`ConnectedPeer`] is the connect-info type the server serves
-//! with (plain TCP today; a TLS listener adds the client certificate chain, a trusted proxy the
-//! forwarded address). Rejections are protocol errors in the endpoint's format, never axum's
-//! plain text.
+//! with (plain TCP today; a TLS listener adds the client certificate chain). When the TCP peer
+//! is one of the configured trusted proxies ([`Forwarding`]), [`peer_info`] replaces its
+//! address with the client's, by the core's rule ([`oxidp_core::request::client_address`]).
+//! Rejections are protocol errors in the endpoint's format, never axum's plain text.
 
 use crate::error::{PageError, ProtocolError};
 use axum::extract::connect_info::Connected;
@@ -14,8 +15,11 @@ use axum::http::{Method, StatusCode, header};
 use axum::serve::IncomingStream;
 use oxidp_core::error::OAuthError;
 use oxidp_core::params::Parameters;
-use oxidp_core::request::{PeerInfo, ProtocolRequest, RequestMethod};
+use oxidp_core::request::{
+    PeerInfo, ProtocolRequest, RequestMethod, TrustedProxies, client_address,
+};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// The body limit, shared through request extensions by the router.
@@ -32,16 +36,45 @@ impl Connected<IncomingStream<'_, TcpListener>> for ConnectedPeer {
     }
 }
 
+/// The reverse proxies whose forwarding headers are believed, shared through request
+/// extensions by the router (`server.trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub struct Forwarding(pub Arc<TrustedProxies>);
+
 /// The peer of a request: from [`ConnectedPeer`], or from a plain `SocketAddr` connect info
-/// when the routes are served by an embedding application; unknown otherwise.
+/// when the routes are served by an embedding application; unknown otherwise. Behind a
+/// trusted proxy, the address is the client's as the forwarding headers report it.
 pub fn peer_info(parts: &Parts) -> PeerInfo {
-    if let Some(ConnectInfo(ConnectedPeer(peer))) = parts.extensions.get() {
-        return peer.clone();
+    let mut peer = if let Some(ConnectInfo(ConnectedPeer(peer))) = parts.extensions.get() {
+        peer.clone()
+    } else {
+        match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(address)) => PeerInfo::from_addr(*address),
+            None => PeerInfo::default(),
+        }
+    };
+    if let (Some(address), Some(Forwarding(trusted))) =
+        (peer.remote_addr, parts.extensions.get::<Forwarding>())
+        && trusted.contains(address.ip())
+    {
+        // A value that is not text cannot name an address; it is left out, and the walk then
+        // stops at the proxy (or reads the next header) rather than guessing.
+        let values = |name: &str| -> Vec<&str> {
+            parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect()
+        };
+        peer.remote_addr = Some(client_address(
+            address,
+            &values("x-forwarded-for"),
+            &values("forwarded"),
+            trusted,
+        ));
     }
-    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(address)) => PeerInfo::from_addr(*address),
-        None => PeerInfo::default(),
-    }
+    peer
 }
 
 /// A protocol POST with a form body (token, introspection, revocation): the content type

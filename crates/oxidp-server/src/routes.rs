@@ -12,7 +12,7 @@ mod token;
 mod userinfo;
 
 use crate::pages::Pages;
-use crate::request::BodyLimit;
+use crate::request::{BodyLimit, Forwarding};
 use crate::telemetry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +50,7 @@ pub struct HttpLimits {
 /// The identity server's routes, ready to serve or to nest into another axum app.
 pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Router {
     let secure_cookies = idp.options().is_https();
+    let forwarding = Forwarding(Arc::new(idp.options().trusted_proxies.clone()));
     let state = AppState {
         idp: Arc::new(idp),
         metrics: telemetry::prometheus(),
@@ -97,6 +98,7 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
         ))
         .layer(axum::middleware::from_fn(telemetry::track_requests))
         .layer(axum::Extension(BodyLimit(limits.max_body_size)))
+        .layer(axum::Extension(forwarding))
         .layer(DefaultBodyLimit::max(limits.max_body_size))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

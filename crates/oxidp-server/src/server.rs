@@ -199,10 +199,10 @@ async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
 }
 
 /// Background upkeep, once a minute: key rotation (so that no request ever waits for key
-/// generation) and removal of expired grants (used codes and refresh tokens are kept until
-/// they expire, for replay detection, and must not pile up after that).
+/// generation) and removal of what expired: grants (used codes and refresh tokens are kept
+/// until they expire, for replay detection, and must not pile up after that), failed sign-in
+/// counters and the revocation list's ids of expired JWTs.
 async fn maintain(idp: IdentityServer) {
-    const BATCH: u32 = 1_000;
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -210,19 +210,37 @@ async fn maintain(idp: IdentityServer) {
         if let Err(error) = idp.keys().maintain().await {
             tracing::error!(%error, "key maintenance failed");
         }
-        loop {
-            match idp.remove_expired_grants(BATCH).await {
-                Ok(removed) if removed == u64::from(BATCH) => continue,
-                Ok(removed) => {
-                    if removed > 0 {
-                        tracing::debug!(removed, "removed expired grants");
-                    }
-                    break;
+        remove_expired("grants", |batch| idp.remove_expired_grants(batch)).await;
+        remove_expired("sign-in failure counters", |batch| {
+            idp.login.remove_expired_failures(batch)
+        })
+        .await;
+        remove_expired("revoked JWT ids", |batch| {
+            idp.revocation.remove_expired(batch)
+        })
+        .await;
+    }
+}
+
+/// Calls `remove` with batches of a thousand until one comes back short (or fails).
+async fn remove_expired<F, R>(what: &str, remove: F)
+where
+    F: Fn(u32) -> R,
+    R: Future<Output = Result<u64, oxidp_core::store::StoreError>>,
+{
+    const BATCH: u32 = 1_000;
+    loop {
+        match remove(BATCH).await {
+            Ok(removed) if removed == u64::from(BATCH) => continue,
+            Ok(removed) => {
+                if removed > 0 {
+                    tracing::debug!(removed, "removed expired {what}");
                 }
-                Err(error) => {
-                    tracing::error!(%error, "expired-grant cleanup failed");
-                    break;
-                }
+                break;
+            }
+            Err(error) => {
+                tracing::error!(%error, "removing expired {what} failed");
+                break;
             }
         }
     }

@@ -19,6 +19,10 @@ pub(crate) trait Dialect {
     type Db: sqlx::Database;
     /// Deletes one batch of expired grants: expired before `$1`, at most `$2`.
     const REMOVE_EXPIRED_GRANTS: &'static str;
+    /// Deletes one batch of expired sign-in failure counters: expired at `$1`, at most `$2`.
+    const REMOVE_EXPIRED_SIGN_IN_FAILURES: &'static str;
+    /// Deletes one batch of revoked JWT ids whose token expired: at `$1`, at most `$2`.
+    const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str;
     /// Claims a batch of due outbox messages by moving their next attempt to the lease, and
     /// returns them: due at `$1`, leased until `$2`, at most `$3`, of the kinds listed where
     /// the text says `{kinds}` (see `crate::outbox::claim_due`). No two concurrent callers may
@@ -43,6 +47,12 @@ impl Dialect for SqliteStore {
     const REMOVE_EXPIRED_GRANTS: &'static str = "DELETE FROM persisted_grants WHERE key IN \
          (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2)";
 
+    const REMOVE_EXPIRED_SIGN_IN_FAILURES: &'static str = "DELETE FROM sign_in_failures WHERE \
+         key IN (SELECT key FROM sign_in_failures WHERE expires <= $1 ORDER BY expires LIMIT $2)";
+
+    const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str = "DELETE FROM revoked_tokens WHERE \
+         jti IN (SELECT jti FROM revoked_tokens WHERE expires <= $1 ORDER BY expires LIMIT $2)";
+
     /// One statement is atomic in SQLite (the write lock serializes concurrent claimers).
     const CLAIM_DUE_MESSAGES: &'static str = "UPDATE backchannel_outbox SET next_attempt = $2 \
          WHERE id IN (SELECT id FROM backchannel_outbox WHERE status = 'pending' \
@@ -63,6 +73,16 @@ impl Dialect for PostgresStore {
     /// of waiting on each other.
     const REMOVE_EXPIRED_GRANTS: &'static str = "DELETE FROM persisted_grants WHERE key IN \
          (SELECT key FROM persisted_grants WHERE expires < $1 ORDER BY expires LIMIT $2 \
+         FOR UPDATE SKIP LOCKED)";
+
+    /// As for grants: instances cleaning up at once take different rows.
+    const REMOVE_EXPIRED_SIGN_IN_FAILURES: &'static str = "DELETE FROM sign_in_failures WHERE \
+         key IN (SELECT key FROM sign_in_failures WHERE expires <= $1 ORDER BY expires LIMIT $2 \
+         FOR UPDATE SKIP LOCKED)";
+
+    /// As for grants: instances cleaning up at once take different rows.
+    const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str = "DELETE FROM revoked_tokens WHERE \
+         jti IN (SELECT jti FROM revoked_tokens WHERE expires <= $1 ORDER BY expires LIMIT $2 \
          FOR UPDATE SKIP LOCKED)";
 
     /// `SKIP LOCKED` gives instances claiming at the same time different rows (a row another

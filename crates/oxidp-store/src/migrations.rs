@@ -53,6 +53,16 @@ const SQLITE: &[Embedded] = &[
         "outbox_kinds",
         include_str!("../migrations/sqlite/20261202120000_outbox_kinds.sql"),
     ),
+    (
+        20261202130000,
+        "sign_in_failures",
+        include_str!("../migrations/sqlite/20261202130000_sign_in_failures.sql"),
+    ),
+    (
+        20261202130100,
+        "revoked_tokens",
+        include_str!("../migrations/sqlite/20261202130100_revoked_tokens.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -96,6 +106,16 @@ const POSTGRES: &[Embedded] = &[
         20261202120000,
         "outbox_kinds",
         include_str!("../migrations/postgres/20261202120000_outbox_kinds.sql"),
+    ),
+    (
+        20261202130000,
+        "sign_in_failures",
+        include_str!("../migrations/postgres/20261202130000_sign_in_failures.sql"),
+    ),
+    (
+        20261202130100,
+        "revoked_tokens",
+        include_str!("../migrations/postgres/20261202130100_revoked_tokens.sql"),
     ),
 ];
 

@@ -1,8 +1,9 @@
 //! The store traits of `oxidp-core`, implemented once per aggregate for both backends.
 //!
 //! One module per aggregate: [`clients`] (clients and API resources), [`grants`], [`keys`],
-//! [`users`], [`sessions`], [`outbox`] (with the transactional session removals that fill it)
-//! and [`audit`]. Each module writes its trait implementation once, as a short macro expanded
+//! [`users`], [`sessions`], [`outbox`] (with the transactional session removals that fill it),
+//! [`audit`], [`sign_in`] (failed sign-in counters) and [`revoked_tokens`] (the revocation list
+//! of JWT access tokens). Each module writes its trait implementation once, as a short macro expanded
 //! for [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore): sqlx's
 //! two drivers share no trait a generic implementation could use without repeating a long list
 //! of bounds on every impl (the decision and its reasons are in `docs/architecture.md`,
@@ -15,5 +16,7 @@ mod clients;
 mod grants;
 mod keys;
 mod outbox;
+mod revoked_tokens;
 mod sessions;
+mod sign_in;
 mod users;

@@ -125,6 +125,12 @@ conformance!(
     an_expired_batch_commits_its_expirations_or_gives_its_sessions_back,
     concurrent_expired_session_takers_are_disjoint,
     commit_expirations_commits_each_expired_session_once,
+    sign_in_failures_are_replaced_only_from_what_was_read,
+    concurrent_sign_in_failure_replacements_succeed_once,
+    sign_in_failures_add_up_and_restart_after_expiry,
+    remove_expired_sign_in_failures_removes_only_expired_in_batches,
+    revoked_token_ids_round_trip_and_are_recorded_once,
+    remove_expired_revoked_token_ids_removes_only_expired_in_batches,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the

@@ -112,3 +112,34 @@ async fn an_oxidp_token_for_the_wrong_audience_is_refused() {
         &ErrorKind::InvalidToken(InvalidToken::WrongAudience)
     );
 }
+
+#[tokio::test]
+async fn a_revoked_oxidp_jwt_is_refused_only_by_a_validator_that_introspects() {
+    let oxidp = Oxidp::spawn().await;
+    let token = oxidp.token("m2m", "m2m-secret", "orders.read").await;
+    let introspecting = Validator::new(
+        ValidatorOptions::new(oxidp.issuer.clone(), "orders-api")
+            .introspection_secret("orders-api-secret")
+            .introspect_jwts(),
+    )
+    .unwrap();
+    let validated = introspecting.validate(&bearer(&token)).await.unwrap();
+    assert_eq!(validated.kind(), TokenKind::Jwt);
+    assert_eq!(validated.claims().client_id(), Some("m2m"));
+
+    oxidp.server.revoke(("m2m", "m2m-secret"), &token).await;
+    // A fresh validator, as the answer above is cached for a few seconds.
+    let introspecting = Validator::new(
+        ValidatorOptions::new(oxidp.issuer.clone(), "orders-api")
+            .introspection_secret("orders-api-secret")
+            .introspect_jwts(),
+    )
+    .unwrap();
+    let error = introspecting.validate(&bearer(&token)).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        &ErrorKind::InvalidToken(InvalidToken::Inactive)
+    );
+    // What a purely local validator cannot see: the revoked JWT still verifies.
+    assert!(oxidp.validator().validate(&bearer(&token)).await.is_ok());
+}

@@ -1,4 +1,5 @@
-//! Validation of our own access tokens (JWT or reference), shared by introspection and userinfo.
+//! Validation of our own access tokens (JWT or reference), shared by introspection, userinfo
+//! and the admin API: one place, so a revoked token is refused by all of them.
 
 use super::Context;
 use super::token::{AccessTokenClaims, reference_token_key};
@@ -6,16 +7,40 @@ use crate::error::OAuthError;
 use crate::model::grant_types;
 use serde_json::Value;
 
-/// The claims of `token` if it is one of our access tokens, valid now; `None` otherwise.
+/// The claims of `token` if it is one of our access tokens, valid now and not revoked; `None`
+/// otherwise. A revoked reference token is gone from the store; a revoked JWT still verifies,
+/// so its id is looked up in the revocation list.
 pub(crate) async fn validate_access_token(
     ctx: &Context,
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, OAuthError> {
-    let claims = if looks_like_jwt(token) {
-        jwt_claims(ctx, token).await?
-    } else {
-        reference_claims(ctx, token).await?
+    if !looks_like_jwt(token) {
+        let claims = reference_claims(ctx, token).await?;
+        return Ok(claims.filter(|claims| is_current(ctx, claims)));
+    }
+    let Some(claims) = current_jwt_claims(ctx, token).await? else {
+        return Ok(None);
     };
+    if ctx
+        .stores
+        .revoked_tokens
+        .find_revoked_token_id(&claims.jti)
+        .await?
+        .is_some()
+    {
+        tracing::debug!(client_id = %claims.client_id, "revoked JWT access token refused");
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+/// The claims of `token` if it is one of our JWT access tokens (signature, `typ`, issuer) and
+/// valid now, whether or not it was revoked.
+pub(crate) async fn current_jwt_claims(
+    ctx: &Context,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    let claims = jwt_claims(ctx, token).await?;
     Ok(claims.filter(|claims| is_current(ctx, claims)))
 }
 

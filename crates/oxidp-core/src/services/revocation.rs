@@ -2,24 +2,37 @@
 //!
 //! Reference tokens are deleted. A refresh token is revoked with its family (the client's
 //! refresh and reference tokens in that user session), as RFC 7009 §2.1 asks. A JWT access
-//! token cannot be recalled once issued (APIs validate it locally until it expires), so revoking
-//! one succeeds without effect, as §2.2 allows; that is why short JWT lifetimes matter.
+//! token cannot be recalled from the APIs that validate it locally, so its id (`jti`) goes on
+//! the revocation list ([`RevokedTokenStore`](crate::store::RevokedTokenStore)) until it
+//! expires: this server's introspection, userinfo and admin API refuse it from then on, and so
+//! do APIs that ask the server through introspection. Only the client the token was issued to
+//! may revoke it, as for every other token.
 
 use super::Context;
-use super::access_token::looks_like_jwt;
+use super::access_token::{current_jwt_claims, looks_like_jwt};
 use super::client_auth::ClientAuthenticator;
 use super::token::{handle_key, revoke_family};
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, grant_types};
+use crate::model::{Client, RevokedToken, grant_types};
 use crate::params::Parameters;
 use crate::request::ProtocolRequest;
+use crate::store::StoreError;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 /// Revokes tokens.
 #[derive(Debug)]
 pub struct RevocationService {
     ctx: Arc<Context>,
     client_auth: Arc<ClientAuthenticator>,
+}
+
+/// The answer to a client revoking another client's token.
+fn not_this_clients() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::UnauthorizedClient,
+        "the token was not issued to this client",
+    )
 }
 
 impl RevocationService {
@@ -40,7 +53,7 @@ impl RevocationService {
     pub async fn revoke(&self, client: &Client, params: &Parameters) -> Result<(), OAuthError> {
         let token = params.require("token")?;
         if looks_like_jwt(token) {
-            return Ok(());
+            return self.revoke_jwt(client, token).await;
         }
         let kinds = match params.get("token_type_hint") {
             Some("refresh_token") => [grant_types::REFRESH_TOKEN, grant_types::REFERENCE_TOKEN],
@@ -55,10 +68,7 @@ impl RevocationService {
                 continue;
             }
             if grant.client_id != client.client_id {
-                return Err(OAuthError::new(
-                    ErrorCode::UnauthorizedClient,
-                    "the token was not issued to this client",
-                ));
+                return Err(not_this_clients());
             }
             // The session is what ties a family together; a grant without one is revoked alone.
             if kind == grant_types::REFRESH_TOKEN
@@ -71,5 +81,41 @@ impl RevocationService {
             return Ok(());
         }
         Ok(())
+    }
+
+    /// Puts a JWT access token of `client` on the revocation list until it expires. A JWT that
+    /// is not one of ours, or no longer valid, needs nothing: it is refused anyway.
+    async fn revoke_jwt(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
+        let Some(claims) = current_jwt_claims(&self.ctx, token).await? else {
+            return Ok(());
+        };
+        if claims.client_id != client.client_id {
+            return Err(not_this_clients());
+        }
+        let expires = OffsetDateTime::from_unix_timestamp(claims.exp).map_err(|_| {
+            tracing::error!(client_id = %client.client_id, "a JWT of ours has an unusable exp");
+            OAuthError::server_error()
+        })?;
+        self.ctx
+            .stores
+            .revoked_tokens
+            .revoke_token_id(&RevokedToken {
+                jti: claims.jti,
+                client_id: claims.client_id,
+                expires,
+            })
+            .await?;
+        tracing::info!(client_id = %client.client_id, "revoked JWT access token");
+        Ok(())
+    }
+
+    /// Removes up to `batch` ids of revoked JWTs that have expired since (the background upkeep
+    /// calls this); returns how many went.
+    pub async fn remove_expired(&self, batch: u32) -> Result<u64, StoreError> {
+        self.ctx
+            .stores
+            .revoked_tokens
+            .remove_expired_revoked_token_ids(self.ctx.clock.now(), batch)
+            .await
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct Inner {
     pub(super) outbox: BTreeMap<Uuid, crate::model::OutboxMessage>,
     pub(super) attempts: Vec<crate::model::DeliveryAttempt>,
     pub(super) audit: Vec<crate::model::AuditEntry>,
+    pub(super) sign_in_failures: BTreeMap<String, crate::model::SignInFailures>,
+    pub(super) revoked_tokens: BTreeMap<String, crate::model::RevokedToken>,
 }
 
 impl MemoryStore {

@@ -11,4 +11,5 @@ mod refresh_retry;
 mod refresh_reuse;
 mod revocation;
 mod session_removal;
+mod sign_in;
 mod support;

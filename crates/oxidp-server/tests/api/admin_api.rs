@@ -484,3 +484,42 @@ async fn the_openapi_document_describes_both_operations_security_and_errors() {
         ])
     );
 }
+
+/// Admin tokens are always reference tokens (never JWTs, which could not be recalled from an
+/// API that checks them locally); the admin API validates them with the same function as
+/// introspection and userinfo, which also refuses revoked JWTs (see `revocation.rs`).
+#[tokio::test]
+async fn a_revoked_admin_token_is_refused() {
+    let app = spawn().await;
+    let token = admin_token(&app).await;
+    assert_ne!(token.split('.').count(), 3, "a reference token, not a JWT");
+    assert_eq!(get_sessions(&app, &token, &[]).await.status(), 200);
+    app.revoke(ADMIN_CLIENT, &token).await;
+    let response = get_sessions(&app, &token, &[]).await;
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_envelope(response, 401, "unauthorized").await;
+}
+
+/// A JWT cannot carry the admin scope, but the admin API still validates JWTs with the shared
+/// function: a valid one without the scope is `403`, and once revoked it is no token at all.
+#[tokio::test]
+async fn a_revoked_jwt_is_an_invalid_token_at_the_admin_api() {
+    let app = spawn().await;
+    let jwt = app
+        .access_token_for(("m2m", "m2m-secret"), Some("orders.read"))
+        .await;
+    assert_eq!(jwt.split('.').count(), 3, "a JWT");
+    assert_envelope(get_sessions(&app, &jwt, &[]).await, 403, "forbidden").await;
+    app.revoke(("m2m", "m2m-secret"), &jwt).await;
+    let response = get_sessions(&app, &jwt, &[]).await;
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_envelope(response, 401, "unauthorized").await;
+}

@@ -23,6 +23,18 @@ fn an_invalid_value_names_the_key() {
 }
 
 #[test]
+fn trusted_proxies_are_addresses_or_cidr_blocks() {
+    let config = Config::from_toml("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]")
+        .expect("addresses and blocks are accepted");
+    assert_eq!(config.server.trusted_proxies, ["10.0.0.0/8", "::1"]);
+    let error = Config::from_toml("[server]\ntrusted_proxies = [\"proxy.internal\"]")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("server.trusted_proxies"), "{error}");
+    assert!(error.contains("proxy.internal"), "{error}");
+}
+
+#[test]
 fn a_secret_must_have_exactly_one_source() {
     let toml = "[[clients]]\nclient_id = \"c\"\nsecrets = [{ value = \"a\", sha256 = \"b\" }]";
     let error = format!("{:#}", Config::from_toml(toml).unwrap_err());

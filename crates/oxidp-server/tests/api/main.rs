@@ -33,6 +33,7 @@ mod server_side_sessions;
 mod session;
 mod session_cleanup;
 mod session_migration;
+mod sign_in_throttle;
 mod store_outage;
 mod token;
 mod userinfo;

@@ -1,0 +1,41 @@
+//! The in-memory [`RevokedTokenStore`]: the reference semantics of the revocation list of JWT
+//! ids.
+
+use super::{MemoryStore, RevokedTokenStore, StoreResult};
+use crate::model::RevokedToken;
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl RevokedTokenStore for MemoryStore {
+    async fn revoke_token_id(&self, revoked: &RevokedToken) -> StoreResult<()> {
+        self.lock()
+            .revoked_tokens
+            .entry(revoked.jti.clone())
+            .or_insert_with(|| revoked.clone());
+        Ok(())
+    }
+
+    async fn find_revoked_token_id(&self, jti: &str) -> StoreResult<Option<RevokedToken>> {
+        Ok(self.lock().revoked_tokens.get(jti).cloned())
+    }
+
+    async fn remove_expired_revoked_token_ids(
+        &self,
+        now: OffsetDateTime,
+        batch: u32,
+    ) -> StoreResult<u64> {
+        let mut inner = self.lock();
+        let expired: Vec<String> = inner
+            .revoked_tokens
+            .iter()
+            .filter(|(_, revoked)| revoked.expires <= now)
+            .map(|(jti, _)| jti.clone())
+            .take(batch as usize)
+            .collect();
+        for jti in &expired {
+            inner.revoked_tokens.remove(jti);
+        }
+        Ok(expired.len() as u64)
+    }
+}
