@@ -208,18 +208,8 @@ impl AuthorizeService {
                 ));
             }
         }
-        let scopes = resolve_scopes(&self.ctx, &client, params.get("scope"), ScopeContext::User)
-            .await
-            .map_err(|e| {
-                AuthorizeError::Redirect(self.error_response(
-                    redirect_uri,
-                    response_mode,
-                    state.as_deref(),
-                    e.code.as_str(),
-                    e.description.as_deref().unwrap_or(""),
-                ))
-            })?;
-        let code_challenge = super::pkce::challenge_of(params, &client).map_err(|e| {
+        // From here on the client and its redirect URI are trusted: errors go back to it.
+        let redirect = |e: OAuthError| {
             AuthorizeError::Redirect(self.error_response(
                 redirect_uri,
                 response_mode,
@@ -227,7 +217,11 @@ impl AuthorizeService {
                 e.code.as_str(),
                 e.description.as_deref().unwrap_or(""),
             ))
-        })?;
+        };
+        let scopes = resolve_scopes(&self.ctx, &client, params.get("scope"), ScopeContext::User)
+            .await
+            .map_err(redirect)?;
+        let code_challenge = super::pkce::challenge_of(params, &client).map_err(redirect)?;
         let prompts: Vec<&str> = params
             .get("prompt")
             .map(|p| p.split(' ').filter(|s| !s.is_empty()).collect())
