@@ -244,13 +244,11 @@ impl InteractionService {
             Ok(response) => response,
             Err(error) => {
                 tracing::error!(%error, "cannot issue an authorization code");
-                return AuthorizeOutcome::Failure(
-                    if error.is_server_side() && error.status() == 503 {
-                        PageFailure::unavailable()
-                    } else {
-                        PageFailure::new(500, "The request could not be completed.")
-                    },
-                );
+                return AuthorizeOutcome::Failure(if error.status() == 503 {
+                    PageFailure::unavailable()
+                } else {
+                    PageFailure::new(500, "The request could not be completed.")
+                });
             }
         };
         let client_id = &request.client.client_id;

@@ -180,18 +180,9 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
     async fn remove_expired_grants(&self, now: OffsetDateTime, batch: u32) -> StoreResult<u64> {
-        let mut inner = self.lock();
-        let expired: Vec<String> = inner
-            .grants
-            .values()
-            .filter(|g| g.expires.is_some_and(|e| e < now))
-            .take(batch as usize)
-            .map(|g| g.key.clone())
-            .collect();
-        for key in &expired {
-            inner.grants.remove(key);
-        }
-        Ok(expired.len() as u64)
+        Ok(remove_batch(&mut self.lock().grants, batch, |g| {
+            g.expires.is_some_and(|e| e < now)
+        }))
     }
 }
 
@@ -273,4 +264,23 @@ impl UserStore for MemoryStore {
         users.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(users)
     }
+}
+
+/// Removes up to `batch` entries of `map` that `expired` selects; returns how many went. The
+/// batched expiry of every in-memory store (grants, sign-in counters, revoked token ids).
+pub(super) fn remove_batch<V>(
+    map: &mut BTreeMap<String, V>,
+    batch: u32,
+    expired: impl Fn(&V) -> bool,
+) -> u64 {
+    let keys: Vec<String> = map
+        .iter()
+        .filter(|(_, value)| expired(value))
+        .map(|(key, _)| key.clone())
+        .take(batch as usize)
+        .collect();
+    for key in &keys {
+        map.remove(key);
+    }
+    keys.len() as u64
 }

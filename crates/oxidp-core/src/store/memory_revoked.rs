@@ -25,17 +25,10 @@ impl RevokedTokenStore for MemoryStore {
         now: OffsetDateTime,
         batch: u32,
     ) -> StoreResult<u64> {
-        let mut inner = self.lock();
-        let expired: Vec<String> = inner
-            .revoked_tokens
-            .iter()
-            .filter(|(_, revoked)| revoked.expires <= now)
-            .map(|(jti, _)| jti.clone())
-            .take(batch as usize)
-            .collect();
-        for jti in &expired {
-            inner.revoked_tokens.remove(jti);
-        }
-        Ok(expired.len() as u64)
+        Ok(super::memory::remove_batch(
+            &mut self.lock().revoked_tokens,
+            batch,
+            |entry| entry.expires <= now,
+        ))
     }
 }

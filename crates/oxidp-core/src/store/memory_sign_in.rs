@@ -57,17 +57,10 @@ impl SignInFailureStore for MemoryStore {
         now: OffsetDateTime,
         batch: u32,
     ) -> StoreResult<u64> {
-        let mut inner = self.lock();
-        let expired: Vec<String> = inner
-            .sign_in_failures
-            .iter()
-            .filter(|(_, counter)| counter.expires <= now)
-            .map(|(key, _)| key.clone())
-            .take(batch as usize)
-            .collect();
-        for key in &expired {
-            inner.sign_in_failures.remove(key);
-        }
-        Ok(expired.len() as u64)
+        Ok(super::memory::remove_batch(
+            &mut self.lock().sign_in_failures,
+            batch,
+            |entry| entry.expires <= now,
+        ))
     }
 }
