@@ -182,9 +182,10 @@ where
                 .validate_request(RequestInfo::from_parts(&parts))
                 .await
                 .and_then(|token| {
-                    token
-                        .require_scopes(layer.scopes.iter())
-                        .map_err(|e| e.with_realm(layer.validator.realm()))?;
+                    token.require_scopes(layer.scopes.iter()).map_err(|e| {
+                        let scheme = crate::bearer::presented_scheme(&parts.headers);
+                        layer.validator.refusal(e, scheme)
+                    })?;
                     Ok(token)
                 });
             match validated {

@@ -189,6 +189,12 @@ pub(crate) fn presented_token<'a>(
     })
 }
 
+/// The scheme of the request's single `Authorization` header, if it has one.
+pub(crate) fn presented_scheme(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    Some(value.split_once(' ').map_or(value, |(scheme, _)| scheme))
+}
+
 /// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');

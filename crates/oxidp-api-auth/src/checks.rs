@@ -6,8 +6,13 @@
 //! the binding from the request: a DPoP proof header, or the TLS client certificate. Each such
 //! proof is a [`ConfirmationCheck`], added with
 //! [`Validator::with_check`](crate::Validator::with_check); the validator runs every check after
-//! the token itself validated and before the scope checks, so adding DPoP or mTLS later changes
-//! no signature of this crate.
+//! the token itself validated and before the scope checks. DPoP is one of them
+//! ([`DpopCheck`](crate::DpopCheck)); an mTLS check or an application's own rule is another.
+//!
+//! A bound token is refused unless a check confirms its binding: every member of a token's
+//! `cnf` claim must be named by the [`confirmations`](ConfirmationCheck::confirmations) of a
+//! check of the validator. A validator without a DPoP check therefore refuses DPoP-bound tokens
+//! instead of accepting them as bearer tokens, whoever presents them.
 
 use crate::bearer::{PresentedToken, RequestInfo};
 use crate::claims::ValidatedToken;
@@ -27,11 +32,15 @@ use crate::error::AuthError;
 /// };
 ///
 /// /// Refuses certificate-bound tokens (RFC 8705 `cnf.x5t#S256`) when the request came
-/// /// without a client certificate.
+/// /// without a client certificate. (A real check compares the certificate's thumbprint.)
 /// struct CertificateBound;
 ///
 /// #[async_trait::async_trait]
 /// impl ConfirmationCheck for CertificateBound {
+///     fn confirmations(&self) -> &[&'static str] {
+///         &["x5t#S256"]
+///     }
+///
 ///     async fn check(
 ///         &self,
 ///         request: &RequestInfo<'_>,
@@ -72,60 +81,69 @@ use crate::error::AuthError;
 ///
 /// parts.extensions.insert(ClientCertificate);
 /// assert!(validator.validate_request(RequestInfo::from_parts(&parts)).await.is_ok());
+///
+/// // A validator without the check cannot confirm the binding, so it refuses the token.
+/// let plain = oxidp_api_auth::Validator::new(test_issuer.validator_options())?;
+/// let error = plain.validate_request(RequestInfo::from_parts(&parts)).await.unwrap_err();
+/// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed));
 /// # Ok(())
 /// # }
 /// ```
 #[async_trait::async_trait]
 pub trait ConfirmationCheck: Send + Sync + 'static {
-    /// Authorization schemes besides `Bearer` under which this check accepts tokens (for
-    /// example `["DPoP"]`). Default: none.
+    /// Authorization schemes besides `Bearer` under which this check accepts tokens
+    /// ([`DpopCheck`](crate::DpopCheck) names `DPoP`). Default: none.
     ///
     /// ```
-    /// use oxidp_api_auth::{
-    ///     AuthError, ConfirmationCheck, ErrorKind, InvalidToken, PresentedToken, RequestInfo,
-    ///     ValidatedToken, Validator,
-    /// };
-    ///
-    /// /// Takes `DPoP` tokens when a `DPoP` proof header comes with them. (A real DPoP check
-    /// /// verifies the proof and its binding to the token, RFC 9449 §7.)
-    /// struct DpopScheme;
-    ///
-    /// #[async_trait::async_trait]
-    /// impl ConfirmationCheck for DpopScheme {
-    ///     fn schemes(&self) -> &[&'static str] {
-    ///         &["DPoP"]
-    ///     }
-    ///
-    ///     async fn check(&self, request: &RequestInfo<'_>, token: &PresentedToken<'_>, _: &ValidatedToken)
-    ///         -> Result<(), AuthError> {
-    ///         if token.scheme().eq_ignore_ascii_case("dpop") && !request.headers().contains_key("dpop") {
-    ///             return Err(InvalidToken::ConfirmationFailed.into());
-    ///         }
-    ///         Ok(())
-    ///     }
-    /// }
+    /// use oxidp_api_auth::{ConfirmationCheck, DpopCheck, ErrorKind, InvalidToken, Validator};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let test_issuer = oxidp_api_auth::testing::TestIssuer::start().await;
     /// # let token = test_issuer.mint(&test_issuer.claims("a"));
+    /// let dpop = DpopCheck::new("https://api.example.com")?;
+    /// assert_eq!(dpop.schemes(), ["DPoP"]);
     /// let plain = Validator::new(test_issuer.validator_options())?;
-    /// let with_dpop = plain.clone().with_check(DpopScheme);
+    /// let with_dpop = plain.clone().with_check(dpop);
     ///
+    /// // `token` is not bound to a key.
     /// let mut headers = http::HeaderMap::new();
     /// headers.insert("authorization", format!("DPoP {token}").parse()?);
     /// // Without the check, `DPoP` is not a scheme the validator reads: no token was presented.
     /// assert_eq!(plain.validate(&headers).await.unwrap_err().kind(), &ErrorKind::MissingToken);
     /// // With it, the token is read, and the check decides.
     /// let error = with_dpop.validate(&headers).await.unwrap_err();
-    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed));
-    /// headers.insert("dpop", "eyJ0eXAiOiJkcG9wK2p3dCJ9.e30.sig".parse()?);
-    /// assert!(with_dpop.validate(&headers).await.is_ok());
+    /// assert_eq!(error.kind(), &ErrorKind::InvalidToken(InvalidToken::NotDpopBound));
     /// # Ok(())
     /// # }
     /// ```
     fn schemes(&self) -> &[&'static str] {
         &[]
+    }
+
+    /// The members of the `cnf` claim whose binding this check confirms (`jkt` for DPoP,
+    /// `x5t#S256` for mTLS). A token bound by a member that no check of the validator names is
+    /// refused (`invalid_token`). Default: none.
+    fn confirmations(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Adds what this check's scheme says to every refusal of the validator, whatever refused
+    /// the request (DPoP's `algs` and nonce, RFC 9449 §7.1). Default: the error unchanged.
+    ///
+    /// ```
+    /// use oxidp_api_auth::{AuthError, ConfirmationCheck, DpopCheck, ErrorKind};
+    ///
+    /// let check = DpopCheck::new("https://api.example.com")?;
+    /// let error = check.challenge(AuthError::new(ErrorKind::MissingToken));
+    /// assert_eq!(
+    ///     error.www_authenticate().as_deref(),
+    ///     Some(r#"Bearer, DPoP algs="ES256 ES384 EdDSA PS256 RS256""#)
+    /// );
+    /// # Ok::<(), oxidp_api_auth::ConfigError>(())
+    /// ```
+    fn challenge(&self, error: AuthError) -> AuthError {
+        error
     }
 
     /// Checks the token against the request; `Err` refuses the request.

@@ -1,5 +1,6 @@
 //! Why a request was refused, and how that is said on the wire: RFC 6750 §3 challenges for the
-//! caller's mistakes, a plain `503` when the issuer cannot be asked.
+//! caller's mistakes (RFC 9449 §7.1 `DPoP` challenges when the request used DPoP or the error is
+//! about its proof), a plain `503` when the issuer cannot be asked.
 //!
 //! Descriptions are fixed strings chosen here, never text from a library error, so nothing
 //! internal (or token material) reaches a response.
@@ -46,9 +47,20 @@ pub enum InvalidToken {
     /// An opaque token, and this validator has no introspection credentials.
     #[error("reference tokens are not accepted")]
     ReferenceTokenNotAccepted,
-    /// A [`ConfirmationCheck`](crate::ConfirmationCheck) refused the proof of possession.
+    /// A [`ConfirmationCheck`](crate::ConfirmationCheck) refused the proof of possession, the
+    /// DPoP proof's key is not the one the token is bound to (RFC 9449 §7.1), or the token is
+    /// bound (`cnf`) in a way no check of this validator can confirm.
     #[error("the token's proof of possession is invalid")]
     ConfirmationFailed,
+    /// A DPoP-bound token (`cnf.jkt`) presented with the `Bearer` scheme (RFC 9449 §7.2).
+    #[error("a DPoP-bound token must be presented with the DPoP scheme")]
+    DpopBoundAsBearer,
+    /// A token presented with the `DPoP` scheme that is not bound to a key (no `cnf.jkt`).
+    #[error("the token is not bound to a DPoP key")]
+    NotDpopBound,
+    /// A `Bearer` token at an API that accepts only DPoP-bound tokens.
+    #[error("this API accepts only DPoP-bound tokens")]
+    DpopRequired,
 }
 
 /// What went wrong, without the presentation details.
@@ -71,6 +83,18 @@ pub enum ErrorKind {
     /// refused our credentials (`503`). Not the caller's fault; retrying later may succeed.
     #[error("the token issuer is unavailable")]
     IssuerUnavailable,
+    /// The DPoP proof is missing, malformed or does not fit the request (`401` with
+    /// `WWW-Authenticate: DPoP error="invalid_dpop_proof"`, RFC 9449 §7.1); holds why.
+    #[error("{0}")]
+    InvalidDpopProof(&'static str),
+    /// The DPoP proof lacks a fresh nonce of this API (`401` with `WWW-Authenticate: DPoP
+    /// error="use_dpop_nonce"` and a `DPoP-Nonce` header to retry with, RFC 9449 §9).
+    #[error("the DPoP proof must carry the nonce this API provides")]
+    UseDpopNonce,
+    /// The replay cache of DPoP proofs could not answer (`503`): refusing is safer than
+    /// accepting a proof that may have been seen.
+    #[error("the DPoP replay check is unavailable")]
+    ReplayCheckUnavailable,
 }
 
 /// A refused request, ready to be rendered: for axum with [`IntoResponse`], for anything else
@@ -91,6 +115,16 @@ pub enum ErrorKind {
 pub struct AuthError {
     kind: ErrorKind,
     realm: Option<Arc<str>>,
+    dpop: Option<DpopChallenge>,
+    dpop_scheme: bool,
+}
+
+/// What a `DPoP` challenge says besides the error (RFC 9449 §7.1): the proof algorithms the API
+/// accepts and, in nonce mode, the nonce to use next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DpopChallenge {
+    pub(crate) algs: Arc<str>,
+    pub(crate) nonce: Option<String>,
 }
 
 impl AuthError {
@@ -102,7 +136,12 @@ impl AuthError {
     /// assert_eq!(error.www_authenticate().as_deref(), Some("Bearer"));
     /// ```
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind, realm: None }
+        Self {
+            kind,
+            realm: None,
+            dpop: None,
+            dpop_scheme: false,
+        }
     }
 
     /// The same error, challenging for `realm`.
@@ -115,6 +154,48 @@ impl AuthError {
     pub fn with_realm(mut self, realm: impl Into<Arc<str>>) -> Self {
         self.realm = Some(realm.into());
         self
+    }
+
+    /// The same error, with the `DPoP` challenge of an API that accepts DPoP: the proof
+    /// algorithms it accepts (`algs`, space-separated) and, in nonce mode, the nonce to send next
+    /// (the `DPoP-Nonce` header). [`DpopCheck`](crate::DpopCheck) adds it to every error of
+    /// its validator; call it yourself only for errors of your own.
+    ///
+    /// ```
+    /// # use oxidp_api_auth::{AuthError, ErrorKind};
+    /// let error = AuthError::new(ErrorKind::MissingToken)
+    ///     .with_realm("api")
+    ///     .with_dpop_challenge("ES256 EdDSA", None);
+    /// assert_eq!(
+    ///     error.www_authenticate().as_deref(),
+    ///     Some(r#"Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA""#)
+    /// );
+    /// ```
+    pub fn with_dpop_challenge(mut self, algs: &str, nonce: Option<String>) -> Self {
+        self.dpop = Some(DpopChallenge {
+            algs: algs.into(),
+            nonce,
+        });
+        self
+    }
+
+    /// The same error, for a token that was presented with the `DPoP` scheme: its challenge
+    /// uses that scheme (RFC 9449 §7.1).
+    pub(crate) fn presented_with_dpop(mut self) -> Self {
+        self.dpop_scheme = true;
+        self
+    }
+
+    /// The nonce the caller must put in its next DPoP proof, sent as the `DPoP-Nonce` header:
+    /// always with [`ErrorKind::UseDpopNonce`], and with other errors of an API in nonce mode.
+    ///
+    /// ```
+    /// # use oxidp_api_auth::{AuthError, ErrorKind};
+    /// let error = AuthError::new(ErrorKind::UseDpopNonce).with_dpop_challenge("ES256", Some("n-1".into()));
+    /// assert_eq!(error.dpop_nonce(), Some("n-1"));
+    /// ```
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop.as_ref().and_then(|dpop| dpop.nonce.as_deref())
     }
 
     /// What went wrong.
@@ -135,16 +216,21 @@ impl AuthError {
     /// ```
     pub fn status(&self) -> StatusCode {
         match &self.kind {
-            ErrorKind::MissingToken | ErrorKind::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ErrorKind::MissingToken
+            | ErrorKind::InvalidToken(_)
+            | ErrorKind::InvalidDpopProof(_)
+            | ErrorKind::UseDpopNonce => StatusCode::UNAUTHORIZED,
             ErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ErrorKind::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            ErrorKind::IssuerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::IssuerUnavailable | ErrorKind::ReplayCheckUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     /// The error code the response carries, if any: RFC 6750's `invalid_request`,
-    /// `invalid_token` or `insufficient_scope`, or RFC 6749's `temporarily_unavailable` in the
-    /// body of a `503`.
+    /// `invalid_token` or `insufficient_scope`, RFC 9449's `invalid_dpop_proof` or
+    /// `use_dpop_nonce`, or RFC 6749's `temporarily_unavailable` in the body of a `503`.
     ///
     /// ```
     /// # use oxidp_api_auth::{AuthError, InvalidToken};
@@ -156,11 +242,40 @@ impl AuthError {
             ErrorKind::InvalidRequest(_) => Some("invalid_request"),
             ErrorKind::InvalidToken(_) => Some("invalid_token"),
             ErrorKind::InsufficientScope(_) => Some("insufficient_scope"),
-            ErrorKind::IssuerUnavailable => Some("temporarily_unavailable"),
+            ErrorKind::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            ErrorKind::UseDpopNonce => Some("use_dpop_nonce"),
+            ErrorKind::IssuerUnavailable | ErrorKind::ReplayCheckUnavailable => {
+                Some("temporarily_unavailable")
+            }
         }
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 §3); `None` for `503`, which challenges nobody.
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::IssuerUnavailable | ErrorKind::ReplayCheckUnavailable
+        )
+    }
+
+    /// Whether the error is said with the `DPoP` scheme: it is about the proof, or the token
+    /// came with that scheme, or it is bound to a key and came without it.
+    fn is_dpop_error(&self) -> bool {
+        self.dpop_scheme
+            || matches!(
+                self.kind,
+                ErrorKind::InvalidDpopProof(_)
+                    | ErrorKind::UseDpopNonce
+                    | ErrorKind::InvalidToken(InvalidToken::NotDpopBound)
+            )
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3, RFC 9449 §7.1); `None` for `503`, which
+    /// challenges nobody.
+    ///
+    /// The error is said in the scheme it concerns: `DPoP` for a token presented with that
+    /// scheme and for proof errors (with the accepted `algs`), `Bearer` otherwise. An API that
+    /// accepts DPoP adds a `DPoP` challenge after a `Bearer` one, so that a caller learns it may
+    /// use DPoP (RFC 9449 §7.1); both go in one header value, comma-separated (RFC 9110 §11.6.1).
     ///
     /// ```
     /// # use oxidp_api_auth::{AuthError, ErrorKind};
@@ -169,9 +284,16 @@ impl AuthError {
     ///     error.www_authenticate().as_deref(),
     ///     Some(r#"Bearer error="insufficient_scope", error_description="the token lacks a required scope", scope="orders.write""#)
     /// );
+    ///
+    /// let error = AuthError::new(ErrorKind::InvalidDpopProof("the DPoP proof is for another URL"))
+    ///     .with_dpop_challenge("ES256", None);
+    /// assert_eq!(
+    ///     error.www_authenticate().as_deref(),
+    ///     Some(r#"DPoP error="invalid_dpop_proof", error_description="the DPoP proof is for another URL", algs="ES256""#)
+    /// );
     /// ```
     pub fn www_authenticate(&self) -> Option<String> {
-        if matches!(self.kind, ErrorKind::IssuerUnavailable) {
+        if self.is_unavailable() {
             return None;
         }
         let mut params = Vec::new();
@@ -188,11 +310,24 @@ impl AuthError {
         if let ErrorKind::InsufficientScope(scopes) = &self.kind {
             params.push(format!("scope=\"{}\"", quoted(&scopes.join(" "))));
         }
-        Some(if params.is_empty() {
-            "Bearer".to_owned()
-        } else {
-            format!("Bearer {}", params.join(", "))
-        })
+        let algs = self
+            .dpop
+            .as_ref()
+            .map(|dpop| format!("algs=\"{}\"", quoted(&dpop.algs)));
+        if self.is_dpop_error() {
+            params.extend(algs);
+            return Some(challenge("DPoP", &params));
+        }
+        let bearer = challenge("Bearer", &params);
+        let Some(algs) = algs else {
+            return Some(bearer);
+        };
+        let mut dpop = Vec::new();
+        if let Some(realm) = &self.realm {
+            dpop.push(format!("realm=\"{}\"", quoted(realm)));
+        }
+        dpop.push(algs);
+        Some(format!("{bearer}, {}", challenge("DPoP", &dpop)))
     }
 
     /// The response as an `http::Response` with any body type that can be built from a
@@ -229,11 +364,33 @@ impl AuthError {
                 HeaderValue::from_static("application/json"),
             );
         }
-        if matches!(self.kind, ErrorKind::IssuerUnavailable) {
+        if self.is_unavailable() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(nonce) = self
+            .dpop_nonce()
+            .and_then(|nonce| HeaderValue::from_str(nonce).ok())
+        {
+            headers.insert(DPOP_NONCE, nonce);
+            // A browser-based client reads the nonce only if it is exposed (RFC 9449 §8.1).
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
+            );
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+/// The header that carries a DPoP nonce (RFC 9449 §8.1).
+pub(crate) const DPOP_NONCE: &str = "dpop-nonce";
+
+fn challenge(scheme: &str, params: &[String]) -> String {
+    if params.is_empty() {
+        scheme.to_owned()
+    } else {
+        format!("{scheme} {}", params.join(", "))
     }
 }
 
@@ -314,5 +471,46 @@ mod tests {
     fn quotes_cannot_break_out_of_a_challenge_parameter() {
         let error = AuthError::new(ErrorKind::InsufficientScope(vec!["a\"b".into()]));
         assert!(error.www_authenticate().unwrap().ends_with(r#"scope="ab""#));
+    }
+
+    #[test]
+    fn a_use_dpop_nonce_refusal_carries_the_nonce_and_exposes_it() {
+        let error = AuthError::new(ErrorKind::UseDpopNonce)
+            .with_realm("api")
+            .with_dpop_challenge("ES256", Some("n-1".into()));
+        let response: http::Response<String> = error.to_http_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"DPoP realm="api", error="use_dpop_nonce", error_description="the DPoP proof must carry the nonce this API provides", algs="ES256""#
+        );
+        assert_eq!(response.headers()[DPOP_NONCE], "n-1");
+        assert!(
+            response.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+                .to_str()
+                .is_ok_and(|exposed| exposed.contains("DPoP-Nonce"))
+        );
+        let body: serde_json::Value = serde_json::from_str(response.body()).unwrap_or_default();
+        assert_eq!(body["error"], "use_dpop_nonce");
+    }
+
+    #[test]
+    fn an_error_for_a_dpop_presented_token_is_said_with_the_dpop_scheme() {
+        let error = AuthError::new(ErrorKind::InsufficientScope(vec!["a".into()]))
+            .presented_with_dpop()
+            .with_dpop_challenge("ES256", None);
+        assert_eq!(
+            error.www_authenticate().unwrap_or_default(),
+            r#"DPoP error="insufficient_scope", error_description="the token lacks a required scope", scope="a", algs="ES256""#
+        );
+    }
+
+    #[test]
+    fn an_unavailable_replay_check_is_a_503_without_a_challenge() {
+        let error =
+            AuthError::new(ErrorKind::ReplayCheckUnavailable).with_dpop_challenge("ES256", None);
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.www_authenticate(), None);
+        assert_eq!(error.error_code(), Some("temporarily_unavailable"));
     }
 }

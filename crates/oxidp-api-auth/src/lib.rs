@@ -108,6 +108,7 @@ mod axum_support;
 mod bearer;
 mod checks;
 mod claims;
+mod dpop;
 mod error;
 mod http_client;
 mod introspection;
@@ -122,6 +123,7 @@ pub use axum_support::{AccessToken, RequireAccessToken, RequireAccessTokenServic
 pub use bearer::{PresentedToken, RequestInfo};
 pub use checks::ConfirmationCheck;
 pub use claims::{Claims, TokenKind, ValidatedToken};
+pub use dpop::{DpopCheck, MemoryReplayCache, ReplayCache, ReplayCacheError};
 pub use error::{AuthError, ErrorKind, InvalidToken};
 pub use options::{ConfigError, ValidatorOptions};
 pub use validator::Validator;

@@ -83,6 +83,10 @@ pub enum ConfigError {
     /// introspection credentials were given.
     #[error("introspecting JWTs needs introspection credentials")]
     IntrospectionRequired,
+    /// The external URL given to a [`DpopCheck`](crate::DpopCheck) is not an absolute `http`
+    /// or `https` URL without query and fragment.
+    #[error("the API's external URL must be an absolute http(s) URL without query")]
+    InvalidApiUrl,
 }
 
 impl ValidatorOptions {

@@ -138,6 +138,17 @@ impl TestIssuer {
         self.key.sign_jwt("at+jwt", claims).expect("signing works")
     }
 
+    /// `claims` bound to the DPoP key with thumbprint `jkt` (`cnf.jkt`, RFC 9449 §6.1), signed
+    /// as [`mint`](Self::mint) does.
+    ///
+    /// # Panics
+    /// If the claims are not a JSON object (a test bug).
+    pub fn mint_dpop_bound(&self, claims: &Value, jkt: &str) -> String {
+        let mut claims = claims.clone();
+        claims["cnf"] = json!({ "jkt": jkt });
+        self.mint(&claims)
+    }
+
     /// Adds `key`'s public half to the JWKS (a rotation).
     ///
     /// # Panics

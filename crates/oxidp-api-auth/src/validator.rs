@@ -1,6 +1,6 @@
 //! The validator: one per API, shared by every request.
 
-use crate::bearer::{RequestInfo, presented_token};
+use crate::bearer::{PresentedToken, RequestInfo, presented_token};
 use crate::checks::ConfirmationCheck;
 use crate::claims::{TokenKind, ValidatedToken};
 use crate::error::{AuthError, ErrorKind, InvalidToken};
@@ -225,14 +225,34 @@ impl Validator {
         &self,
         request: RequestInfo<'_>,
     ) -> Result<ValidatedToken, AuthError> {
-        self.validate_inner(&request)
+        let token = match presented_token(request.headers(), &self.extra_schemes) {
+            Ok(token) => token,
+            Err(kind) => return Err(self.refusal(kind.into(), None)),
+        };
+        self.validate_inner(&request, &token)
             .await
-            .map_err(|error| error.with_realm(self.realm()))
+            .map_err(|error| self.refusal(error, Some(token.scheme())))
     }
 
-    async fn validate_inner(&self, request: &RequestInfo<'_>) -> Result<ValidatedToken, AuthError> {
+    /// `error` as the caller sees it: the realm, the scheme the token came with, and what each
+    /// check adds to the challenge.
+    pub(crate) fn refusal(&self, error: AuthError, scheme: Option<&str>) -> AuthError {
+        let mut error = error.with_realm(self.realm());
+        if scheme.is_some_and(|scheme| !scheme.eq_ignore_ascii_case("bearer")) {
+            error = error.presented_with_dpop();
+        }
+        for check in self.checks.iter() {
+            error = check.challenge(error);
+        }
+        error
+    }
+
+    async fn validate_inner(
+        &self,
+        request: &RequestInfo<'_>,
+        token: &PresentedToken<'_>,
+    ) -> Result<ValidatedToken, AuthError> {
         let inner = &*self.inner;
-        let token = presented_token(request.headers(), &self.extra_schemes)?;
         let validated = if token.looks_like_jwt() {
             let claims =
                 crate::jwt::validate(&inner.options, &inner.client, &inner.keys, token.value())
@@ -261,11 +281,36 @@ impl Validator {
                 log_refusal(claims, TokenKind::Reference)?,
             )
         };
+        self.require_confirmable(&validated)?;
         for check in self.checks.iter() {
-            check.check(request, &token, &validated).await?;
+            check.check(request, token, &validated).await?;
         }
         validated.require_scopes(&inner.options.required_scopes)?;
         Ok(validated)
+    }
+
+    /// Refuses a token bound (`cnf`) in a way no check of this validator confirms: accepting it
+    /// would make a sender-constrained token a bearer token again.
+    fn require_confirmable(&self, validated: &ValidatedToken) -> Result<(), AuthError> {
+        let Some(cnf) = validated.claims().get("cnf") else {
+            return Ok(());
+        };
+        let Some(members) = cnf.as_object() else {
+            return Err(InvalidToken::Malformed.into());
+        };
+        let unconfirmed = members.keys().find(|member| {
+            !self
+                .checks
+                .iter()
+                .any(|check| check.confirmations().contains(&member.as_str()))
+        });
+        match unconfirmed {
+            Some(member) => {
+                tracing::debug!(%member, "token bound in a way no check confirms");
+                Err(InvalidToken::ConfirmationFailed.into())
+            }
+            None => Ok(()),
+        }
     }
 }
 

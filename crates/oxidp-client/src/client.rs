@@ -3,6 +3,7 @@
 //! document. It is cheap to clone and shared by the token managers.
 
 use crate::clock::{Clock, SystemClock};
+use crate::dpop::{DpopKey, Nonces};
 use crate::error::Error;
 use crate::secret::ClientSecret;
 use base64::Engine as _;
@@ -23,6 +24,9 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// `none`: a public client (a native or browser app, RFC 6749 §2.1), which sends only its
+    /// `client_id` in the form body. Made by [`OAuthClient::public`].
+    None,
 }
 
 /// A confidential client of one authorization server.
@@ -57,6 +61,8 @@ pub(crate) struct Inner {
     pub(crate) revocation_endpoint: Option<Url>,
     pub(crate) http: reqwest::Client,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) dpop: Option<DpopKey>,
+    pub(crate) nonces: Nonces,
 }
 
 impl fmt::Debug for OAuthClient {
@@ -70,6 +76,7 @@ impl fmt::Debug for OAuthClient {
                 "revocation_endpoint",
                 &self.inner.revocation_endpoint.as_ref().map(Url::as_str),
             )
+            .field("dpop", &self.inner.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -93,7 +100,41 @@ impl OAuthClient {
             revocation_endpoint: None,
             http: None,
             clock: None,
+            dpop: None,
         }
+    }
+
+    /// Starts building a public client (no secret, [`ClientAuthMethod::None`]): a native app
+    /// or a command-line tool. Public clients must use PKCE; with DPoP
+    /// ([`OAuthClientBuilder::dpop`]) their refresh tokens are bound to the key, so a stolen
+    /// refresh token is useless without it (RFC 9449 §5).
+    ///
+    /// ```
+    /// let client = oxidp_client::OAuthClient::public("native-app")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .build()?;
+    /// assert_eq!(client.client_id(), "native-app");
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
+    pub fn public(client_id: impl Into<String>) -> OAuthClientBuilder {
+        Self::builder(client_id, "").auth_method(ClientAuthMethod::None)
+    }
+
+    /// The key this client proves possession of with DPoP, if it uses DPoP.
+    ///
+    /// ```
+    /// use oxidp_client::{DpopKey, OAuthClient};
+    ///
+    /// let key = DpopKey::generate()?;
+    /// let client = OAuthClient::builder("m2m", "s")
+    ///     .token_endpoint("https://idp.example/connect/token")
+    ///     .dpop(key.clone())
+    ///     .build()?;
+    /// assert_eq!(client.dpop_key().unwrap().thumbprint(), key.thumbprint());
+    /// # Ok::<(), oxidp_client::Error>(())
+    /// ```
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref()
     }
 
     /// The client id.
@@ -169,6 +210,7 @@ pub struct OAuthClientBuilder {
     revocation_endpoint: Option<String>,
     http: Option<reqwest::Client>,
     clock: Option<Arc<dyn Clock>>,
+    dpop: Option<DpopKey>,
 }
 
 impl fmt::Debug for OAuthClientBuilder {
@@ -179,6 +221,7 @@ impl fmt::Debug for OAuthClientBuilder {
             .field("auth_method", &self.auth_method)
             .field("token_endpoint", &self.token_endpoint)
             .field("revocation_endpoint", &self.revocation_endpoint)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +342,36 @@ impl OAuthClientBuilder {
         self
     }
 
+    /// Sends a DPoP proof signed with `key` with every token request (client credentials,
+    /// code redemption, refresh; RFC 9449), so the tokens are bound to the key, and answers a
+    /// server's `use_dpop_nonce` with one retry carrying the nonce it gave. Nonces are
+    /// remembered per origin, from every response that carries one, and used in the next proof.
+    ///
+    /// ```
+    /// use oxidp_client::{ClientCredentialsManager, DpopKey, OAuthClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let token_endpoint = server.token_endpoint();
+    /// let client = OAuthClient::builder("app", "app secret/+")
+    ///     .token_endpoint(token_endpoint)
+    ///     .dpop(DpopKey::generate()?)
+    ///     .build()?;
+    /// # server.require_dpop_nonce("nonce-1");
+    /// // A server that wants a nonce in every proof: the first request gets `use_dpop_nonce`
+    /// // with the nonce, and the retry carries it.
+    /// let token = ClientCredentialsManager::new(client).get_token().await?;
+    /// assert_eq!(token.token_type, "DPoP");
+    /// assert_eq!(token.authorization_header()?, "DPoP at-1");
+    /// assert_eq!(server.token_requests(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// Builds the client from the configured endpoints.
     ///
     /// ```
@@ -379,6 +452,8 @@ impl OAuthClientBuilder {
                 revocation_endpoint,
                 http: self.http.unwrap_or_else(default_http_client),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                dpop: self.dpop,
+                nonces: Nonces::default(),
             }),
         })
     }

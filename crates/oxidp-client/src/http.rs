@@ -4,6 +4,7 @@
 //! error message or a log line.
 
 use crate::client::{ClientAuthMethod, OAuthClient};
+use crate::dpop::DPOP;
 use crate::error::{Error, OAuthError};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
@@ -105,11 +106,28 @@ impl OAuthClient {
         }
     }
 
+    /// POSTs `params` with the client's authentication and, with DPoP, a proof. A server that
+    /// answers `use_dpop_nonce` with a nonce gets exactly one retry with it (RFC 9449 §8).
     async fn post_authenticated(
         &self,
         endpoint: &Url,
         params: &[(&str, &str)],
     ) -> Result<(u16, Vec<u8>), Error> {
+        let (status, body, new_nonce) = self.post_once(endpoint, params).await?;
+        if status == 400 && new_nonce && self.inner.dpop.is_some() && asks_for_nonce(&body) {
+            tracing::debug!(client_id = %self.inner.client_id, "retrying with the server's DPoP nonce");
+            let (status, body, _) = self.post_once(endpoint, params).await?;
+            return Ok((status, body));
+        }
+        Ok((status, body))
+    }
+
+    /// One POST; also says whether the answer brought a new DPoP nonce.
+    async fn post_once(
+        &self,
+        endpoint: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>, bool), Error> {
         let inner = &self.inner;
         let mut form: Vec<(&str, &str)> = params.to_vec();
         let mut request = inner
@@ -124,6 +142,12 @@ impl OAuthClient {
                 form.push(("client_id", &inner.client_id));
                 form.push(("client_secret", inner.secret.secret()));
             }
+            ClientAuthMethod::None => form.push(("client_id", &inner.client_id)),
+        }
+        if let Some(key) = &inner.dpop {
+            let nonce = inner.nonces.get(endpoint);
+            let proof = key.proof_header("POST", endpoint, nonce.as_deref(), None)?;
+            request = request.header(DPOP, proof);
         }
         let response = request
             .form(&form)
@@ -131,12 +155,18 @@ impl OAuthClient {
             .await
             .map_err(|e| transport(endpoint.as_str(), e))?;
         let status = response.status().as_u16();
+        let new_nonce = inner.nonces.remember(endpoint, response.headers());
         let body = response
             .bytes()
             .await
             .map_err(|e| transport(endpoint.as_str(), e))?;
-        Ok((status, body.to_vec()))
+        Ok((status, body.to_vec(), new_nonce))
     }
+}
+
+/// Whether a token endpoint's `400` is RFC 9449 §8's `use_dpop_nonce`.
+fn asks_for_nonce(body: &[u8]) -> bool {
+    serde_json::from_slice::<OAuthError>(body).is_ok_and(|error| error.error == "use_dpop_nonce")
 }
 
 /// An answer other than 200: an RFC 6749 §5.2 error if the body is one, otherwise an

@@ -47,9 +47,11 @@
 mod client;
 mod client_credentials;
 mod clock;
+mod dpop;
 mod error;
 mod http;
 mod refresh;
+mod resource;
 mod revocation;
 mod secret;
 mod session_locks;
@@ -65,6 +67,7 @@ pub use client_credentials::{
     ClientCredentialsManager, ClientCredentialsManagerBuilder, DEFAULT_REFRESH_AHEAD,
 };
 pub use clock::{Clock, SystemClock};
+pub use dpop::DpopKey;
 pub use error::{Error, OAuthError, ReauthenticationReason};
 pub use refresh::{RefreshTokenManager, RefreshTokenManagerBuilder};
 pub use revocation::AccessTokenRevocation;

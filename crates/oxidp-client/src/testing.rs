@@ -99,6 +99,8 @@ pub struct TokenRequest {
     pub authorization: Option<String>,
     /// Its form parameters (of a repeated parameter, the last value).
     pub form: HashMap<String, String>,
+    /// Its `DPoP` proof header, if any.
+    pub dpop: Option<String>,
 }
 
 #[derive(Debug)]
@@ -115,6 +117,7 @@ struct ServerState {
     delay: Mutex<Duration>,
     /// The one refresh token that is currently redeemable.
     live_refresh_token: Mutex<Option<String>>,
+    dpop_nonce: Mutex<Option<String>>,
     issued: AtomicUsize,
 }
 
@@ -189,10 +192,12 @@ impl FakeAuthorizationServer {
             delay: Mutex::new(Duration::ZERO),
             live_refresh_token: Mutex::new(None),
             issued: AtomicUsize::new(0),
+            dpop_nonce: Mutex::new(None),
         });
         let app = Router::new()
             .route("/token", post(token))
             .route("/revoke", post(revoke))
+            .route("/echo", get(echo))
             .route("/.well-known/openid-configuration", get(discovery))
             .with_state(state.clone());
         let server = tokio::spawn(async move {
@@ -278,6 +283,23 @@ impl FakeAuthorizationServer {
         lock(&self.state.token_forms).last().cloned()
     }
 
+    /// Requires a DPoP proof with `nonce` at the token endpoint: a proof without it gets `400
+    /// use_dpop_nonce` with `DPoP-Nonce: nonce`, and successful answers carry the header too.
+    /// (Proofs are always verified when present: a bad one gets `400 invalid_dpop_proof`, and
+    /// a good one a `token_type` of `DPoP`.)
+    ///
+    /// # Panics
+    /// If a lock was poisoned by a panicking test.
+    pub fn require_dpop_nonce(&self, nonce: &str) {
+        *lock(&self.state.dpop_nonce) = Some(nonce.to_owned());
+    }
+
+    /// A URL that answers any GET with the `authorization` and `dpop` headers it received, as
+    /// JSON: a stand-in API for tests of [`OAuthClient::send_with_token`].
+    pub fn echo_url(&self) -> String {
+        format!("{}/echo", self.issuer)
+    }
+
     /// The forms of the authenticated revocation requests received, oldest first.
     pub fn revocations(&self) -> Vec<HashMap<String, String>> {
         lock(&self.state.revocations).clone()
@@ -342,9 +364,14 @@ async fn token(
         .get("authorization")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let dpop = headers
+        .get("dpop")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     lock(&state.token_forms).push(TokenRequest {
         authorization,
         form: form.clone(),
+        dpop: dpop.clone(),
     });
     let delay = *lock(&state.delay);
     tokio::time::sleep(delay).await;
@@ -356,8 +383,13 @@ async fn token(
     if !authenticated(&headers, &form) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
+    let nonce = lock(&state.dpop_nonce).clone();
+    let token_type = match check_proof(&state, dpop.as_deref(), nonce.as_deref()) {
+        Ok(token_type) => token_type,
+        Err(refusal) => return *refusal,
+    };
     let n = state.issued.fetch_add(1, Ordering::SeqCst) + 1;
-    let mut response = json!({ "access_token": format!("at-{n}"), "token_type": "Bearer" });
+    let mut response = json!({ "access_token": format!("at-{n}"), "token_type": token_type });
     if let Some(expires_in) = expires_in {
         response["expires_in"] = json!(expires_in);
     }
@@ -390,7 +422,57 @@ async fn token(
         }
         _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
-    axum::Json(response).into_response()
+    let mut response = axum::Json(response).into_response();
+    if let Some(value) = nonce.and_then(|nonce| nonce.parse().ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
+}
+
+/// The token type a request earns: `Bearer` without a proof, `DPoP` with a valid one; or the
+/// refusal of a bad proof, or of one without the nonce required.
+fn check_proof(
+    state: &ServerState,
+    proof: Option<&str>,
+    nonce: Option<&str>,
+) -> Result<&'static str, Box<Response>> {
+    let Some(proof) = proof else {
+        return Ok("Bearer");
+    };
+    let htu = format!("{}/token", state.url);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut expected = oxidp_jose::dpop::ProofExpectation::new("POST", &htu, now);
+    if let Some(nonce) = nonce {
+        expected = expected.with_nonce(nonce);
+    }
+    match oxidp_jose::dpop::DpopProof::verify(proof, &expected) {
+        Ok(_) => Ok("DPoP"),
+        Err(error) if error.is_nonce_error() => {
+            let mut refusal = oauth_error(StatusCode::BAD_REQUEST, "use_dpop_nonce");
+            if let Some(value) = nonce.and_then(|nonce| nonce.parse().ok()) {
+                refusal.headers_mut().insert("dpop-nonce", value);
+            }
+            Err(Box::new(refusal))
+        }
+        Err(_) => Err(Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_dpop_proof",
+        ))),
+    }
+}
+
+async fn echo(headers: HeaderMap) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    axum::Json(json!({
+        "authorization": header("authorization"),
+        "dpop": header("dpop"),
+    }))
+    .into_response()
 }
 
 async fn revoke(

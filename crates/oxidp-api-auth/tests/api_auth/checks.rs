@@ -22,6 +22,10 @@ impl ConfirmationCheck for ProofHeader {
         &["DPoP"]
     }
 
+    fn confirmations(&self) -> &[&'static str] {
+        &["jkt"]
+    }
+
     async fn check(
         &self,
         request: &RequestInfo<'_>,
@@ -85,4 +89,36 @@ async fn a_check_can_accept_another_scheme_and_an_invalid_token_never_reaches_it
     let forged = stranger.sign_jwt("at+jwt", &issuer.claims("a")).unwrap();
     assert!(validator.validate(&bearer(&forged)).await.is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_bound_token_is_refused_unless_a_check_confirms_its_binding() {
+    let issuer = TestIssuer::start().await;
+    let plain = validator(&issuer);
+    for cnf in [
+        serde_json::json!({"jkt": "thumbprint"}),
+        serde_json::json!({"x5t#S256": "certificate"}),
+        serde_json::json!("not an object"),
+    ] {
+        let mut claims = issuer.claims("a");
+        claims["cnf"] = cnf.clone();
+        let error = plain
+            .validate(&bearer(&issuer.mint(&claims)))
+            .await
+            .unwrap_err();
+        assert_eq!(error.status(), 401, "{cnf}");
+        assert!(matches!(error.kind(), ErrorKind::InvalidToken(_)), "{cnf}");
+    }
+
+    // A check that confirms `jkt` does not vouch for an mTLS binding.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let with_check = plain.with_check(ProofHeader { calls });
+    let mut claims = issuer.claims("a");
+    claims["cnf"] = serde_json::json!({"jkt": "thumbprint", "x5t#S256": "certificate"});
+    let mut headers = bearer(&issuer.mint(&claims));
+    headers.insert("x-proof", "yes".parse().unwrap());
+    assert_eq!(
+        with_check.validate(&headers).await.unwrap_err().kind(),
+        &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed)
+    );
 }

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod checks;
+mod dpop;
+mod dpop_proofs;
 mod header;
 mod helpers;
 mod jwt;

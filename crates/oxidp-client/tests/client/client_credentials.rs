@@ -21,7 +21,9 @@ async fn a_token_is_fetched_once_then_served_from_the_cache() {
     let TokenRequest {
         authorization,
         form,
+        dpop,
     } = fake.last_token_form();
+    assert_eq!(dpop, None, "no DPoP key, no proof");
     assert!(
         authorization.unwrap().starts_with("Basic "),
         "client_secret_basic by default"
@@ -137,7 +139,9 @@ async fn client_secret_post_sends_the_credentials_in_the_body() {
     let TokenRequest {
         authorization,
         form,
+        dpop,
     } = fake.last_token_form();
+    assert_eq!(dpop, None, "no DPoP key, no proof");
     assert_eq!(authorization, None);
     assert_eq!(form["client_id"], CLIENT_ID);
     assert_eq!(form["client_secret"], SECRET);

@@ -11,6 +11,7 @@ mod fake;
 mod oxidp;
 
 mod client_credentials;
+mod dpop;
 mod real_server;
 mod refresh;
 mod sign_out;
