@@ -13,10 +13,26 @@
 //!   endpoint, authenticating as the API resource, and caches the answer briefly; with
 //!   [`ValidatorOptions::introspect_jwts`], a JWT that passed the local checks is introspected
 //!   too;
-//! * checks the required scopes, then any [`ConfirmationCheck`]s (the place for DPoP or mTLS
-//!   certificate binding).
+//! * runs its [`ConfirmationCheck`]s (proof of possession: [`DpopCheck`] for DPoP, RFC 9449;
+//!   an mTLS certificate check is another), and refuses a token bound (`cnf`) in a way no check
+//!   confirms, so a sender-constrained token never passes as a bearer token;
+//! * checks the required scopes.
 //!
-//! Failures are [`AuthError`]s that render as RFC 6750 responses (`401` with
+//! # DPoP
+//!
+//! With a [`DpopCheck`] the validator also reads `Authorization: DPoP <token>` and checks the
+//! `DPoP` proof header against the request: the method, the URL as the caller sees it (the
+//! API's configured external URL and the request path, so a proxy in front does not break it),
+//! the hash of the token (`ath`), the age of the proof, the key (its thumbprint must be the
+//! token's `cnf.jkt`, for JWTs and introspected reference tokens alike), and that the proof was
+//! not used before (a [`ReplayCache`], in memory by default). A DPoP-bound token presented as
+//! `Bearer` is refused. In nonce mode ([`DpopCheck::require_nonce`]) the API issues its own
+//! stateless nonces and asks for them with `use_dpop_nonce`. Refusals are RFC 9449 §7.1
+//! challenges (`WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="..."`, and a
+//! `DPoP-Nonce` header in nonce mode). `oxidp-client`'s `OAuthClient::send_with_token` is the
+//! matching caller.
+//!
+//! Failures are [`AuthError`]s that render as RFC 6750 (and RFC 9449) responses (`401` with
 //! `WWW-Authenticate: Bearer ... error="invalid_token"`, `403 insufficient_scope`, `400
 //! invalid_request`), or `503` when the issuer cannot be reached: an unreachable issuer is not
 //! the caller's fault and must not look like a bad token.

@@ -10,8 +10,42 @@
 //!   [`RefreshTokenManager::sign_out`] revokes the tokens (RFC 7009) and forgets them.
 //!
 //! Both are built on an [`OAuthClient`]: the client's id, secret and authentication method
-//! (`client_secret_basic` or `client_secret_post`) and the server's endpoints, configured or
-//! discovered from the issuer.
+//! (`client_secret_basic` or `client_secret_post`, or a public client with
+//! [`OAuthClient::public`]) and the server's endpoints, configured or discovered from the
+//! issuer.
+//!
+//! # DPoP
+//!
+//! With a [`DpopKey`] ([`OAuthClientBuilder::dpop`]; generated, ES256 by default, or the app's
+//! own) every token request (client credentials, code redemption, refresh) carries a DPoP proof
+//! (RFC 9449), so the tokens are bound to the key: `token_type` `DPoP`, and for a public client
+//! a refresh token that is useless without the key. [`OAuthClient::send_with_token`] calls an
+//! API with `Authorization: DPoP` and a proof carrying the token's hash. A server or API that
+//! answers `use_dpop_nonce` gets exactly one retry with the nonce it gave, and nonces are kept
+//! per origin (also from successful responses) for the next proof. Bind an authorization code
+//! to the key by sending [`DpopKey::thumbprint`] as `dpop_jkt` in the authorization request.
+//!
+//! ```
+//! use oxidp_client::{ClientCredentialsManager, DpopKey, OAuthClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+//! # let issuer = server.issuer();
+//! # let api = server.echo_url();
+//! let client = OAuthClient::builder("app", "app secret/+")
+//!     .dpop(DpopKey::generate()?)
+//!     .discover(issuer)
+//!     .await?;
+//! let tokens = ClientCredentialsManager::new(client.clone());
+//! let token = tokens.get_token().await?;
+//! assert_eq!(token.token_type, "DPoP");
+//!
+//! // `api` is an API URL; the call carries `Authorization: DPoP ...` and a fresh proof.
+//! let response = client.send_with_token(reqwest::Client::new().get(api), &token).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! ```
 //!
 //! Tokens and secrets are types ([`AccessToken`], [`RefreshToken`], [`IdToken`],
 //! [`ClientSecret`]) that print `[redacted]` in `Debug`; this crate never logs one.

@@ -293,7 +293,7 @@ impl RefreshTokenManager {
         }
         let manager = self.clone();
         let key = session_key.to_owned();
-        detached(async move { manager.refresh_locked(&key).await }).await
+        detached(async move { manager.refresh_locked(&key, false).await }).await
     }
 
     /// Forgets the session's tokens without revoking them (see
@@ -331,12 +331,35 @@ impl RefreshTokenManager {
 
     /// Under the session's lock: looks again (a refresh may have finished while this caller
     /// waited), then refreshes if still due.
-    async fn refresh_locked(&self, session_key: &str) -> Result<Token, Error> {
+    /// Renews the session's access token with its refresh token now, however fresh the
+    /// current one is: after an API refused it as expired or revoked, or when the app needs
+    /// claims granted since. Same rules as [`access_token`](Self::access_token) otherwise (one
+    /// refresh at a time per session, rotation, `invalid_grant` means re-authentication).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), oxidp_client::Error> {
+    /// # let server = oxidp_client::testing::FakeAuthorizationServer::start().await;
+    /// # let client = server.client_builder().build()?;
+    /// # let code = oxidp_client::testing::AUTHORIZATION_CODE;
+    /// let sessions = oxidp_client::RefreshTokenManager::new(client);
+    /// sessions.exchange_code("s1", code, "https://app.example/callback", None).await?;
+    /// assert_eq!(sessions.access_token("s1").await?.access_token.secret(), "at-1");
+    /// assert_eq!(sessions.refresh_now("s1").await?.access_token.secret(), "at-2");
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh_now(&self, session_key: &str) -> Result<Token, Error> {
+        let manager = self.clone();
+        let key = session_key.to_owned();
+        detached(async move { manager.refresh_locked(&key, true).await }).await
+    }
+
+    async fn refresh_locked(&self, session_key: &str, force: bool) -> Result<Token, Error> {
         let inner = &self.inner;
         let _guard = inner.locks.lock(session_key).await;
         let tokens = self.load_or_reauthenticate(session_key).await?;
         let now = inner.client.now();
-        if tokens.is_fresh(now, inner.refresh_ahead) {
+        if !force && tokens.is_fresh(now, inner.refresh_ahead) {
             return Ok(tokens.token());
         }
         let Some(refresh_token) = &tokens.refresh_token else {
