@@ -51,6 +51,8 @@ pub struct Config {
     pub backchannel_logout: BackchannelLogoutConfig,
     /// Token issuance defaults.
     pub tokens: TokensConfig,
+    /// DPoP proofs (RFC 9449).
+    pub dpop: DpopConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
@@ -314,6 +316,36 @@ impl Default for TokensConfig {
     }
 }
 
+/// `[dpop]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopConfig {
+    /// How old a proof's `iat` may be (also how long its `jti` is remembered).
+    #[serde(with = "humantime_serde")]
+    pub proof_max_age: Duration,
+    /// How far in the future a proof's `iat` may be (client clocks running ahead).
+    #[serde(with = "humantime_serde")]
+    pub proof_max_future: Duration,
+    /// Whether proofs must carry a server nonce, unless a client's `require_dpop_nonce` says
+    /// otherwise.
+    pub require_nonce: bool,
+    /// How long a server nonce is accepted after it was issued.
+    #[serde(with = "humantime_serde")]
+    pub nonce_lifetime: Duration,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        let d = oxidp_core::options::DpopOptions::default();
+        Self {
+            proof_max_age: d.proof_max_age,
+            proof_max_future: d.proof_max_future,
+            require_nonce: d.require_nonce,
+            nonce_lifetime: d.nonce_lifetime,
+        }
+    }
+}
+
 /// `[log]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -542,6 +574,12 @@ impl Config {
         };
         options.tokens = oxidp_core::options::TokenOptions {
             refresh_token_reuse_grace: self.tokens.refresh_token_reuse_grace,
+        };
+        options.dpop = oxidp_core::options::DpopOptions {
+            proof_max_age: self.dpop.proof_max_age,
+            proof_max_future: self.dpop.proof_max_future,
+            require_nonce: self.dpop.require_nonce,
+            nonce_lifetime: self.dpop.nonce_lifetime,
         };
         options.trusted_proxies = TrustedProxies::parse(&self.server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
