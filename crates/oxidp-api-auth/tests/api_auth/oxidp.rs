@@ -2,8 +2,11 @@
 //! reference token, issued by oxidp, validated for its `orders-api` resource.
 
 use crate::helpers::bearer;
-use oxidp_api_auth::{ErrorKind, InvalidToken, TokenKind, Validator, ValidatorOptions};
+use oxidp_api_auth::{
+    DpopCheck, ErrorKind, InvalidToken, RequestInfo, TokenKind, Validator, ValidatorOptions,
+};
 use oxidp_testing::TestServer;
+use serde_json::Value;
 
 const CONFIG: &str = r#"
 [[api_resources]]
@@ -18,6 +21,14 @@ allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read", "orders.write"]
 
 [[clients]]
+client_id = "m2m-dpop-reference"
+secrets = [{ value = "dpop-reference-secret" }]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+access_token_type = "reference"
+require_dpop = true
+
+[[clients]]
 client_id = "m2m-reference"
 secrets = [{ value = "reference-secret" }]
 allowed_grant_types = ["client_credentials"]
@@ -27,7 +38,7 @@ access_token_type = "reference"
 
 pub struct Oxidp {
     pub issuer: String,
-    server: TestServer,
+    pub server: TestServer,
 }
 
 impl Oxidp {
@@ -142,4 +153,97 @@ async fn a_revoked_oxidp_jwt_is_refused_only_by_a_validator_that_introspects() {
     );
     // What a purely local validator cannot see: the revoked JWT still verifies.
     assert!(oxidp.validator().validate(&bearer(&token)).await.is_ok());
+}
+
+/// A client-credentials token bound to `key`: the token request carries a proof of it (signed
+/// here by hand, see `dpop.rs`).
+async fn dpop_token(oxidp: &Oxidp, client: (&str, &str), key: &oxidp_jose::SigningKey) -> Value {
+    let endpoint = oxidp.server.url("/connect/token");
+    let claims = serde_json::json!({
+        "jti": oxidp_jose::random_token(),
+        "htm": "POST",
+        "htu": endpoint,
+        "iat": crate::dpop::now(),
+    });
+    let proof = crate::dpop::forge(key, &crate::dpop::proof_header(key), &claims);
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .basic_auth(client.0, Some(client.1))
+        .header("dpop", proof)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "orders.read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn dpop_validator(oxidp: &Oxidp) -> Validator {
+    Validator::new(
+        ValidatorOptions::new(oxidp.issuer.clone(), "orders-api")
+            .introspection_secret("orders-api-secret"),
+    )
+    .unwrap()
+    .with_check(DpopCheck::new(crate::dpop::API).unwrap())
+}
+
+#[tokio::test]
+async fn oxidp_dpop_bound_jwts_and_reference_tokens_are_checked_against_their_key() {
+    let oxidp = Oxidp::spawn().await;
+    let validator = dpop_validator(&oxidp).await;
+    let key = crate::dpop::es256();
+    let url = format!("{}/orders", crate::dpop::API);
+    for (client, kind) in [
+        (("m2m", "m2m-secret"), TokenKind::Jwt),
+        (
+            ("m2m-dpop-reference", "dpop-reference-secret"),
+            TokenKind::Reference,
+        ),
+    ] {
+        let response = dpop_token(&oxidp, client, &key).await;
+        assert_eq!(response["token_type"], "DPoP");
+        let token = response["access_token"].as_str().unwrap();
+        let proof = crate::dpop::proof(&key, "GET", &url, token);
+        let parts = crate::dpop::request("GET", "/orders", &format!("DPoP {token}"), &[&proof]);
+        let validated = validator
+            .validate_request(RequestInfo::from_parts(&parts))
+            .await
+            .unwrap();
+        assert_eq!(validated.kind(), kind);
+        assert_eq!(
+            validated.claims().get("cnf").unwrap()["jkt"],
+            key.thumbprint().as_str()
+        );
+
+        // Another key's proof, and the token as a Bearer token: refused.
+        let stranger = crate::dpop::es256();
+        let proof = crate::dpop::proof(&stranger, "GET", &url, token);
+        let parts = crate::dpop::request("GET", "/orders", &format!("DPoP {token}"), &[&proof]);
+        let error = validator
+            .validate_request(RequestInfo::from_parts(&parts))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed)
+        );
+        let error = validator.validate(&bearer(token)).await.unwrap_err();
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::InvalidToken(InvalidToken::DpopBoundAsBearer)
+        );
+        // A validator without a DPoP check refuses the bound token too.
+        let error = oxidp
+            .validator()
+            .validate(&bearer(token))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            &ErrorKind::InvalidToken(InvalidToken::ConfirmationFailed)
+        );
+    }
 }

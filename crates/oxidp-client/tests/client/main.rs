@@ -13,5 +13,6 @@ mod oxidp;
 mod client_credentials;
 mod dpop;
 mod real_server;
+mod real_server_dpop;
 mod refresh;
 mod sign_out;

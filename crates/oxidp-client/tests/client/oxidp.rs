@@ -48,6 +48,25 @@ redirect_uris = ["{CALLBACK}"]
 access_token_lifetime = "5m"
 
 [[clients]]
+client_id = "m2m-dpop-nonce"
+secrets = [{{ value = "m2m-dpop-nonce-secret" }}]
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["orders.read"]
+require_dpop = true
+require_dpop_nonce = true
+
+[[clients]]
+client_id = "native"
+require_client_secret = false
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "orders.read"]
+allow_offline_access = true
+redirect_uris = ["{CALLBACK}"]
+require_dpop = true
+require_dpop_nonce = true
+access_token_lifetime = "5m"
+
+[[clients]]
 client_id = "web-reference"
 secrets = [{{ value = "web-reference-secret" }}]
 allowed_grant_types = ["authorization_code"]
@@ -70,6 +89,16 @@ impl Oxidp {
 
     /// Signs alice in with `client_id` and returns (code, PKCE verifier) from the callback.
     pub async fn sign_in(&self, client_id: &str, scope: &str) -> (String, String) {
+        self.sign_in_with(client_id, scope, &[]).await
+    }
+
+    /// [`sign_in`](Self::sign_in) with more authorization request parameters (`dpop_jkt`).
+    pub async fn sign_in_with(
+        &self,
+        client_id: &str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, String) {
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -79,7 +108,7 @@ impl Oxidp {
         let challenge = b64url_encode(sha256(&verifier));
         let authorize = reqwest::Url::parse_with_params(
             &format!("{}/connect/authorize", self.issuer),
-            &[
+            [
                 ("client_id", client_id),
                 ("redirect_uri", CALLBACK),
                 ("response_type", "code"),
@@ -88,7 +117,9 @@ impl Oxidp {
                 ("nonce", "n"),
                 ("code_challenge", &challenge),
                 ("code_challenge_method", "S256"),
-            ],
+            ]
+            .into_iter()
+            .chain(extra.iter().copied()),
         )
         .unwrap();
         let login = location(&browser.get(authorize).send().await.unwrap());
