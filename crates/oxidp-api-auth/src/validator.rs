@@ -238,7 +238,7 @@ impl Validator {
     /// check adds to the challenge.
     pub(crate) fn refusal(&self, error: AuthError, scheme: Option<&str>) -> AuthError {
         let mut error = error.with_realm(self.realm());
-        if scheme.is_some_and(|scheme| !scheme.eq_ignore_ascii_case("bearer")) {
+        if scheme.is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop")) {
             error = error.presented_with_dpop();
         }
         for check in self.checks.iter() {

@@ -72,7 +72,7 @@ impl OAuthClient {
     /// POSTs a grant to the token endpoint and parses the answer.
     pub(crate) async fn post_grant(&self, params: &[(&str, &str)]) -> Result<TokenResponse, Error> {
         let endpoint = &self.inner.token_endpoint;
-        let (status, body) = self.post_authenticated(endpoint, params).await?;
+        let (status, body) = self.post_authenticated(endpoint, params, true).await?;
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| Error::InvalidResponse {
                 endpoint: endpoint.to_string(),
@@ -96,7 +96,8 @@ impl OAuthClient {
             ));
         };
         let params = [("token", token), ("token_type_hint", hint.as_str())];
-        let (status, body) = self.post_authenticated(endpoint, &params).await?;
+        // RFC 9449 defines no proof for revocation: the token endpoint alone gets one.
+        let (status, body) = self.post_authenticated(endpoint, &params, false).await?;
         if status == 200 {
             return Ok(());
         }
@@ -106,17 +107,20 @@ impl OAuthClient {
         }
     }
 
-    /// POSTs `params` with the client's authentication and, with DPoP, a proof. A server that
-    /// answers `use_dpop_nonce` with a nonce gets exactly one retry with it (RFC 9449 §8).
+    /// POSTs `params` with the client's authentication and, with DPoP and `proof`, a proof. A
+    /// server that answers `use_dpop_nonce` with a nonce gets exactly one retry with it
+    /// (RFC 9449 §8).
     async fn post_authenticated(
         &self,
         endpoint: &Url,
         params: &[(&str, &str)],
+        proof: bool,
     ) -> Result<(u16, Vec<u8>), Error> {
-        let (status, body, new_nonce) = self.post_once(endpoint, params).await?;
-        if status == 400 && new_nonce && self.inner.dpop.is_some() && asks_for_nonce(&body) {
+        let proof = proof && self.inner.dpop.is_some();
+        let (status, body, new_nonce) = self.post_once(endpoint, params, proof).await?;
+        if status == 400 && new_nonce && proof && asks_for_nonce(&body) {
             tracing::debug!(client_id = %self.inner.client_id, "retrying with the server's DPoP nonce");
-            let (status, body, _) = self.post_once(endpoint, params).await?;
+            let (status, body, _) = self.post_once(endpoint, params, proof).await?;
             return Ok((status, body));
         }
         Ok((status, body))
@@ -127,6 +131,7 @@ impl OAuthClient {
         &self,
         endpoint: &Url,
         params: &[(&str, &str)],
+        proof: bool,
     ) -> Result<(u16, Vec<u8>, bool), Error> {
         let inner = &self.inner;
         let mut form: Vec<(&str, &str)> = params.to_vec();
@@ -144,7 +149,7 @@ impl OAuthClient {
             }
             ClientAuthMethod::None => form.push(("client_id", &inner.client_id)),
         }
-        if let Some(key) = &inner.dpop {
+        if let Some(key) = inner.dpop.as_ref().filter(|_| proof) {
             let nonce = inner.nonces.get(endpoint);
             let proof = key.proof_header("POST", endpoint, nonce.as_deref(), None)?;
             request = request.header(DPOP, proof);

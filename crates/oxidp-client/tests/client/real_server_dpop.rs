@@ -105,6 +105,20 @@ async fn a_public_clients_refresh_token_is_bound_to_its_key() {
     assert!(matches!(error, Error::OAuth(_)), "{error:?}");
     assert_eq!(error.oauth_error(), Some("invalid_dpop_proof"));
     assert!(sessions.refresh_now("s1").await.is_ok());
+
+    // Sign-out revokes the bound refresh token (revocation carries no proof).
+    let refresh_token = sessions
+        .tokens("s1")
+        .await
+        .unwrap()
+        .unwrap()
+        .refresh_token
+        .unwrap();
+    sessions.sign_out("s1").await.unwrap();
+    assert_eq!(
+        server.introspect(refresh_token.secret()).await["active"],
+        false
+    );
 }
 
 #[tokio::test]
