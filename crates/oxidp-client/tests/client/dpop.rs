@@ -300,3 +300,49 @@ async fn a_refused_proof_at_the_api_is_returned_without_a_retry() {
     assert!(response.headers().contains_key("dpop-nonce"));
     assert_eq!(api.calls.load(Ordering::SeqCst), 1);
 }
+
+/// A token endpoint that issues a token every time, hands out `DPoP-Nonce: n-<count>` on each
+/// success, and records the nonce of each proof it got.
+async fn rotating(
+    State(seen): State<Arc<std::sync::Mutex<Vec<Option<String>>>>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    let proof = headers["dpop"].to_str().unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &oxidp_jose::b64url_decode(proof.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let mut seen = seen.lock().unwrap();
+    seen.push(claims["nonce"].as_str().map(str::to_owned));
+    let n = seen.len();
+    (
+        [("dpop-nonce", format!("n-{n}"))],
+        axum::Json(serde_json::json!({
+            "access_token": format!("at-{n}"), "token_type": "DPoP", "expires_in": 300
+        })),
+    )
+        .into_response()
+}
+
+#[tokio::test]
+async fn a_nonce_from_a_successful_response_goes_into_the_next_proof() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route("/token", axum::routing::post(rotating))
+        .with_state(seen.clone());
+    let server = serve(app).await;
+    let client = OAuthClient::builder("app", "secret")
+        .token_endpoint(format!("{server}/token"))
+        .dpop(DpopKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let tokens = ClientCredentialsManager::new(client);
+    for _ in 0..3 {
+        tokens.invalidate();
+        tokens.get_token().await.unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [None, Some("n-1".to_owned()), Some("n-2".to_owned())]
+    );
+}
