@@ -32,7 +32,7 @@ mod sqlite;
 mod stores;
 pub mod testing;
 
-pub use error::SetupError;
+pub use error::{BackupError, SetupError};
 pub use postgres::PostgresStore;
 pub use session_counts::SessionCountPolicy;
 pub use sqlite::SqliteStore;
@@ -119,7 +119,17 @@ impl SqlStore {
         }
     }
 
-    /// Closes every connection, waiting for those in use to be returned.
+    /// Writes a consistent copy of a SQLite database to `path` while the server runs;
+    /// [`BackupError::Unsupported`] for PostgreSQL, whose own tools (`pg_dump`) do this.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), BackupError> {
+        match self {
+            Self::Sqlite(store) => store.backup_to(path).await,
+            Self::Postgres(_) => Err(BackupError::Unsupported),
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned (SQLite: after moving
+    /// the WAL into the database file).
     pub async fn close(&self) {
         match self {
             Self::Sqlite(store) => store.close().await,

@@ -36,6 +36,15 @@ enum Command {
     Serve(ConfigArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL: use
+    /// pg_dump). Restore by stopping the server and putting the copy in the database's place.
+    Backup {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Where to write the copy; must not exist yet.
+        #[arg(value_name = "FILE")]
+        target: PathBuf,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -97,6 +106,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "database at {} is up to date",
                 redact_url(&config.store.url)
             );
+            Ok(())
+        }
+        Command::Backup { config, target } => {
+            let config = config.load()?;
+            init_logging(&config);
+            if oxidp_store::Backend::from_url(&config.store.url)? == oxidp_store::Backend::Postgres
+            {
+                return Err(oxidp_store::BackupError::Unsupported.into());
+            }
+            let database = oxidp_server::open_database(&config.store.url, 1).await?;
+            let result = database.backup_to(&target).await;
+            database.close().await;
+            result.with_context(|| format!("backing up {}", redact_url(&config.store.url)))?;
+            let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+            println!("backup written to {} ({size} bytes)", target.display());
             Ok(())
         }
         Command::Keys { command } => keys::run(command).await,
