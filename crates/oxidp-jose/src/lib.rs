@@ -1,5 +1,5 @@
-//! JOSE building blocks for oxidp: signing keys, compact JWS/JWT, JWK and JWK sets, and the
-//! data-protection key ring that encrypts secrets at rest.
+//! JOSE building blocks for oxidp: signing keys, compact JWS/JWT, JWK and JWK sets, DPoP proofs
+//! ([`dpop`]), and the data-protection key ring that encrypts secrets at rest.
 //!
 //! Signing uses `aws-lc-rs` key pairs that stay parsed in memory, so the token endpoint pays only
 //! for the signature itself; verification of foreign JWTs (client assertions) goes through
@@ -7,6 +7,7 @@
 
 mod algorithm;
 pub mod data_protection;
+pub mod dpop;
 mod encoding;
 mod jwk;
 mod signing_key;
@@ -17,7 +18,7 @@ pub use data_protection::{DataProtectionError, DataProtectionKey, KeyRing};
 pub use encoding::{
     b64url_decode, b64url_encode, constant_time_eq, random_bytes, random_token, sha256, sha512,
 };
-pub use jwk::{Jwk, JwkSet};
+pub use jwk::{Jwk, JwkSet, jwk_thumbprint};
 pub use signing_key::{JoseError, SigningKey};
 
 /// Installs `aws-lc-rs` as `jsonwebtoken`'s crypto provider for this process.

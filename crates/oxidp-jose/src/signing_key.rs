@@ -1,6 +1,6 @@
 //! The server's signing keys: generation, PKCS#8 import/export, public JWK and compact JWS.
 
-use crate::encoding::{b64url_encode, sha256};
+use crate::encoding::b64url_encode;
 use crate::{Jwk, SigningAlgorithm};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -130,7 +130,9 @@ impl SigningKey {
         jwk
     }
 
-    fn bare_public_jwk(&self) -> Jwk {
+    /// The public key as a JWK with only the members of the key itself (no `kid`, `alg` or
+    /// `use`), as a DPoP proof's `jwk` header carries it.
+    pub fn bare_public_jwk(&self) -> Jwk {
         let empty = Jwk {
             kty: String::new(),
             key_use: None,
@@ -179,23 +181,29 @@ impl SigningKey {
 
     /// RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key.
     pub fn thumbprint(&self) -> String {
-        let jwk = self.bare_public_jwk();
-        // Members in lexicographic order, no whitespace, as RFC 7638 §3 requires.
-        let canonical = match jwk.kty.as_str() {
-            "EC" => serde_json::json!({"crv": jwk.crv, "kty": jwk.kty, "x": jwk.x, "y": jwk.y}),
-            "RSA" => serde_json::json!({"e": jwk.e, "kty": jwk.kty, "n": jwk.n}),
-            _ => serde_json::json!({"crv": jwk.crv, "kty": jwk.kty, "x": jwk.x}),
-        };
-        b64url_encode(sha256(canonical.to_string()))
+        self.bare_public_jwk()
+            .thumbprint()
+            .expect("a key this type holds always has the members its thumbprint needs")
     }
 
     /// Signs `claims` as a compact JWS with header `{alg, kid, typ}`.
     pub fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
-        let header = serde_json::to_vec(&JwsHeader {
+        let header = JwsHeader {
             alg: self.algorithm.as_str(),
             kid: &self.kid,
             typ,
-        })?;
+        };
+        self.sign_with_header(&header, claims)
+    }
+
+    /// Signs `claims` as a compact JWS under the given protected `header` (which must name this
+    /// key's algorithm in `alg`; see [`SigningKey::algorithm`]).
+    pub(crate) fn sign_with_header<H: Serialize, T: Serialize>(
+        &self,
+        header: &H,
+        claims: &T,
+    ) -> Result<String, JoseError> {
+        let header = serde_json::to_vec(header)?;
         let payload = serde_json::to_vec(claims)?;
         let mut jws = String::with_capacity(header.len() * 2 + payload.len() * 2 + 400);
         jws.push_str(&b64url_encode(header));
