@@ -64,6 +64,9 @@ pub struct Config {
     /// 32 bytes (base64 or hex) sealing the data-protection key ring at rest; usually given as
     /// `OXIDP_MASTER_KEY_FILE=/run/secrets/oxidp-master-key`.
     pub master_key: Option<SecretString>,
+    /// What loading noticed but did not refuse (see [`Config::warnings`]).
+    #[serde(skip)]
+    ignored_variables: Vec<String>,
 }
 
 /// A configuration value that must never be printed.
@@ -148,6 +151,10 @@ pub struct StoreConfig {
     /// How long users looked up by subject id are cached in memory; zero turns the cache off.
     #[serde(with = "humantime_serde")]
     pub user_cache_duration: Duration,
+    /// How long start-up keeps retrying a PostgreSQL server that cannot be reached; zero fails
+    /// at once with the cause.
+    #[serde(with = "humantime_serde")]
+    pub wait_for_database: Duration,
 }
 
 impl Default for StoreConfig {
@@ -157,6 +164,7 @@ impl Default for StoreConfig {
             max_connections: 10,
             cache_duration: Duration::from_secs(60),
             user_cache_duration: Duration::from_secs(5),
+            wait_for_database: Duration::ZERO,
         }
     }
 }
@@ -357,19 +365,60 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(|key| {
+        let sections = sections();
+        let mut ignored_variables = Vec::new();
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("OXIDP_")
+                && !is_reserved_variable(&name)
+                && !sections.contains(&section_of(key))
+            {
+                ignored_variables.push(name);
+            }
+        }
+        figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(move |key| {
             let key = key.as_str().to_ascii_lowercase();
-            !key.ends_with("_file")
-                && !key.starts_with(&RESERVED_ENV_PREFIX["OXIDP_".len()..].to_ascii_lowercase())
+            !key.ends_with("_file") && sections.contains(&section_of(&key))
         }));
         for (key, value) in file_variables()? {
             figment = figment.merge(Serialized::global(&key, value));
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|error| anyhow::anyhow!(describe(error)))?;
         config.validate()?;
+        ignored_variables.sort();
+        config.ignored_variables = ignored_variables;
         Ok(config)
+    }
+
+    /// What an operator should know about this configuration although the server can run
+    /// with it: environment variables that name no configuration key (ignored), and an issuer
+    /// left to default where it cannot be right.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .ignored_variables
+            .iter()
+            .map(|name| {
+                format!("environment variable {name} is not an oxidp setting and is ignored")
+            })
+            .collect();
+        if self.server.issuer.is_none() {
+            if self.server.listen.ip().is_unspecified() {
+                warnings.push(format!(
+                    "`server.issuer` is not set while listening on {}: the issuer would be http://{}, \
+                     which no client can reach; set it to the public URL",
+                    self.server.listen, self.server.listen
+                ));
+            } else if !self.store.url.starts_with("sqlite:") {
+                warnings.push(
+                    "`server.issuer` is not set while the store is PostgreSQL: each instance would \
+                     name itself after its own listen address and refuse the others' tokens; set it \
+                     to the one public URL"
+                        .to_owned(),
+                );
+            }
+        }
+        warnings
     }
 
     /// Loads from a TOML string only (tests and embedding).
@@ -573,7 +622,7 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
         else {
             continue;
         };
-        if name.starts_with(RESERVED_ENV_PREFIX) {
+        if is_reserved_variable(&name) || !sections().contains(&section_of(key)) {
             continue;
         }
         let key = key.to_lowercase().replace("__", ".");
@@ -588,10 +637,61 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
     Ok(values)
 }
 
+/// The top-level keys of the configuration (`server`, `store`, ...).
+fn sections() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The top-level key an environment key (`SERVER__LISTEN`, `server.listen`) belongs to.
+fn section_of(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    let key = key.strip_suffix("_file").unwrap_or(&key);
+    let end = [key.find('.'), key.find("__")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(key.len());
+    key[..end].to_owned()
+}
+
+/// Variables that share the prefix but are not settings: the CLI's own (`OXIDP_CONFIG`) and
+/// the test suite's.
+fn is_reserved_variable(name: &str) -> bool {
+    name == "OXIDP_CONFIG" || name.starts_with(RESERVED_ENV_PREFIX)
+}
+
+/// Figment's errors, with each key named as the operator wrote it: `server.listen` for a file,
+/// `OXIDP_SERVER__LISTEN` for the environment (figment's own text says `default.server.listen`).
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()
-        .map(|e| format!("configuration error: {e}"))
+        .map(|e| {
+            let from_environment = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            let key = if from_environment {
+                format!("OXIDP_{}", e.path.join("__").to_ascii_uppercase())
+            } else {
+                e.path.join(".")
+            };
+            let origin = match &e.metadata {
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!(" in {source}"),
+                    None if from_environment => " in the environment".to_owned(),
+                    None => format!(" in {}", metadata.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("configuration error: {}{origin}", e.kind)
+            } else {
+                format!("configuration error: {} for key `{key}`{origin}", e.kind)
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -41,7 +41,16 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Builds the server from its configuration, on the store `store.url` names.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let database = open_database(&config.store.url, config.store.max_connections).await?;
+        let options = oxidp_store::StoreOptions {
+            max_connections: config.store.max_connections,
+            wait_for_database: config.store.wait_for_database,
+            ..oxidp_store::StoreOptions::default()
+        };
+        let database = oxidp_store::connect(&config.store.url, &options)
+            .await
+            .with_context(|| {
+                format!("cannot open the store at {}", redact_url(&config.store.url))
+            })?;
         let mut server = Self::build_with(config, database.stores(), Arc::new(SystemClock)).await?;
         server.database = Some(database);
         Ok(server)

@@ -46,9 +46,12 @@ use std::time::Duration;
 pub struct StoreOptions {
     /// Most connections the pool opens.
     pub max_connections: u32,
-    /// How long a query waits for a free connection (or for the database to answer when
-    /// connecting) before failing.
+    /// How long a query waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// How long opening a PostgreSQL store keeps retrying (with a logged, growing backoff) a
+    /// database that cannot be reached. Zero, the default, fails at the first refusal with
+    /// its cause, so a wrong URL or a stopped database is known within seconds.
+    pub wait_for_database: Duration,
 }
 
 impl Default for StoreOptions {
@@ -56,6 +59,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
+            wait_for_database: Duration::ZERO,
         }
     }
 }

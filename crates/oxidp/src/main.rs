@@ -36,6 +36,9 @@ enum Command {
     Serve(ConfigArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Load and validate the configuration (file, demo, environment), print what would be
+    /// warned about at start-up, and exit: 0 when the server would start with it.
+    CheckConfig(ConfigArgs),
     /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL: use
     /// pg_dump). Restore by stopping the server and putting the copy in the database's place.
     Backup {
@@ -87,9 +90,29 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::CheckConfig(args) => {
+            let config = args.load()?;
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "configuration is valid: listen {}, issuer {}, store {}",
+                config.server.listen,
+                config
+                    .server
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{} (default)", config.server.listen)),
+                redact_url(&config.store.url)
+            );
+            Ok(())
+        }
         Command::Serve(args) => {
             let config = args.load()?;
             init_logging(&config);
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             let server = Server::build(config).await?;
             tracing::info!(address = %server.address(), issuer = %server.issuer(), "oxidp is listening");
             server.run_until_stopped(shutdown_signal()).await?;
