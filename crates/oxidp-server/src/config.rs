@@ -385,10 +385,35 @@ impl Config {
         let mut config: Config = figment
             .extract()
             .map_err(|error| anyhow::anyhow!(describe(error)))?;
+        if demo && file.is_some() {
+            config.keep_demo_entries()?;
+        }
         config.validate()?;
         ignored_variables.sort();
         config.ignored_variables = ignored_variables;
         Ok(config)
+    }
+
+    /// With `--demo --config FILE`, the file's lists replaced the demo's: put back the demo's
+    /// clients, API resources and users that the file does not redefine (by client id, name,
+    /// username), so the file adds to the demo rather than replacing it.
+    fn keep_demo_entries(&mut self) -> anyhow::Result<()> {
+        let demo: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(DEMO_CONFIG))
+            .extract()
+            .map_err(|error| anyhow::anyhow!(describe(error)))?;
+        self.clients = demo_first(demo.clients, std::mem::take(&mut self.clients), |c| {
+            c.client.client_id.clone()
+        });
+        self.api_resources = demo_first(
+            demo.api_resources,
+            std::mem::take(&mut self.api_resources),
+            |r| r.name.clone(),
+        );
+        self.users = demo_first(demo.users, std::mem::take(&mut self.users), |u| {
+            u.username.clone()
+        });
+        Ok(())
     }
 
     /// What an operator should know about this configuration although the server can run
@@ -637,6 +662,16 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
     Ok(values)
 }
 
+/// The demo's entries that `configured` does not redefine (same `id`), then `configured`. When
+/// the file set no list, `configured` is the demo's own list and comes back unchanged.
+fn demo_first<T>(demo: Vec<T>, configured: Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
+    let redefined: std::collections::HashSet<String> = configured.iter().map(&id).collect();
+    demo.into_iter()
+        .filter(|entry| !redefined.contains(&id(entry)))
+        .chain(configured)
+        .collect()
+}
+
 /// The top-level keys of the configuration (`server`, `store`, ...).
 fn sections() -> Vec<String> {
     match serde_json::to_value(Config::default()) {
@@ -699,6 +734,56 @@ fn describe(error: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::Config;
+
+    #[test]
+    fn demo_with_a_file_adds_the_files_entries_and_replaces_those_with_the_same_id() {
+        let dir = std::env::temp_dir().join(format!("oxidp-demo-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("extra.toml");
+        std::fs::write(
+            &file,
+            "[[clients]]\nclient_id = \"extra\"\nsecrets = [{ value = \"extra-secret\" }]\n\
+             allowed_grant_types = [\"client_credentials\"]\nallowed_scopes = [\"orders.read\"]\n\
+             [[clients]]\nclient_id = \"m2m\"\nclient_name = \"Mine\"\nsecrets = [{ value = \"mine\" }]\n\
+             allowed_grant_types = [\"client_credentials\"]\nallowed_scopes = [\"orders.read\"]\n\
+             [[users]]\nusername = \"carol\"\npassword = \"carol\"\n",
+        )
+        .unwrap();
+        let config = Config::load(true, Some(&file)).unwrap();
+        let ids: Vec<&str> = config
+            .clients
+            .iter()
+            .map(|c| c.client.client_id.as_str())
+            .collect();
+        for id in [
+            "admin-cli",
+            "m2m-reference",
+            "web",
+            "native",
+            "extra",
+            "m2m",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+        assert_eq!(ids.iter().filter(|id| **id == "m2m").count(), 1, "{ids:?}");
+        let m2m = config
+            .clients
+            .iter()
+            .find(|c| c.client.client_id == "m2m")
+            .unwrap();
+        assert_eq!(
+            m2m.client.client_name.as_deref(),
+            Some("Mine"),
+            "the file wins"
+        );
+        let users: Vec<&str> = config.users.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(users, ["alice", "bob", "carol"]);
+        assert!(
+            config.api_resources.iter().any(|r| r.name == "orders-api"),
+            "the demo's API stays"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn with_store(store: &str, sessions: &str) -> anyhow::Result<Config> {
         Config::from_toml(&format!(

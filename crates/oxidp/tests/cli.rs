@@ -123,6 +123,42 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_runs_server_side_sessions_and_its_admin_client_uses_the_admin_api() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = serve_demo(dir.path());
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    // The admin client's secret is the one the README prints.
+    let token: serde_json::Value = http
+        .post(format!("{base}/connect/token"))
+        .basic_auth("admin-cli", Some("admin-cli-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "oxidp.admin"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = token["access_token"].as_str().expect("an admin token");
+    let sessions = http
+        .get(format!("{base}/api/admin/sessions"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.status(),
+        200,
+        "server-side sessions are on in the demo, so the admin API lists them"
+    );
+    let page: serde_json::Value = sessions.json().await.unwrap();
+    assert_eq!(page["total_count"], 0, "{page}");
+}
+
 /// A token request whose headers the server has read and whose body it is waiting for.
 struct HeldRequest {
     stream: tokio::net::TcpStream,
