@@ -16,9 +16,16 @@ mod users;
 #[derive(Debug, Parser)]
 #[command(name = "oxidp", version, about, long_about = None)]
 struct Cli {
+    /// Log to standard error (commands other than `serve` print only their results unless
+    /// asked).
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Whether `-v` was given: the commands other than `serve` log only then.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Debug, Args)]
 struct ConfigArgs {
@@ -73,6 +80,7 @@ impl ConfigArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,10 +117,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             let config = args.load()?;
+            VERBOSE.store(true, std::sync::atomic::Ordering::Relaxed);
             init_logging(&config);
-            for warning in config.warnings() {
-                tracing::warn!("{warning}");
-            }
             let server = Server::build(config).await?;
             tracing::info!(address = %server.address(), issuer = %server.issuer(), "oxidp is listening");
             server.run_until_stopped(shutdown_signal()).await?;
@@ -157,11 +163,25 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// Logging for a command other than `serve`: its results go to standard output, and logs only
+/// with `-v`, so a script reading the output gets just the results.
 pub(crate) fn init_logging(config: &Config) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        init_server_logging(config);
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
+    }
+}
+
+/// The server's logs on standard error: RFC 3339 UTC timestamps, colours only on a terminal.
+fn init_server_logging(config: &Config) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),

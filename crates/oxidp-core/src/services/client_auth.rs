@@ -263,6 +263,8 @@ impl ClientAuthenticator {
             tracing::info!(client_id = %client.client_id, "client authentication failed");
             return Err(OAuthError::invalid_client());
         }
+        // The server's request span declares `client_id`: the access line names the client.
+        tracing::Span::current().record("client_id", client.client_id.as_str());
         Ok(client)
     }
 
