@@ -4,7 +4,7 @@
 mod data_protection;
 mod signing;
 
-pub use data_protection::{DataProtector, purposes};
+pub use data_protection::{DataProtector, ProtectError, purposes};
 pub use signing::{KeyError, KeyInfo, KeyManager, KeyStatus};
 
 fn to_time(duration: std::time::Duration) -> time::Duration {

@@ -65,6 +65,34 @@ pub struct IdentityServerOptions {
     /// The reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
     /// (none by default: the TCP peer is the client).
     pub trusted_proxies: crate::request::TrustedProxies,
+    /// DPoP proofs (RFC 9449): their time window and server nonces.
+    pub dpop: DpopOptions,
+}
+
+/// How DPoP proofs (RFC 9449) are checked.
+#[derive(Debug, Clone)]
+pub struct DpopOptions {
+    /// How old a proof's `iat` may be. A proof's `jti` is remembered this long (plus the future
+    /// skew), so a replay is refused for as long as the proof would otherwise be accepted.
+    pub proof_max_age: Duration,
+    /// How far in the future a proof's `iat` may be (the client's clock running ahead).
+    pub proof_max_future: Duration,
+    /// Whether proofs must carry a server nonce (RFC 9449 §8) unless a client says otherwise
+    /// (`require_dpop_nonce`).
+    pub require_nonce: bool,
+    /// How long a server nonce is accepted after it was issued.
+    pub nonce_lifetime: Duration,
+}
+
+impl Default for DpopOptions {
+    fn default() -> Self {
+        Self {
+            proof_max_age: Duration::from_secs(60),
+            proof_max_future: Duration::from_secs(5),
+            require_nonce: false,
+            nonce_lifetime: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 /// Server-wide defaults of token issuance; a client's own setting, when it has one, wins.
@@ -208,6 +236,7 @@ impl IdentityServerOptions {
             user_cache_duration: Duration::from_secs(5),
             sign_in_throttle: crate::services::ThrottleOptions::default(),
             trusted_proxies: crate::request::TrustedProxies::default(),
+            dpop: DpopOptions::default(),
         })
     }
 

@@ -123,34 +123,52 @@ impl ProtocolRequest {
             .map_err(|e| e.with_basic_challenge_if(authorization.is_some()))
     }
 
-    /// The access token of a resource request (RFC 6750 §2.1 and §2.2): in the `Authorization`
-    /// header with the Bearer scheme, or as the `access_token` form field of a POST — exactly
-    /// one of them. Errors carry the Bearer challenge.
-    pub fn bearer_token(&self) -> Result<String, OAuthError> {
-        let challenge =
-            |error: OAuthError| error.with_challenge(Challenge::new(ChallengeScheme::Bearer));
-        let from_header = match self.authorization().map_err(challenge)? {
+    /// The access token of a resource request: in the `Authorization` header with the Bearer
+    /// (RFC 6750 §2.1) or the DPoP (RFC 9449 §7.1) scheme, or as the `access_token` form field
+    /// of a POST (RFC 6750 §2.2, Bearer) — exactly one of them. Errors carry the challenge of
+    /// the scheme tried (Bearer when none was).
+    pub fn access_token(&self) -> Result<PresentedToken, OAuthError> {
+        let challenge = |scheme: ChallengeScheme| {
+            move |error: OAuthError| error.with_challenge(Challenge::new(scheme))
+        };
+        let bearer = challenge(ChallengeScheme::Bearer);
+        let from_header = match self.authorization().map_err(bearer)? {
             None => None,
             Some(value) => {
                 let (scheme, token) = value.split_once(' ').ok_or_else(|| {
-                    challenge(OAuthError::invalid_request(
+                    bearer(OAuthError::invalid_request(
                         "malformed Authorization header",
                     ))
                 })?;
-                if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-                    return Err(challenge(OAuthError::invalid_request(
-                        "the Bearer scheme is required",
+                let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+                    TokenScheme::Bearer
+                } else if scheme.eq_ignore_ascii_case("dpop") {
+                    TokenScheme::Dpop
+                } else {
+                    return Err(bearer(OAuthError::invalid_request(
+                        "the Bearer or DPoP scheme is required",
+                    )));
+                };
+                if token.trim().is_empty() {
+                    return Err(challenge(scheme.challenge())(OAuthError::invalid_request(
+                        "the Authorization header has no token",
                     )));
                 }
-                Some(token.trim().to_owned())
+                Some(PresentedToken {
+                    token: token.trim().to_owned(),
+                    scheme,
+                })
             }
         };
         let from_body = match self.method {
-            RequestMethod::Post => self.params.get("access_token").map(str::to_owned),
+            RequestMethod::Post => self.params.get("access_token").map(|token| PresentedToken {
+                token: token.to_owned(),
+                scheme: TokenScheme::Bearer,
+            }),
             RequestMethod::Get => None,
         };
         match (from_header, from_body) {
-            (Some(_), Some(_)) => Err(challenge(OAuthError::invalid_request(
+            (Some(_), Some(_)) => Err(bearer(OAuthError::invalid_request(
                 "the token was sent more than once",
             ))),
             (Some(token), None) | (None, Some(token)) => Ok(token),
@@ -161,6 +179,43 @@ impl ProtocolRequest {
                     ..Challenge::new(ChallengeScheme::Bearer)
                 })),
         }
+    }
+}
+
+/// The authentication scheme an access token was presented with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    /// `Bearer` (RFC 6750), also for a token in the form body.
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): a proof of the token's key must come with it.
+    Dpop,
+}
+
+impl TokenScheme {
+    /// The challenge scheme of the same name.
+    pub fn challenge(self) -> ChallengeScheme {
+        match self {
+            Self::Bearer => ChallengeScheme::Bearer,
+            Self::Dpop => ChallengeScheme::Dpop,
+        }
+    }
+}
+
+/// An access token as a resource request presented it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PresentedToken {
+    /// The token.
+    pub token: String,
+    /// The scheme it came with.
+    pub scheme: TokenScheme,
+}
+
+impl std::fmt::Debug for PresentedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentedToken")
+            .field("token", &"[redacted]")
+            .field("scheme", &self.scheme)
+            .finish()
     }
 }
 
@@ -195,30 +250,34 @@ mod tests {
         assert_eq!(error.status(), 400);
     }
 
+    fn token_of(request: &ProtocolRequest) -> Option<(String, TokenScheme)> {
+        request.access_token().ok().map(|t| (t.token, t.scheme))
+    }
+
     #[test]
-    fn bearer_token_from_header_or_body_but_not_both() {
+    fn access_token_from_header_or_body_but_not_both() {
         assert_eq!(
-            post(b"")
-                .with_authorization("Bearer abc")
-                .bearer_token()
-                .ok()
-                .as_deref(),
-            Some("abc")
+            token_of(&post(b"").with_authorization("Bearer abc")),
+            Some(("abc".to_owned(), TokenScheme::Bearer))
         );
         assert_eq!(
-            post(b"access_token=xyz").bearer_token().ok().as_deref(),
-            Some("xyz")
+            token_of(&post(b"").with_authorization("DPoP abc")),
+            Some(("abc".to_owned(), TokenScheme::Dpop))
+        );
+        assert_eq!(
+            token_of(&post(b"access_token=xyz")),
+            Some(("xyz".to_owned(), TokenScheme::Bearer))
         );
         let both = post(b"access_token=xyz")
             .with_authorization("Bearer abc")
-            .bearer_token()
+            .access_token()
             .expect_err("twice");
         assert_eq!(both.code, ErrorCode::InvalidRequest);
         assert!(
             both.www_authenticate()
                 .is_some_and(|v| v.starts_with("Bearer "))
         );
-        let missing = post(b"").bearer_token().expect_err("none");
+        let missing = post(b"").access_token().expect_err("none");
         assert_eq!(missing.status(), 401);
         assert_eq!(
             missing.www_authenticate().as_deref(),
@@ -226,15 +285,24 @@ mod tests {
         );
         let basic = post(b"")
             .with_authorization("Basic YTpi")
-            .bearer_token()
+            .access_token()
             .expect_err("wrong scheme");
         assert_eq!(basic.code, ErrorCode::InvalidRequest);
+        let empty = post(b"")
+            .with_authorization("DPoP  ")
+            .access_token()
+            .expect_err("no token");
+        assert!(
+            empty
+                .www_authenticate()
+                .is_some_and(|v| v.starts_with("DPoP "))
+        );
     }
 
     #[test]
     fn a_get_body_token_is_not_read() {
         let mut request = post(b"access_token=xyz");
         request.method = RequestMethod::Get;
-        assert_eq!(request.bearer_token().expect_err("none").status(), 401);
+        assert_eq!(request.access_token().expect_err("none").status(), 401);
     }
 }

@@ -10,6 +10,7 @@ mod clients;
 mod consent;
 mod coordination;
 mod discovery;
+mod dpop;
 mod end_session;
 pub mod identity;
 mod interaction;
@@ -43,6 +44,7 @@ pub use clients::{ClientRegistry, RegistrationError};
 pub use consent::ConsentService;
 pub use coordination::SessionCoordinationService;
 pub use discovery::DiscoveryService;
+pub use dpop::DpopService;
 pub use end_session::{EndSessionRequest, EndSessionService};
 pub use interaction::{
     AuthorizeOutcome, BrowserSession, ConsentDecision, ConsentPage, ConsentPageOutcome,
@@ -70,7 +72,7 @@ pub use token::{
     AccessTokenClaims, Confirmation, RefreshTokenData, SessionInfo, TokenResponse, TokenService,
     TokenType,
 };
-pub use userinfo::UserInfoService;
+pub use userinfo::{UserInfoResponse, UserInfoService};
 
 use crate::clock::Clock;
 use crate::keys::{DataProtector, KeyManager};
@@ -109,6 +111,8 @@ pub struct IdentityServer {
     pub client_auth: Arc<ClientAuthenticator>,
     /// Token issuance.
     pub tokens: Arc<TokenService>,
+    /// DPoP proofs (RFC 9449): nonces and the upkeep of the seen proofs.
+    pub dpop: Arc<DpopService>,
     /// Token introspection.
     pub introspection: Arc<IntrospectionService>,
     /// Token revocation.
@@ -404,12 +408,17 @@ impl IdentityServerBuilder {
                 session_management: session_management.clone(),
             },
         ));
+        let dpop = Arc::new(DpopService::new(context.clone()));
         IdentityServer {
             interaction,
             admin: Arc::new(AdminService::new(context.clone())),
             discovery: Arc::new(DiscoveryService::new(context.clone())),
             clients: Arc::new(ClientRegistry::new(context.clone())),
-            tokens: Arc::new(TokenService::new(context.clone(), client_auth.clone())),
+            tokens: Arc::new(TokenService::new(
+                context.clone(),
+                client_auth.clone(),
+                dpop.clone(),
+            )),
             introspection: Arc::new(IntrospectionService::new(
                 context.clone(),
                 client_auth.clone(),
@@ -418,7 +427,12 @@ impl IdentityServerBuilder {
             client_auth,
             authorize,
             consent,
-            userinfo: Arc::new(UserInfoService::new(context.clone(), server_side.clone())),
+            userinfo: Arc::new(UserInfoService::new(
+                context.clone(),
+                server_side.clone(),
+                dpop.clone(),
+            )),
+            dpop,
             session_management,
             coordination: Arc::new(SessionCoordinationService::new(context.clone())),
             session_expiration,

@@ -5,6 +5,7 @@
 
 mod cache;
 mod memory;
+mod memory_dpop;
 mod memory_outbox;
 mod memory_revoked;
 mod memory_sessions;
@@ -322,6 +323,21 @@ pub trait RevokedTokenStore: Send + Sync {
     ) -> StoreResult<u64>;
 }
 
+/// The DPoP proofs seen (RFC 9449 §11.1): one entry per proof, keyed by a hash of its `jti`
+/// and its key's thumbprint, kept while the proof could still be accepted, so that a proof is
+/// honoured once across every instance that shares the store.
+#[async_trait]
+pub trait DpopProofStore: Send + Sync {
+    /// Records the proof `key` until `expires` unless it is recorded already; returns whether
+    /// this call recorded it. Of concurrent calls with one key, exactly one returns `true`. An
+    /// entry stays until [`DpopProofStore::remove_expired_dpop_proofs`] removes it, even past
+    /// `expires` (by then the proof is too old to be accepted anyway).
+    async fn record_dpop_proof(&self, key: &str, expires: OffsetDateTime) -> StoreResult<bool>;
+    /// Deletes up to `batch` entries expired at `now` (`expires <= now`); returns how many.
+    async fn remove_expired_dpop_proofs(&self, now: OffsetDateTime, batch: u32)
+    -> StoreResult<u64>;
+}
+
 /// The set of stores a server runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -345,6 +361,8 @@ pub struct Stores {
     pub sign_in_failures: Arc<dyn SignInFailureStore>,
     /// The revocation list of JWT access tokens.
     pub revoked_tokens: Arc<dyn RevokedTokenStore>,
+    /// The DPoP proofs seen.
+    pub dpop_proofs: Arc<dyn DpopProofStore>,
 }
 
 impl Stores {
@@ -361,6 +379,7 @@ impl Stores {
             + AuditStore
             + SignInFailureStore
             + RevokedTokenStore
+            + DpopProofStore
             + 'static,
     {
         Self {
@@ -373,7 +392,8 @@ impl Stores {
             outbox: backend.clone(),
             audit: backend.clone(),
             sign_in_failures: backend.clone(),
-            revoked_tokens: backend,
+            revoked_tokens: backend.clone(),
+            dpop_proofs: backend,
         }
     }
 

@@ -24,10 +24,12 @@
 //! [`record_attempts_records_a_batch_like_single_attempts`]), which claim at
 //! instants decades in the past and could claim each other's messages; and for
 //! [`remove_expired_sign_in_failures_removes_only_expired_in_batches`] and
-//! [`remove_expired_revoked_token_ids_removes_only_expired_in_batches`]. Give each concurrent run
+//! [`remove_expired_revoked_token_ids_removes_only_expired_in_batches`] and
+//! [`remove_expired_dpop_proofs_removes_only_expired_in_batches`]. Give each concurrent run
 //! its own database or schema.
 
 mod clients;
+mod dpop_proofs;
 mod expiration;
 mod grant_filters;
 mod grants;
@@ -43,6 +45,10 @@ mod users;
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
     clients_round_trip_every_field,
+};
+pub use dpop_proofs::{
+    concurrent_dpop_proof_records_have_one_winner, dpop_proofs_are_recorded_once,
+    remove_expired_dpop_proofs_removes_only_expired_in_batches,
 };
 pub use expiration::{
     an_expired_batch_commits_its_expirations_or_gives_its_sessions_back,
@@ -114,8 +120,8 @@ pub use users::{
 
 use crate::model::{PersistedGrant, PersistedGrantFilter};
 use crate::store::{
-    ClientStore, GrantStore, KeyStore, OutboxStore, ResourceStore, RevokedTokenStore, SessionStore,
-    SignInFailureStore, UserStore,
+    ClientStore, DpopProofStore, GrantStore, KeyStore, OutboxStore, ResourceStore,
+    RevokedTokenStore, SessionStore, SignInFailureStore, UserStore,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -132,6 +138,7 @@ where
         + OutboxStore
         + SignInFailureStore
         + RevokedTokenStore
+        + DpopProofStore
         + ?Sized,
 {
     clients_round_trip_every_field(store).await;
@@ -214,6 +221,10 @@ where
 
     revoked_token_ids_round_trip_and_are_recorded_once(store).await;
     remove_expired_revoked_token_ids_removes_only_expired_in_batches(store).await;
+
+    dpop_proofs_are_recorded_once(store).await;
+    concurrent_dpop_proof_records_have_one_winner(store).await;
+    remove_expired_dpop_proofs_removes_only_expired_in_batches(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,10 +6,12 @@
 //! Unknown keys and invalid values stop start-up with an error that names the key and where it
 //! came from. `docs/configuration.md` documents every key.
 
+mod dpop;
 mod durations;
 mod seed;
 mod users;
 
+pub use dpop::DpopConfig;
 pub use seed::{ApiResourceConfig, ClientConfig, SecretConfig};
 pub use users::{PasswordHashingConfig, UserConfig};
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub backchannel_logout: BackchannelLogoutConfig,
     /// Token issuance defaults.
     pub tokens: TokensConfig,
+    /// DPoP proofs (RFC 9449).
+    pub dpop: DpopConfig,
     /// Logging.
     pub log: LogConfig,
     /// Clients seeded into the store at start-up.
@@ -616,6 +620,12 @@ impl Config {
         };
         options.tokens = oxidp_core::options::TokenOptions {
             refresh_token_reuse_grace: self.tokens.refresh_token_reuse_grace,
+        };
+        options.dpop = oxidp_core::options::DpopOptions {
+            proof_max_age: self.dpop.proof_max_age,
+            proof_max_future: self.dpop.proof_max_future,
+            require_nonce: self.dpop.require_nonce,
+            nonce_lifetime: self.dpop.nonce_lifetime,
         };
         options.trusted_proxies = TrustedProxies::parse(&self.server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;

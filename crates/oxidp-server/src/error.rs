@@ -74,6 +74,15 @@ pub fn no_store_json(body: impl serde::Serialize) -> Response {
     response
 }
 
+/// `response` with a `DPoP-Nonce` header when the core issued a fresh nonce (RFC 9449 §8: the
+/// server may rotate nonces on any response).
+pub fn with_dpop_nonce(mut response: Response, nonce: Option<String>) -> Response {
+    if let Some(value) = nonce.and_then(|nonce| HeaderValue::try_from(nonce).ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
+}
+
 /// The error page for a browser request. Its `message` is shown to the user, so it never
 /// carries internals.
 #[derive(Debug, Clone)]

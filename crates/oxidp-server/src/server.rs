@@ -253,7 +253,8 @@ async fn seed(config: &Config, stores: &Stores) -> anyhow::Result<()> {
 /// Background upkeep, once a minute: key rotation (so that no request ever waits for key
 /// generation) and removal of what expired: grants (used codes and refresh tokens are kept
 /// until they expire, for replay detection, and must not pile up after that), failed sign-in
-/// counters and the revocation list's ids of expired JWTs.
+/// counters, the revocation list's ids of expired JWTs and the DPoP proofs seen whose window
+/// has passed.
 async fn maintain(idp: IdentityServer) {
     let mut interval = tokio::time::interval(Duration::from_secs(60));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -271,6 +272,7 @@ async fn maintain(idp: IdentityServer) {
             idp.revocation.remove_expired(batch)
         })
         .await;
+        remove_expired("seen DPoP proofs", |batch| idp.dpop.remove_expired(batch)).await;
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) trait Dialect {
     const REMOVE_EXPIRED_SIGN_IN_FAILURES: &'static str;
     /// Deletes one batch of revoked JWT ids whose token expired: at `$1`, at most `$2`.
     const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str;
+    /// Deletes one batch of seen DPoP proofs whose window has passed: at `$1`, at most `$2`.
+    const REMOVE_EXPIRED_DPOP_PROOFS: &'static str;
     /// Claims a batch of due outbox messages by moving their next attempt to the lease, and
     /// returns them: due at `$1`, leased until `$2`, at most `$3`, of the kinds listed where
     /// the text says `{kinds}` (see `crate::outbox::claim_due`). No two concurrent callers may
@@ -52,6 +54,9 @@ impl Dialect for SqliteStore {
 
     const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str = "DELETE FROM revoked_tokens WHERE \
          jti IN (SELECT jti FROM revoked_tokens WHERE expires <= $1 ORDER BY expires LIMIT $2)";
+
+    const REMOVE_EXPIRED_DPOP_PROOFS: &'static str = "DELETE FROM dpop_proofs WHERE \
+         key IN (SELECT key FROM dpop_proofs WHERE expires <= $1 ORDER BY expires LIMIT $2)";
 
     /// One statement is atomic in SQLite (the write lock serializes concurrent claimers).
     const CLAIM_DUE_MESSAGES: &'static str = "UPDATE backchannel_outbox SET next_attempt = $2 \
@@ -83,6 +88,11 @@ impl Dialect for PostgresStore {
     /// As for grants: instances cleaning up at once take different rows.
     const REMOVE_EXPIRED_REVOKED_TOKENS: &'static str = "DELETE FROM revoked_tokens WHERE \
          jti IN (SELECT jti FROM revoked_tokens WHERE expires <= $1 ORDER BY expires LIMIT $2 \
+         FOR UPDATE SKIP LOCKED)";
+
+    /// As for grants: instances cleaning up at once take different rows.
+    const REMOVE_EXPIRED_DPOP_PROOFS: &'static str = "DELETE FROM dpop_proofs WHERE \
+         key IN (SELECT key FROM dpop_proofs WHERE expires <= $1 ORDER BY expires LIMIT $2 \
          FOR UPDATE SKIP LOCKED)";
 
     /// `SKIP LOCKED` gives instances claiming at the same time different rows (a row another

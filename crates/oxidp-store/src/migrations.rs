@@ -63,6 +63,11 @@ const SQLITE: &[Embedded] = &[
         "revoked_tokens",
         include_str!("../migrations/sqlite/20261202130100_revoked_tokens.sql"),
     ),
+    (
+        20261202140000,
+        "dpop_proofs",
+        include_str!("../migrations/sqlite/20261202140000_dpop_proofs.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order.
@@ -116,6 +121,11 @@ const POSTGRES: &[Embedded] = &[
         20261202130100,
         "revoked_tokens",
         include_str!("../migrations/postgres/20261202130100_revoked_tokens.sql"),
+    ),
+    (
+        20261202140000,
+        "dpop_proofs",
+        include_str!("../migrations/postgres/20261202140000_dpop_proofs.sql"),
     ),
 ];
 

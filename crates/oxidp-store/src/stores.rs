@@ -2,8 +2,8 @@
 //!
 //! One module per aggregate: [`clients`] (clients and API resources), [`grants`], [`keys`],
 //! [`users`], [`sessions`], [`outbox`] (with the transactional session removals that fill it),
-//! [`audit`], [`sign_in`] (failed sign-in counters) and [`revoked_tokens`] (the revocation list
-//! of JWT access tokens). Each module writes its trait implementation once, as a short macro expanded
+//! [`audit`], [`sign_in`] (failed sign-in counters), [`revoked_tokens`] (the revocation list
+//! of JWT access tokens) and [`dpop_proofs`] (the DPoP proofs seen). Each module writes its trait implementation once, as a short macro expanded
 //! for [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore): sqlx's
 //! two drivers share no trait a generic implementation could use without repeating a long list
 //! of bounds on every impl (the decision and its reasons are in `docs/architecture.md`,
@@ -13,6 +13,7 @@
 
 mod audit;
 mod clients;
+mod dpop_proofs;
 mod grants;
 mod keys;
 mod outbox;

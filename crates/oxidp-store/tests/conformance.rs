@@ -131,6 +131,9 @@ conformance!(
     remove_expired_sign_in_failures_removes_only_expired_in_batches,
     revoked_token_ids_round_trip_and_are_recorded_once,
     remove_expired_revoked_token_ids_removes_only_expired_in_batches,
+    dpop_proofs_are_recorded_once,
+    concurrent_dpop_proof_records_have_one_winner,
+    remove_expired_dpop_proofs_removes_only_expired_in_batches,
 );
 
 /// The whole kit in one go on one store, as the kit's own entry point runs it: checks that the

@@ -15,6 +15,8 @@ use uuid::Uuid;
 pub mod purposes {
     /// Private parts of signing keys.
     pub const SIGNING_KEY: &str = "oxidp.signing-key.v1";
+    /// DPoP server nonces (the sealed issue time; RFC 9449 §8).
+    pub const DPOP_NONCE: &str = "oxidp.dpop-nonce.v1";
 }
 
 /// Encrypts and decrypts secrets at rest with the shared key ring.

@@ -226,6 +226,14 @@ pub struct Client {
     /// `authentication.coordinate_client_lifetimes_with_user_session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinate_lifetime_with_user_session: Option<bool>,
+    /// Whether every token request of the client must carry a DPoP proof (RFC 9449 §5), so
+    /// that all its access tokens are DPoP-bound; a request without one is `invalid_request`.
+    #[serde(default)]
+    pub require_dpop: bool,
+    /// Whether the client's DPoP proofs must carry a server nonce (RFC 9449 §8); `None`
+    /// inherits `dpop.require_nonce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_dpop_nonce: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -283,6 +291,8 @@ impl Client {
             backchannel_logout_session_required: true,
             coordinate_lifetime_with_user_session: None,
             id_token_signed_response_alg: None,
+            require_dpop: false,
+            require_dpop_nonce: None,
         }
     }
 

@@ -99,7 +99,8 @@ impl AdminService {
             }))
     }
 
-    /// The scope check of the admin API: a valid access token of ours with [`ADMIN_SCOPE`].
+    /// The scope check of the admin API: a valid, unbound access token of ours with
+    /// [`ADMIN_SCOPE`] (a DPoP-bound token is refused: the API checks no proofs).
     /// A token issued to a user (not to a client for itself) also needs that user to hold
     /// [`ADMIN_ROLE`] now, so an interactive client allowed the scope cannot make any user an
     /// administrator.
@@ -111,6 +112,12 @@ impl AdminService {
                 AdminTokenError::Unavailable
             })?
             .ok_or(AdminTokenError::InvalidToken)?;
+        // The admin API takes Bearer tokens and checks no DPoP proof: a DPoP-bound token
+        // presented there is a token without its proof, which never passes.
+        if claims.token_type() == super::TokenType::Dpop {
+            tracing::warn!(client_id = %claims.client_id, "admin API: DPoP-bound token refused");
+            return Err(AdminTokenError::InvalidToken);
+        }
         if !claims.scopes().any(|scope| scope == ADMIN_SCOPE) {
             tracing::warn!(client_id = %claims.client_id, "admin API: token without the admin scope");
             return Err(AdminTokenError::InsufficientScope);

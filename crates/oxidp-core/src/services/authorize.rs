@@ -44,6 +44,8 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     /// PKCE S256 challenge.
     pub code_challenge: Option<String>,
+    /// `dpop_jkt` (RFC 9449 §10): the DPoP key the code is bound to.
+    pub dpop_jkt: Option<String>,
     /// `prompt=login`.
     pub prompt_login: bool,
     /// `prompt=consent`.
@@ -257,7 +259,19 @@ impl AuthorizeService {
         if nonce.as_ref().is_some_and(|n| n.len() > 512) {
             return Err(to_client(ErrorCode::InvalidRequest, "nonce is too long"));
         }
+        // RFC 9449 §10: the base64url SHA-256 thumbprint of the key, 43 characters.
+        let dpop_jkt = params.get("dpop_jkt").map(str::to_owned);
+        if dpop_jkt
+            .as_deref()
+            .is_some_and(|jkt| oxidp_jose::b64url_decode(jkt).is_none_or(|bytes| bytes.len() != 32))
+        {
+            return Err(to_client(
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            ));
+        }
         Ok(AuthorizeRequest {
+            dpop_jkt,
             redirect_uri: redirect_uri.to_owned(),
             response_mode,
             state,
@@ -369,6 +383,7 @@ impl AuthorizeService {
             scopes,
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
+            dpop_jkt: request.dpop_jkt.clone(),
         };
         let grant = PersistedGrant {
             key: code_key(&code),

@@ -93,6 +93,7 @@ fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "subject_types_supported": ["public"],
         "prompt_values_supported": ["none", "login", "consent"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": oxidp_jose::dpop::DpopAlgorithm::ALL.map(oxidp_jose::dpop::DpopAlgorithm::as_str),
         "id_token_signing_alg_values_supported": algorithms,
         "access_token_signing_alg_values_supported": [ctx.options.keys.default_algorithm().as_str()],
         "token_endpoint_auth_methods_supported": token_auth_methods,

@@ -138,6 +138,9 @@ impl IntrospectionService {
         if let Some(expires) = grant.expires {
             response["exp"] = json!(expires.unix_timestamp());
         }
+        if let Some(jkt) = &family.jkt {
+            response["cnf"] = json!({ "jkt": jkt });
+        }
         Ok(response)
     }
 }

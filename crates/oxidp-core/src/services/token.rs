@@ -6,6 +6,7 @@ mod refresh;
 
 use super::Context;
 use super::client_auth::ClientAuthenticator;
+use super::dpop::{DpopService, Site};
 use super::scopes::{GrantedScopes, ScopeContext, resolve_scopes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{AccessTokenType, Client, GrantType, PersistedGrant, grant_types};
@@ -36,6 +37,10 @@ pub struct TokenResponse {
     /// The refresh token, when `offline_access` was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// A fresh DPoP nonce for the `DPoP-Nonce` response header (nonce mode, RFC 9449 §8);
+    /// not part of the body.
+    #[serde(skip)]
+    pub dpop_nonce: Option<String>,
 }
 
 impl fmt::Debug for TokenResponse {
@@ -208,30 +213,70 @@ pub(crate) fn reference_token_key(handle: &str) -> String {
     handle_key(handle, grant_types::REFERENCE_TOKEN)
 }
 
+/// The binding of tokens issued for a DPoP proof of the key with thumbprint `jkt`.
+pub(crate) fn dpop_confirmation(jkt: Option<&str>) -> Option<Confirmation> {
+    jkt.map(|jkt| Confirmation {
+        jkt: Some(jkt.to_owned()),
+        x5t_s256: None,
+    })
+}
+
 /// Issues tokens.
 #[derive(Debug)]
 pub struct TokenService {
     ctx: Arc<Context>,
     client_auth: Arc<ClientAuthenticator>,
+    dpop: Arc<DpopService>,
 }
 
 impl TokenService {
-    pub(crate) fn new(ctx: Arc<Context>, client_auth: Arc<ClientAuthenticator>) -> Self {
-        Self { ctx, client_auth }
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        client_auth: Arc<ClientAuthenticator>,
+        dpop: Arc<DpopService>,
+    ) -> Self {
+        Self {
+            ctx,
+            client_auth,
+            dpop,
+        }
     }
 
-    /// Serves a token request: authenticates the client, then handles its grant.
+    /// Serves a token request: authenticates the client, checks its DPoP proof if it sent
+    /// one (RFC 9449 §5), then handles its grant; tokens are bound to the proof's key.
     pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<TokenResponse, OAuthError> {
         let client = self.client_auth.authenticate_request(request).await?;
-        self.handle(&client, &request.params).await
+        let dpop = self
+            .dpop
+            .check(request, Site::TokenEndpoint, Some(&client), None)
+            .await?;
+        let mut response = self.grant(&client, &request.params, dpop.jkt()).await?;
+        response.dpop_nonce = dpop.nonce;
+        Ok(response)
     }
 
-    /// Handles a token request from an authenticated client.
+    /// Handles a token request without a DPoP proof from an authenticated client.
     pub async fn handle(
         &self,
         client: &Client,
         params: &Parameters,
     ) -> Result<TokenResponse, OAuthError> {
+        self.grant(client, params, None).await
+    }
+
+    /// Handles a token request; `jkt` is the thumbprint of the key of its verified DPoP
+    /// proof, if it had one.
+    async fn grant(
+        &self,
+        client: &Client,
+        params: &Parameters,
+        jkt: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if client.require_dpop && jkt.is_none() {
+            return Err(OAuthError::invalid_request(
+                "this client must send a DPoP proof",
+            ));
+        }
         let grant_type = params.require("grant_type")?;
         let Some(grant_type) = GrantType::parse(grant_type) else {
             return Err(OAuthError::new(
@@ -246,9 +291,9 @@ impl TokenService {
             ));
         }
         match grant_type {
-            GrantType::ClientCredentials => self.client_credentials(client, params).await,
-            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params).await,
-            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params).await,
+            GrantType::ClientCredentials => self.client_credentials(client, params, jkt).await,
+            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params, jkt).await,
+            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params, jkt).await,
         }
     }
 
@@ -256,6 +301,7 @@ impl TokenService {
         &self,
         client: &Client,
         params: &Parameters,
+        jkt: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -270,8 +316,15 @@ impl TokenService {
             ScopeContext::Machine,
         )
         .await?;
-        let (access_token, claims) =
-            issue_access_token(&self.ctx, client, &client.client_id, &granted, None).await?;
+        let (access_token, claims) = issue_access_token(
+            &self.ctx,
+            client,
+            &client.client_id,
+            &granted,
+            None,
+            dpop_confirmation(jkt),
+        )
+        .await?;
         Ok(TokenResponse {
             access_token,
             token_type: claims.token_type(),
@@ -279,6 +332,7 @@ impl TokenService {
             scope: granted.joined(),
             id_token: None,
             refresh_token: None,
+            dpop_nonce: None,
         })
     }
 }
@@ -288,15 +342,16 @@ fn signing_failure(error: impl fmt::Display) -> OAuthError {
     OAuthError::server_error()
 }
 
-/// Issues an access token for `subject` and returns it with its claims.
+/// Issues an access token for `subject`, bound as `cnf` says, and returns it with its claims.
 pub(crate) async fn issue_access_token(
     ctx: &Context,
     client: &Client,
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
+    cnf: Option<Confirmation>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
-    let minted = mint_access_token(ctx, client, subject, granted, session).await?;
+    let minted = mint_access_token(ctx, client, subject, granted, session, cnf).await?;
     if let Some(grant) = &minted.grant {
         ctx.stores.grants.store_grant(grant).await?;
     }
@@ -314,13 +369,15 @@ pub(crate) struct MintedAccessToken {
     pub(crate) grant: Option<PersistedGrant>,
 }
 
-/// Makes an access token for `subject` without storing anything.
+/// Makes an access token for `subject`, bound as `cnf` says, without storing anything. A
+/// reference token keeps `cnf` in its stored claims, so introspection returns it.
 pub(crate) async fn mint_access_token(
     ctx: &Context,
     client: &Client,
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
+    cnf: Option<Confirmation>,
 ) -> Result<MintedAccessToken, OAuthError> {
     let now = ctx.clock.now();
     let expires = crate::clock::later(now, client.access_token_lifetime);
@@ -343,7 +400,7 @@ pub(crate) async fn mint_access_token(
         auth_time: session.map(|s| s.auth_time),
         amr: session.map(|s| s.amr.clone()),
         idp: session.map(|s| s.idp.clone()),
-        cnf: None,
+        cnf,
     };
     // A token that opens the admin API is always a reference token, so that revoking it (or
     // the session it came from) takes effect at once rather than when a JWT would expire.

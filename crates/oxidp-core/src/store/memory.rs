@@ -31,6 +31,7 @@ pub(super) struct Inner {
     pub(super) audit: Vec<crate::model::AuditEntry>,
     pub(super) sign_in_failures: BTreeMap<String, crate::model::SignInFailures>,
     pub(super) revoked_tokens: BTreeMap<String, crate::model::RevokedToken>,
+    pub(super) dpop_proofs: BTreeMap<String, OffsetDateTime>,
 }
 
 impl MemoryStore {

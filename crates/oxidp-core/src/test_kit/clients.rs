@@ -58,6 +58,8 @@ fn full_client(client_id: &str) -> Client {
         backchannel_logout_uri: Some("https://kit.test/bcl".to_owned()),
         backchannel_logout_session_required: false,
         coordinate_lifetime_with_user_session: Some(true),
+        require_dpop: true,
+        require_dpop_nonce: Some(false),
         id_token_signed_response_alg: Some(oxidp_jose::SigningAlgorithm::PS256),
     }
 }

@@ -124,7 +124,45 @@ pub(super) fn validate(config: &Config) -> anyhow::Result<()> {
         "backchannel_logout.initial_backoff",
         config.backchannel_logout.initial_backoff,
         Zero::Allowed,
-    )
+    )?;
+    validate_dpop(config)
+}
+
+/// The DPoP proof window and nonce lifetime have bounds of their own: a proof is a one-request
+/// credential (minutes at most, or a stolen one stays usable), a client clock more than
+/// minutes ahead is broken, and a nonce exists to be rotated.
+fn validate_dpop(config: &Config) -> anyhow::Result<()> {
+    const MINUTE: u64 = 60;
+    let keys = [
+        (
+            "dpop.proof_max_age",
+            config.dpop.proof_max_age,
+            Zero::Refused,
+            Duration::from_secs(60 * MINUTE),
+        ),
+        (
+            "dpop.proof_max_future",
+            config.dpop.proof_max_future,
+            Zero::Allowed,
+            Duration::from_secs(5 * MINUTE),
+        ),
+        (
+            "dpop.nonce_lifetime",
+            config.dpop.nonce_lifetime,
+            Zero::Refused,
+            Duration::from_secs(24 * 60 * MINUTE),
+        ),
+    ];
+    for (key, value, zero, max) in keys {
+        check(key, value, zero)?;
+        if value > max {
+            bail!(
+                "invalid value for key `{key}`: must be at most {}",
+                humantime_serde::re::humantime::format_duration(max)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Checks the token and code lifetimes of `clients[index]`. A zero lifetime issues something
@@ -180,6 +218,37 @@ mod tests {
     #[test]
     fn the_defaults_pass() {
         assert!(Config::from_toml("").is_ok());
+    }
+
+    #[test]
+    fn the_dpop_window_and_nonce_lifetime_are_bounded() {
+        let config = Config::from_toml(
+            "[dpop]\nproof_max_age = \"2m\"\nproof_max_future = \"0s\"\nrequire_nonce = true\nnonce_lifetime = \"1h\"",
+        )
+        .unwrap();
+        assert!(config.dpop.require_nonce);
+        let options = config
+            .identity_server_options("127.0.0.1:5000".parse().unwrap())
+            .unwrap();
+        assert_eq!(options.dpop.proof_max_age.as_secs(), 120);
+        assert_eq!(options.dpop.proof_max_future.as_secs(), 0);
+        assert!(options.dpop.require_nonce);
+        assert_eq!(options.dpop.nonce_lifetime.as_secs(), 3600);
+        for (key, value, message) in [
+            ("proof_max_age", "0s", "longer than zero"),
+            ("proof_max_age", "61m", "at most 1h"),
+            ("proof_max_future", "6m", "at most 5m"),
+            ("nonce_lifetime", "0s", "longer than zero"),
+            ("nonce_lifetime", "2days", "at most 1day"),
+        ] {
+            let error = error_of(&format!("[dpop]\n{key} = \"{value}\""));
+            assert!(
+                error.contains(&format!("`dpop.{key}`")) && error.contains(message),
+                "{error}"
+            );
+        }
+        let error = error_of("[dpop]\nunknown = 1");
+        assert!(error.contains("unknown"), "{error}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `POST /connect/token`.
 
 use super::AppState;
-use crate::error::{ProtocolError, no_store_json};
+use crate::error::{ProtocolError, no_store_json, with_dpop_nonce};
 use crate::request::FormRequest;
 use axum::extract::State;
 use axum::response::Response;
@@ -18,5 +18,6 @@ pub async fn token(
         _ => "other",
     };
     metrics::counter!("oxidp_tokens_issued_total", "grant_type" => grant_type).increment(1);
-    Ok(no_store_json(&response))
+    let nonce = response.dpop_nonce.clone();
+    Ok(with_dpop_nonce(no_store_json(&response), nonce))
 }

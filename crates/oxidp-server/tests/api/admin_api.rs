@@ -523,3 +523,42 @@ async fn a_revoked_jwt_is_an_invalid_token_at_the_admin_api() {
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     assert_envelope(response, 401, "unauthorized").await;
 }
+
+/// The admin API checks no DPoP proofs, so a DPoP-bound admin token is refused there: a bound
+/// token presented without its proof never passes.
+#[tokio::test]
+async fn a_dpop_bound_admin_token_is_an_invalid_token() {
+    let app = spawn().await;
+    let key = oxidp_jose::SigningKey::generate(oxidp_jose::SigningAlgorithm::ES256).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let proof =
+        oxidp_jose::dpop::DpopProofBuilder::new("POST", "http://idp.test/connect/token", now)
+            .sign(&key)
+            .unwrap();
+    let response = app
+        .http
+        .post(app.url("/connect/token"))
+        .header(
+            "authorization",
+            basic_header(ADMIN_CLIENT.0, ADMIN_CLIENT.1),
+        )
+        .header("dpop", proof)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "oxidp.admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "DPoP");
+    let token = tokens["access_token"].as_str().unwrap();
+    let response = get_sessions(&app, token, &[]).await;
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_envelope(response, 401, "unauthorized").await;
+}

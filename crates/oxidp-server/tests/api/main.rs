@@ -21,6 +21,7 @@ mod connections;
 mod consent;
 mod coordination;
 mod discovery;
+mod dpop;
 mod introspection;
 mod keys;
 mod logout;

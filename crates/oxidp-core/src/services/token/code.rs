@@ -9,7 +9,8 @@ use super::super::identity::{OFFLINE_ACCESS, OPENID};
 use super::super::scopes::narrow_scopes;
 use super::refresh::{RefreshTokenData, issue_refresh_token};
 use super::{
-    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
+    SessionInfo, TokenResponse, dpop_confirmation, handle_key, issue_access_token, issue_id_token,
+    revoke_family,
 };
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, grant_types};
@@ -26,6 +27,10 @@ pub(crate) struct AuthorizationCodeData {
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
+    /// The DPoP key thumbprint the authorization request bound the code to (`dpop_jkt`,
+    /// RFC 9449 §10): redeeming needs a proof with that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The storage key of a code.
@@ -37,10 +42,13 @@ fn invalid_grant(description: &'static str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, description)
 }
 
+/// Redeems a code; `jkt` is the thumbprint of the request's DPoP proof key, if any, to which
+/// the access token (and a public client's refresh token) is bound.
 pub(super) async fn redeem(
     ctx: &Context,
     client: &Client,
     params: &Parameters,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
@@ -53,6 +61,16 @@ pub(super) async fn redeem(
     }
     let data: AuthorizationCodeData =
         serde_json::from_str(&grant.data).map_err(|_| invalid_grant("the code is invalid"))?;
+    // Before the code is consumed: someone holding a stolen code but not the key cannot
+    // burn it.
+    if let Some(bound) = &data.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the code is bound to a DPoP key; a proof with that key is required",
+        ));
+    }
     let now = ctx.clock.now();
     if ctx.stores.grants.consume_grant(&key, now).await?.is_none() {
         tracing::warn!(client_id = %client.client_id, sid = %data.session.session_id, "authorization code replayed; revoking its tokens");
@@ -84,8 +102,15 @@ pub(super) async fn redeem(
     };
 
     let granted = narrow_scopes(ctx, &data.scopes, None, &user).await?;
-    let (access_token, claims) =
-        issue_access_token(ctx, client, &data.subject_id, &granted, Some(&data.session)).await?;
+    let (access_token, claims) = issue_access_token(
+        ctx,
+        client,
+        &data.subject_id,
+        &granted,
+        Some(&data.session),
+        dpop_confirmation(jkt),
+    )
+    .await?;
     let id_token = if granted.contains(OPENID) {
         Some(
             issue_id_token(
@@ -108,6 +133,7 @@ pub(super) async fn redeem(
             &data.session,
             &granted.scopes,
             now,
+            jkt,
         );
         Some(issue_refresh_token(ctx, client, &family, now).await?)
     } else {
@@ -121,5 +147,6 @@ pub(super) async fn redeem(
         scope: granted.joined(),
         id_token,
         refresh_token,
+        dpop_nonce: None,
     })
 }

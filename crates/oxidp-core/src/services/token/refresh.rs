@@ -16,13 +16,19 @@
 //!
 //! A request that loses a race with a concurrent rotation of the same token is refused without
 //! revoking anything: the winner's response is on its way to the client.
+//!
+//! DPoP (RFC 9449 §5): a public client's refresh tokens are bound to the key of the proof the
+//! family began with, and are refused without a proof of that key (before anything else, so a
+//! thief without the key can neither use nor burn them). A confidential client's are not
+//! bound (it authenticates); either way the new access token is bound to the key of the
+//! refresh request's proof.
 
 use super::super::Context;
 use super::super::identity::OPENID;
 use super::super::scopes::{GrantedScopes, narrow_scopes};
 use super::{
-    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, mint_access_token,
-    revoke_family,
+    Confirmation, SessionInfo, TokenResponse, dpop_confirmation, handle_key, issue_access_token,
+    issue_id_token, mint_access_token, revoke_family,
 };
 use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
@@ -56,6 +62,10 @@ pub struct RefreshTokenData {
     /// presenting them again revokes the family, as it always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
+    /// The DPoP key thumbprint the family is bound to (public clients that began it with a
+    /// proof); every use needs a proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl RefreshTokenData {
@@ -65,8 +75,13 @@ impl RefreshTokenData {
         session: &SessionInfo,
         scopes: &[String],
         now: OffsetDateTime,
+        jkt: Option<&str>,
     ) -> Self {
+        // RFC 9449 §5: only a public client's refresh tokens are bound; a confidential
+        // client proves itself by authenticating.
+        let jkt = jkt.filter(|_| client.is_public()).map(str::to_owned);
         Self {
+            jkt,
             subject_id: subject.to_owned(),
             session: session.clone(),
             scopes: scopes.to_vec(),
@@ -140,10 +155,12 @@ fn reuse_grace(ctx: &Context, client: &Client) -> Duration {
         .min(MAX_REFRESH_TOKEN_REUSE_GRACE)
 }
 
+/// Redeems a refresh token; `jkt` is the thumbprint of the request's DPoP proof key, if any.
 pub(super) async fn redeem(
     ctx: &Context,
     client: &Client,
     params: &Parameters,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let handle = params.require("refresh_token")?;
     let Some(grant) = ctx.stores.grants.get_grant(&refresh_key(handle)).await? else {
@@ -154,17 +171,28 @@ pub(super) async fn redeem(
     }
     let family: RefreshTokenData = serde_json::from_str(&grant.data)
         .map_err(|_| invalid_grant("the refresh token is invalid"))?;
+    if let Some(bound) = &family.jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the refresh token is bound to a DPoP key; a proof with that key is required",
+        ));
+    }
+    let cnf = dpop_confirmation(jkt);
     if client.refresh_token_usage == RefreshTokenUsage::ReUse {
-        return reuse(ctx, client, params, handle, grant, &family).await;
+        return reuse(ctx, client, params, handle, grant, &family, cnf).await;
     }
     let rotated = match grant.consumed {
         None => {
             let now = ctx.clock.now();
             let granted = check(ctx, client, params, &grant, &family, now).await?;
             let step = RotationStep::FirstUse { at: now };
-            rotate(ctx, client, grant, &family, granted, step).await?
+            rotate(ctx, client, grant, &family, granted, step, cnf).await?
         }
-        Some(consumed) => presented_again(ctx, client, params, grant, &family, consumed).await?,
+        Some(consumed) => {
+            presented_again(ctx, client, params, grant, &family, consumed, cnf).await?
+        }
     };
     rotated.ok_or_else(|| {
         // Another request rotated the token between our read and our rotation: the same
@@ -183,6 +211,7 @@ async fn presented_again(
     grant: PersistedGrant,
     family: &RefreshTokenData,
     consumed: OffsetDateTime,
+    cnf: Option<Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let grace = reuse_grace(ctx, client);
@@ -197,7 +226,7 @@ async fn presented_again(
             let step = RotationStep::Retry {
                 successor: successor.clone(),
             };
-            let rotated = rotate(ctx, client, grant, family, granted, step).await?;
+            let rotated = rotate(ctx, client, grant, family, granted, step, cnf).await?;
             if rotated.is_some() {
                 tracing::info!(client_id = %client.client_id, sid = %session_id, "rotated refresh token presented again within the grace; its unused successor was replaced");
             }
@@ -255,6 +284,7 @@ async fn rotate(
     family: &RefreshTokenData,
     granted: GrantedScopes,
     step: RotationStep,
+    cnf: Option<Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let (handle, successor) = refresh_grant(client, family, now)?;
@@ -264,6 +294,7 @@ async fn rotate(
         &family.subject_id,
         &granted,
         Some(&family.session),
+        cnf,
     )
     .await?;
     let data = RefreshTokenData {
@@ -300,6 +331,7 @@ async fn reuse(
     handle: &str,
     grant: PersistedGrant,
     family: &RefreshTokenData,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     if grant.consumed.is_some() {
         // Rotated while the client was one-time; a reusable client does not revive it.
@@ -320,6 +352,7 @@ async fn reuse(
         &family.subject_id,
         &granted,
         Some(&family.session),
+        cnf,
     )
     .await?;
     respond(
@@ -367,5 +400,6 @@ async fn respond(
         scope: granted.joined(),
         id_token,
         refresh_token: Some(refresh_token),
+        dpop_nonce: None,
     })
 }
