@@ -247,6 +247,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &StoreOptions {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(60),
+            ..StoreOptions::default()
         },
     )
     .await

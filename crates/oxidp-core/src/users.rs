@@ -132,6 +132,9 @@ pub enum UserError {
     /// The username or the subject id belongs to another user.
     #[error("the username or the subject id is already taken")]
     Conflict,
+    /// A claim that cannot be set: `sub` (the subject id) or an empty name.
+    #[error("`sub` is the subject id and a claim needs a name; neither can be set")]
+    ReservedClaim,
     /// Hashing failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
@@ -323,6 +326,46 @@ impl UserService {
         user.enabled = enabled;
         self.replace(&user).await?;
         tracing::info!(subject_id = %user.subject_id, enabled, "user status changed");
+        Ok(user)
+    }
+
+    /// Replaces the roles of the user with this username (`admin` opens the admin pages and,
+    /// with the `oxidp.admin` scope, the admin API).
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn set_roles(&self, username: &str, roles: Vec<String>) -> Result<User, UserError> {
+        let mut user = self.existing(username).await?;
+        let mut roles = roles;
+        roles.sort();
+        roles.dedup();
+        user.roles = roles;
+        self.replace(&user).await?;
+        tracing::info!(subject_id = %user.subject_id, roles = %user.roles.join(","), "user roles changed");
+        Ok(user)
+    }
+
+    /// Sets (or, with `None`, removes) claims of the user with this username; the others stay.
+    /// `sub` is the subject id and cannot be set as a claim.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub async fn set_claims(
+        &self,
+        username: &str,
+        changes: BTreeMap<String, Option<serde_json::Value>>,
+    ) -> Result<User, UserError> {
+        if changes
+            .keys()
+            .any(|name| name == "sub" || name.trim().is_empty())
+        {
+            return Err(UserError::ReservedClaim);
+        }
+        let mut user = self.existing(username).await?;
+        for (name, value) in changes {
+            match value {
+                Some(value) => user.claims.insert(name, value),
+                None => user.claims.remove(&name),
+            };
+        }
+        self.replace(&user).await?;
+        tracing::info!(subject_id = %user.subject_id, "user claims changed");
         Ok(user)
     }
 

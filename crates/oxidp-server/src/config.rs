@@ -68,6 +68,9 @@ pub struct Config {
     /// 32 bytes (base64 or hex) sealing the data-protection key ring at rest; usually given as
     /// `OXIDP_MASTER_KEY_FILE=/run/secrets/oxidp-master-key`.
     pub master_key: Option<SecretString>,
+    /// What loading noticed but did not refuse (see [`Config::warnings`]).
+    #[serde(skip)]
+    ignored_variables: Vec<String>,
 }
 
 /// A configuration value that must never be printed.
@@ -152,6 +155,10 @@ pub struct StoreConfig {
     /// How long users looked up by subject id are cached in memory; zero turns the cache off.
     #[serde(with = "humantime_serde")]
     pub user_cache_duration: Duration,
+    /// How long start-up keeps retrying a PostgreSQL server that cannot be reached; zero fails
+    /// at once with the cause.
+    #[serde(with = "humantime_serde")]
+    pub wait_for_database: Duration,
 }
 
 impl Default for StoreConfig {
@@ -161,6 +168,7 @@ impl Default for StoreConfig {
             max_connections: 10,
             cache_duration: Duration::from_secs(60),
             user_cache_duration: Duration::from_secs(5),
+            wait_for_database: Duration::ZERO,
         }
     }
 }
@@ -361,19 +369,85 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(|key| {
+        let sections = sections();
+        let mut ignored_variables = Vec::new();
+        for (name, _) in std::env::vars() {
+            if let Some(key) = name.strip_prefix("OXIDP_")
+                && !is_reserved_variable(&name)
+                && !sections.contains(&section_of(key))
+            {
+                ignored_variables.push(name);
+            }
+        }
+        figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(move |key| {
             let key = key.as_str().to_ascii_lowercase();
-            !key.ends_with("_file")
-                && !key.starts_with(&RESERVED_ENV_PREFIX["OXIDP_".len()..].to_ascii_lowercase())
+            !key.ends_with("_file") && sections.contains(&section_of(&key))
         }));
         for (key, value) in file_variables()? {
             figment = figment.merge(Serialized::global(&key, value));
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|error| anyhow::anyhow!(describe(error)))?;
+        if demo && file.is_some() {
+            config.keep_demo_entries()?;
+        }
         config.validate()?;
+        ignored_variables.sort();
+        config.ignored_variables = ignored_variables;
         Ok(config)
+    }
+
+    /// With `--demo --config FILE`, the file's lists replaced the demo's: put back the demo's
+    /// clients, API resources and users that the file does not redefine (by client id, name,
+    /// username), so the file adds to the demo rather than replacing it.
+    fn keep_demo_entries(&mut self) -> anyhow::Result<()> {
+        let demo: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(DEMO_CONFIG))
+            .extract()
+            .map_err(|error| anyhow::anyhow!(describe(error)))?;
+        self.clients = demo_first(demo.clients, std::mem::take(&mut self.clients), |c| {
+            c.client.client_id.clone()
+        });
+        self.api_resources = demo_first(
+            demo.api_resources,
+            std::mem::take(&mut self.api_resources),
+            |r| r.name.clone(),
+        );
+        self.users = demo_first(demo.users, std::mem::take(&mut self.users), |u| {
+            u.username.clone()
+        });
+        Ok(())
+    }
+
+    /// What an operator should know about this configuration although the server can run
+    /// with it: environment variables that name no configuration key (ignored), and an issuer
+    /// left to default where it cannot be right.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .ignored_variables
+            .iter()
+            .map(|name| {
+                format!("environment variable {name} is not an oxidp setting and is ignored")
+            })
+            .collect();
+        if self.server.issuer.is_none() {
+            if self.server.listen.ip().is_unspecified() {
+                warnings.push(format!(
+                    "`server.issuer` is not set while listening on {}: the issuer would be http://{}, \
+                     which no client can reach; set it to the public URL",
+                    self.server.listen, self.server.listen
+                ));
+            } else if !self.store.url.starts_with("sqlite:") {
+                warnings.push(
+                    "`server.issuer` is not set while the store is PostgreSQL: each instance would \
+                     name itself after its own listen address and refuse the others' tokens; set it \
+                     to the one public URL"
+                        .to_owned(),
+                );
+            }
+        }
+        warnings
     }
 
     /// Loads from a TOML string only (tests and embedding).
@@ -583,7 +657,7 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
         else {
             continue;
         };
-        if name.starts_with(RESERVED_ENV_PREFIX) {
+        if is_reserved_variable(&name) || !sections().contains(&section_of(key)) {
             continue;
         }
         let key = key.to_lowercase().replace("__", ".");
@@ -598,10 +672,71 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
     Ok(values)
 }
 
+/// The demo's entries that `configured` does not redefine (same `id`), then `configured`. When
+/// the file set no list, `configured` is the demo's own list and comes back unchanged.
+fn demo_first<T>(demo: Vec<T>, configured: Vec<T>, id: impl Fn(&T) -> String) -> Vec<T> {
+    let redefined: std::collections::HashSet<String> = configured.iter().map(&id).collect();
+    demo.into_iter()
+        .filter(|entry| !redefined.contains(&id(entry)))
+        .chain(configured)
+        .collect()
+}
+
+/// The top-level keys of the configuration (`server`, `store`, ...).
+fn sections() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The top-level key an environment key (`SERVER__LISTEN`, `server.listen`) belongs to.
+fn section_of(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    let key = key.strip_suffix("_file").unwrap_or(&key);
+    let end = [key.find('.'), key.find("__")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(key.len());
+    key[..end].to_owned()
+}
+
+/// Variables that share the prefix but are not settings: the CLI's own (`OXIDP_CONFIG`) and
+/// the test suite's.
+fn is_reserved_variable(name: &str) -> bool {
+    name == "OXIDP_CONFIG" || name.starts_with(RESERVED_ENV_PREFIX)
+}
+
+/// Figment's errors, with each key named as the operator wrote it: `server.listen` for a file,
+/// `OXIDP_SERVER__LISTEN` for the environment (figment's own text says `default.server.listen`).
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()
-        .map(|e| format!("configuration error: {e}"))
+        .map(|e| {
+            let from_environment = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            let key = if from_environment {
+                format!("OXIDP_{}", e.path.join("__").to_ascii_uppercase())
+            } else {
+                e.path.join(".")
+            };
+            let origin = match &e.metadata {
+                Some(metadata) => match &metadata.source {
+                    Some(source) => format!(" in {source}"),
+                    None if from_environment => " in the environment".to_owned(),
+                    None => format!(" in {}", metadata.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("configuration error: {}{origin}", e.kind)
+            } else {
+                format!("configuration error: {} for key `{key}`{origin}", e.kind)
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -609,6 +744,56 @@ fn describe(error: figment::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::Config;
+
+    #[test]
+    fn demo_with_a_file_adds_the_files_entries_and_replaces_those_with_the_same_id() {
+        let dir = std::env::temp_dir().join(format!("oxidp-demo-merge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("extra.toml");
+        std::fs::write(
+            &file,
+            "[[clients]]\nclient_id = \"extra\"\nsecrets = [{ value = \"extra-secret\" }]\n\
+             allowed_grant_types = [\"client_credentials\"]\nallowed_scopes = [\"orders.read\"]\n\
+             [[clients]]\nclient_id = \"m2m\"\nclient_name = \"Mine\"\nsecrets = [{ value = \"mine\" }]\n\
+             allowed_grant_types = [\"client_credentials\"]\nallowed_scopes = [\"orders.read\"]\n\
+             [[users]]\nusername = \"carol\"\npassword = \"carol\"\n",
+        )
+        .unwrap();
+        let config = Config::load(true, Some(&file)).unwrap();
+        let ids: Vec<&str> = config
+            .clients
+            .iter()
+            .map(|c| c.client.client_id.as_str())
+            .collect();
+        for id in [
+            "admin-cli",
+            "m2m-reference",
+            "web",
+            "native",
+            "extra",
+            "m2m",
+        ] {
+            assert!(ids.contains(&id), "{id} missing from {ids:?}");
+        }
+        assert_eq!(ids.iter().filter(|id| **id == "m2m").count(), 1, "{ids:?}");
+        let m2m = config
+            .clients
+            .iter()
+            .find(|c| c.client.client_id == "m2m")
+            .unwrap();
+        assert_eq!(
+            m2m.client.client_name.as_deref(),
+            Some("Mine"),
+            "the file wins"
+        );
+        let users: Vec<&str> = config.users.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(users, ["alice", "bob", "carol"]);
+        assert!(
+            config.api_resources.iter().any(|r| r.name == "orders-api"),
+            "the demo's API stays"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn with_store(store: &str, sessions: &str) -> anyhow::Result<Config> {
         Config::from_toml(&format!(

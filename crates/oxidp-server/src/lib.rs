@@ -19,4 +19,4 @@ mod telemetry;
 
 pub use request::ConnectedPeer;
 pub use routes::{AppState, HttpLimits, router};
-pub use server::{Server, open_stores, redact_url, shutdown_signal};
+pub use server::{Server, open_database, open_stores, redact_url, shutdown_signal};

@@ -11,6 +11,7 @@ use axum::Router;
 use oxidp_core::clock::{Clock, SystemClock};
 use oxidp_core::services::IdentityServer;
 use oxidp_core::store::Stores;
+use oxidp_store::SqlStore;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct Server {
     idp: IdentityServer,
     shutdown_timeout: Duration,
     limits: crate::listener::ConnectionLimits,
+    /// The database this server opened itself (not given stores), closed when it stops.
+    database: Option<SqlStore>,
 }
 
 impl std::fmt::Debug for Server {
@@ -38,8 +41,19 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Builds the server from its configuration, on the store `store.url` names.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let stores = open_stores(&config.store.url, config.store.max_connections).await?;
-        Self::build_with(config, stores, Arc::new(SystemClock)).await
+        let options = oxidp_store::StoreOptions {
+            max_connections: config.store.max_connections,
+            wait_for_database: config.store.wait_for_database,
+            ..oxidp_store::StoreOptions::default()
+        };
+        let database = oxidp_store::connect(&config.store.url, &options)
+            .await
+            .with_context(|| {
+                format!("cannot open the store at {}", redact_url(&config.store.url))
+            })?;
+        let mut server = Self::build_with(config, database.stores(), Arc::new(SystemClock)).await?;
+        server.database = Some(database);
+        Ok(server)
     }
 
     /// Builds the server on given stores and clock (tests, embedding).
@@ -82,6 +96,7 @@ impl Server {
                 idle_timeout: config.server.idle_timeout,
                 max_connections: config.server.max_connections,
             },
+            database: None,
         })
     }
 
@@ -111,6 +126,12 @@ impl Server {
         let cleanup = tokio::spawn(crate::session_cleanup::remove_expired_sessions_forever(
             self.idp.clone(),
         ));
+        let checkpoints = match &self.database {
+            Some(SqlStore::Sqlite(sqlite)) => {
+                Some(tokio::spawn(checkpoint_forever(sqlite.clone())))
+            }
+            _ => None,
+        };
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let serve = crate::listener::serve(self.listener, self.router, self.limits, async move {
             shutdown.await;
@@ -131,20 +152,51 @@ impl Server {
         maintenance.abort();
         deliveries.abort();
         cleanup.abort();
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.abort();
+        }
+        if let Some(database) = self.database {
+            database.close().await;
+        }
         result
+    }
+}
+
+/// How often the SQLite WAL is checkpointed in full and truncated.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Keeps the SQLite WAL from growing without bound under continuous load (see
+/// [`oxidp_store::SqliteStore::checkpoint`]).
+async fn checkpoint_forever(store: oxidp_store::SqliteStore) {
+    let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match store.checkpoint().await {
+            Ok(0) => {}
+            Ok(left) => tracing::info!(
+                frames_left = left,
+                "SQLite checkpoint incomplete; retrying next time"
+            ),
+            Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
+        }
     }
 }
 
 /// Opens the database at `url` (running its migrations) and returns the stores on it.
 pub async fn open_stores(url: &str, max_connections: u32) -> anyhow::Result<Stores> {
+    Ok(open_database(url, max_connections).await?.stores())
+}
+
+/// Opens the database at `url` and runs its migrations.
+pub async fn open_database(url: &str, max_connections: u32) -> anyhow::Result<SqlStore> {
     let options = oxidp_store::StoreOptions {
         max_connections,
         ..oxidp_store::StoreOptions::default()
     };
-    let store = oxidp_store::connect(url, &options)
+    oxidp_store::connect(url, &options)
         .await
-        .with_context(|| format!("cannot open the store at {}", redact_url(url)))?;
-    Ok(store.stores())
+        .with_context(|| format!("cannot open the store at {}", redact_url(url)))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,14 +1,19 @@
 //! Metrics (Prometheus text format on `/metrics`) and request logging.
 //!
 //! Request logs and metrics carry the method, the route pattern and the status, never the query
-//! string or a body, so no token or secret can reach them.
+//! string or a body, so no token or secret can reach them. Every log line of a request carries
+//! its `request_id`, the same as the `X-Request-Id` response header.
 
-use axum::extract::{MatchedPath, Request};
+use crate::request::{ConnectedPeer, Forwarding};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
+use tracing::Instrument as _;
 
 /// The process-wide Prometheus recorder; `metrics` allows one per process, and every server in
 /// the process (tests start many) reports through it.
@@ -78,17 +83,66 @@ fn register_session_metrics() {
     );
 }
 
-/// Records `oxidp_http_requests_total` and `oxidp_http_request_duration_seconds` and logs one
-/// line per request.
+/// The header naming a request across the proxy, oxidp and its logs.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Longest request id taken from a proxy.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request's id: the one a trusted proxy sent in `X-Request-Id` (so the proxy's and
+/// oxidp's logs share it), otherwise a new UUIDv7. Anyone else's header is ignored: a client
+/// could otherwise write arbitrary text into every log line of its requests.
+fn request_id(request: &Request) -> String {
+    let extensions = request.extensions();
+    let tcp_peer = extensions
+        .get::<ConnectInfo<ConnectedPeer>>()
+        .and_then(|ConnectInfo(ConnectedPeer(peer))| peer.remote_addr)
+        .or_else(|| {
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| *address)
+        });
+    let from_trusted_proxy = matches!(
+        (tcp_peer, extensions.get::<Forwarding>()),
+        (Some(peer), Some(Forwarding(trusted))) if trusted.contains(peer.ip())
+    );
+    if from_trusted_proxy
+        && let Some(id) = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+        && !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+    {
+        return id.to_owned();
+    }
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Records `oxidp_http_requests_total` and `oxidp_http_request_duration_seconds`, runs the
+/// request in a span carrying its id (and the client id, once a service has authenticated
+/// one), echoes the id in `X-Request-Id`, and logs one access line per request at info level.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let id = request_id(&request);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        client_id = tracing::field::Empty
+    );
     let method = method_label(request.method());
     // Labels are static strings: no allocation per request on the hot path.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| route_label(p.as_str()));
-    let response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let labels = [
@@ -99,13 +153,15 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     metrics::counter!("oxidp_http_requests_total", &labels).increment(1);
     metrics::histogram!("oxidp_http_request_duration_seconds", "route" => route)
         .record(elapsed.as_secs_f64());
-    tracing::debug!(
-        method,
-        route,
-        status,
-        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            method,
+            route,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
     response
 }
 

@@ -36,6 +36,22 @@ pub enum SetupError {
     Migrate(String),
 }
 
+/// Why a backup could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The target file exists; a backup never overwrites.
+    #[error("{} exists already; a backup never overwrites a file", .0.display())]
+    TargetExists(PathBuf),
+    /// The backend has no online backup here.
+    #[error(
+        "oxidp backup copies SQLite databases; back up PostgreSQL with pg_dump (see docs/operations.md)"
+    )]
+    Unsupported,
+    /// The database could not write the copy.
+    #[error("the backup failed: {0}")]
+    Failed(String),
+}
+
 impl SetupError {
     pub(crate) fn connect(error: &sqlx::Error) -> Self {
         match error {

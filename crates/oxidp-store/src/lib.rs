@@ -32,7 +32,7 @@ mod sqlite;
 mod stores;
 pub mod testing;
 
-pub use error::SetupError;
+pub use error::{BackupError, SetupError};
 pub use postgres::PostgresStore;
 pub use session_counts::SessionCountPolicy;
 pub use sqlite::SqliteStore;
@@ -46,9 +46,12 @@ use std::time::Duration;
 pub struct StoreOptions {
     /// Most connections the pool opens.
     pub max_connections: u32,
-    /// How long a query waits for a free connection (or for the database to answer when
-    /// connecting) before failing.
+    /// How long a query waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// How long opening a PostgreSQL store keeps retrying (with a logged, growing backoff) a
+    /// database that cannot be reached. Zero, the default, fails at the first refusal with
+    /// its cause, so a wrong URL or a stopped database is known within seconds.
+    pub wait_for_database: Duration,
 }
 
 impl Default for StoreOptions {
@@ -56,6 +59,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(30),
+            wait_for_database: Duration::ZERO,
         }
     }
 }
@@ -119,7 +123,17 @@ impl SqlStore {
         }
     }
 
-    /// Closes every connection, waiting for those in use to be returned.
+    /// Writes a consistent copy of a SQLite database to `path` while the server runs;
+    /// [`BackupError::Unsupported`] for PostgreSQL, whose own tools (`pg_dump`) do this.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), BackupError> {
+        match self {
+            Self::Sqlite(store) => store.backup_to(path).await,
+            Self::Postgres(_) => Err(BackupError::Unsupported),
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned (SQLite: after moving
+    /// the WAL into the database file).
     pub async fn close(&self) {
         match self {
             Self::Sqlite(store) => store.close().await,

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Takes a batch of expired sessions for a cleanup worker: deletes them and returns them,
 /// inside the worker's open transaction, which keeps the rows locked until it commits or rolls
@@ -43,6 +44,10 @@ impl PostgresStore {
         connect_options: PgConnectOptions,
         options: &StoreOptions,
     ) -> Result<Self, SetupError> {
+        // The pool's own first connection retries until the acquire timeout and then reports
+        // only that it timed out; one plain connection first says why (refused, unknown host,
+        // authentication failed) at once.
+        reach(&connect_options, options.wait_for_database).await?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -148,6 +153,40 @@ impl ExpiredSessionBatch for HeldBatch {
 
     async fn give_back(self: Box<Self>) -> StoreResult<()> {
         self.tx.rollback().await.map_err(store_error)
+    }
+}
+
+/// How long one attempt to reach the database may take.
+const CONNECT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens and closes one connection: at once, or retrying with a growing backoff (logged) for
+/// up to `wait`.
+async fn reach(connect_options: &PgConnectOptions, wait: Duration) -> Result<(), SetupError> {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let attempt =
+            tokio::time::timeout(CONNECT_ATTEMPT_TIMEOUT, connect_options.connect()).await;
+        let error = match attempt {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                return Ok(());
+            }
+            Ok(Err(error)) => SetupError::connect(&error),
+            Err(_) => SetupError::Connect(format!(
+                "no answer within {}s",
+                CONNECT_ATTEMPT_TIMEOUT.as_secs()
+            )),
+        };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Err(error);
+        }
+        let pause = backoff.min(deadline - now);
+        tracing::warn!(%error, retry_in_ms = pause.as_millis(), "database not reachable yet; waiting for it");
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

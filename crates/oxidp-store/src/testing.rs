@@ -63,6 +63,7 @@ pub async fn postgres_test_store() -> PostgresStore {
     let store_options = StoreOptions {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(30),
+        ..StoreOptions::default()
     };
     let store =
         PostgresStore::connect_with(options.options([("search_path", &schema)]), &store_options)
@@ -91,6 +92,7 @@ pub async fn another_instance(store: &PostgresStore) -> PostgresStore {
     let store_options = StoreOptions {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(30),
+        ..StoreOptions::default()
     };
     PostgresStore::connect_with(options.options([("search_path", &schema)]), &store_options)
         .await

@@ -259,6 +259,7 @@ async fn unreachable_postgres_is_a_connect_error_without_the_password() {
     let options = StoreOptions {
         max_connections: 1,
         acquire_timeout: std::time::Duration::from_secs(2),
+        ..StoreOptions::default()
     };
     // Port 1 on the loopback interface refuses connections.
     let error = oxidp_store::connect("postgres://user:hunter2@127.0.0.1:1/oxidp", &options)
@@ -266,6 +267,30 @@ async fn unreachable_postgres_is_a_connect_error_without_the_password() {
         .expect_err("nothing listens on port 1");
     assert!(matches!(error, SetupError::Connect(_)), "{error:?}");
     assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+#[tokio::test]
+async fn a_refused_postgres_connection_fails_with_its_cause_not_a_pool_timeout() {
+    // The default options: a 30 s acquire timeout, no waiting for the database.
+    let error = oxidp_store::connect(
+        "postgres://postgres@127.0.0.1:1/oxidp",
+        &StoreOptions::default(),
+    )
+    .await
+    .expect_err("nothing listens on port 1");
+    let message = error.to_string();
+    assert!(message.contains("refused"), "{message}");
+    assert!(!message.contains("timed out"), "{message}");
+
+    // Asked to wait, it retries for that long, then gives the same cause.
+    let waiting = StoreOptions {
+        wait_for_database: std::time::Duration::from_millis(1200),
+        ..StoreOptions::default()
+    };
+    let error = oxidp_store::connect("postgres://postgres@127.0.0.1:1/oxidp", &waiting)
+        .await
+        .expect_err("still nothing on port 1");
+    assert!(error.to_string().contains("refused"), "{error}");
 }
 
 /// A removal that fails on its last statement (a message id that already exists) rolls back its

@@ -16,9 +16,16 @@ mod users;
 #[derive(Debug, Parser)]
 #[command(name = "oxidp", version, about, long_about = None)]
 struct Cli {
+    /// Log to standard error (commands other than `serve` print only their results unless
+    /// asked).
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Whether `-v` was given: the commands other than `serve` log only then.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Debug, Args)]
 struct ConfigArgs {
@@ -36,6 +43,18 @@ enum Command {
     Serve(ConfigArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
+    /// Load and validate the configuration (file, demo, environment), print what would be
+    /// warned about at start-up, and exit: 0 when the server would start with it.
+    CheckConfig(ConfigArgs),
+    /// Write a consistent copy of the SQLite database while the server runs (PostgreSQL: use
+    /// pg_dump). Restore by stopping the server and putting the copy in the database's place.
+    Backup {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Where to write the copy; must not exist yet.
+        #[arg(value_name = "FILE")]
+        target: PathBuf,
+    },
     /// Manage signing keys.
     Keys {
         #[command(subcommand)]
@@ -61,6 +80,7 @@ impl ConfigArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,8 +98,26 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::CheckConfig(args) => {
+            let config = args.load()?;
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "configuration is valid: listen {}, issuer {}, store {}",
+                config.server.listen,
+                config
+                    .server
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{} (default)", config.server.listen)),
+                redact_url(&config.store.url)
+            );
+            Ok(())
+        }
         Command::Serve(args) => {
             let config = args.load()?;
+            VERBOSE.store(true, std::sync::atomic::Ordering::Relaxed);
             init_logging(&config);
             let server = Server::build(config).await?;
             tracing::info!(address = %server.address(), issuer = %server.issuer(), "oxidp is listening");
@@ -99,6 +137,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { config, target } => {
+            let config = config.load()?;
+            init_logging(&config);
+            if oxidp_store::Backend::from_url(&config.store.url)? == oxidp_store::Backend::Postgres
+            {
+                return Err(oxidp_store::BackupError::Unsupported.into());
+            }
+            let database = oxidp_server::open_database(&config.store.url, 1).await?;
+            let result = database.backup_to(&target).await;
+            database.close().await;
+            result.with_context(|| format!("backing up {}", redact_url(&config.store.url)))?;
+            let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+            println!("backup written to {} ({size} bytes)", target.display());
+            Ok(())
+        }
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
         Command::Sessions { command } => sessions::run(command).await,
@@ -110,11 +163,25 @@ pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// Logging for a command other than `serve`: its results go to standard output, and logs only
+/// with `-v`, so a script reading the output gets just the results.
 pub(crate) fn init_logging(config: &Config) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        init_server_logging(config);
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
+    }
+}
+
+/// The server's logs on standard error: RFC 3339 UTC timestamps, colours only on a terminal.
+fn init_server_logging(config: &Config) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),

@@ -1,4 +1,5 @@
-//! `oxidp users ...`: add, list, enable and disable local users and set their passwords.
+//! `oxidp users ...`: add, list, enable and disable local users, set their passwords, roles
+//! and claims.
 //!
 //! Each command opens the configured store, does one thing through the core's
 //! [`UserService`] and exits. Passwords come from standard input (`--password-stdin`, or
@@ -68,6 +69,30 @@ pub(crate) enum UsersCommand {
         /// Login name.
         username: String,
     },
+    /// Replace a user's roles (none given: no roles). Takes effect at the user's next token or
+    /// page, within the user cache duration on other instances.
+    SetRoles {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Login name.
+        username: String,
+        /// A role (repeat for several); `admin` opens the admin pages.
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
+    /// Set or remove claims of a user; the other claims stay.
+    SetClaims {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Login name.
+        username: String,
+        /// NAME=VALUE; VALUE is taken as JSON when it parses (true, 42, ["a"]), as text otherwise.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// A claim to remove (repeat for several).
+        #[arg(long = "unset", value_name = "NAME")]
+        unset: Vec<String>,
+    },
 }
 
 /// Where the password comes from.
@@ -114,7 +139,9 @@ pub(crate) async fn run(command: UsersCommand) -> anyhow::Result<()> {
         | UsersCommand::List(config)
         | UsersCommand::SetPassword { config, .. }
         | UsersCommand::Disable { config, .. }
-        | UsersCommand::Enable { config, .. } => config.load()?,
+        | UsersCommand::Enable { config, .. }
+        | UsersCommand::SetRoles { config, .. }
+        | UsersCommand::SetClaims { config, .. } => config.load()?,
     };
     crate::init_logging(&config);
     let stores = open_stores(&config.store.url, 2).await?;
@@ -173,8 +200,63 @@ pub(crate) async fn run(command: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::Disable { username, .. } => set_enabled(&service, &username, false).await?,
         UsersCommand::Enable { username, .. } => set_enabled(&service, &username, true).await?,
+        UsersCommand::SetRoles {
+            username, roles, ..
+        } => {
+            let user = service
+                .set_roles(&username, roles)
+                .await
+                .map_err(|e| not_found(e, &username))?;
+            let roles = if user.roles.is_empty() {
+                "none".to_owned()
+            } else {
+                user.roles.join(", ")
+            };
+            println!("roles of {}: {roles}", user.username);
+        }
+        UsersCommand::SetClaims {
+            username,
+            set,
+            unset,
+            ..
+        } => {
+            let changes = claim_changes(&set, &unset)?;
+            let user = service
+                .set_claims(&username, changes)
+                .await
+                .map_err(|e| not_found(e, &username))?;
+            println!(
+                "claims of {}: {}",
+                user.username,
+                serde_json::to_string(&user.claims)?
+            );
+        }
     }
     Ok(())
+}
+
+/// `--set NAME=VALUE` and `--unset NAME` as changes; a VALUE that is valid JSON is taken as
+/// JSON, anything else as text.
+fn claim_changes(
+    set: &[String],
+    unset: &[String],
+) -> anyhow::Result<BTreeMap<String, Option<serde_json::Value>>> {
+    if set.is_empty() && unset.is_empty() {
+        bail!("nothing to change: give --set NAME=VALUE or --unset NAME");
+    }
+    let mut changes = BTreeMap::new();
+    for entry in set {
+        let Some((name, value)) = entry.split_once('=') else {
+            bail!("--set {entry}: expected NAME=VALUE");
+        };
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        changes.insert(name.to_owned(), Some(value));
+    }
+    for name in unset {
+        changes.insert(name.clone(), None);
+    }
+    Ok(changes)
 }
 
 async fn set_enabled(service: &UserService, username: &str, enabled: bool) -> anyhow::Result<()> {

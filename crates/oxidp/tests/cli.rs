@@ -121,6 +121,87 @@ async fn serve_demo_creates_its_database_issues_tokens_and_stops_on_sigterm() {
         .map_while(Result::ok)
         .collect();
     assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
+    // One access line per request, in the request's span: its id and the client it named.
+    let access = log
+        .iter()
+        .find(|l| l.contains("route=\"/connect/token\"") && l.contains("status=200"))
+        .unwrap_or_else(|| panic!("an access line for the token request: {log:?}"));
+    assert!(access.contains("request_id="), "{access}");
+    assert!(
+        access.contains("client_id") && access.contains("m2m"),
+        "{access}"
+    );
+    assert!(
+        log.iter().all(|l| !l.contains('\u{1b}')),
+        "no colour codes when standard error is not a terminal: {log:?}"
+    );
+    let timestamp = log[0].split_whitespace().next().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "RFC 3339 timestamps: {timestamp}"
+    );
+}
+
+#[test]
+fn commands_print_results_only_and_log_with_verbose() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let quiet = oxidp()
+        .args(["migrate", "--demo"])
+        .current_dir(dir.path())
+        .env("OXIDP_UNRELATED_SETTING", "1")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success(), "{quiet:?}");
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "", "no logs");
+    assert!(String::from_utf8_lossy(&quiet.stdout).contains("is up to date"));
+    let verbose = oxidp()
+        .args(["migrate", "--demo", "-v"])
+        .current_dir(dir.path())
+        .env("OXIDP_UNRELATED_SETTING", "1")
+        .output()
+        .unwrap();
+    assert!(verbose.status.success(), "{verbose:?}");
+    assert!(
+        String::from_utf8_lossy(&verbose.stderr).contains("OXIDP_UNRELATED_SETTING"),
+        "-v logs, warnings included: {verbose:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_runs_server_side_sessions_and_its_admin_client_uses_the_admin_api() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let server = serve_demo(dir.path());
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let http = reqwest::Client::new();
+    // The admin client's secret is the one the README prints.
+    let token: serde_json::Value = http
+        .post(format!("{base}/connect/token"))
+        .basic_auth("admin-cli", Some("admin-cli-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "oxidp.admin"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = token["access_token"].as_str().expect("an admin token");
+    let sessions = http
+        .get(format!("{base}/api/admin/sessions"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.status(),
+        200,
+        "server-side sessions are on in the demo, so the admin API lists them"
+    );
+    let page: serde_json::Value = sessions.json().await.unwrap();
+    assert_eq!(page["total_count"], 0, "{page}");
 }
 
 /// A token request whose headers the server has read and whose body it is waiting for.

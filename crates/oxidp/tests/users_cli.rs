@@ -258,3 +258,91 @@ fn password_options_conflict() {
         stderr(&output)
     );
 }
+
+#[test]
+fn roles_and_claims_are_changed_in_place() {
+    let dir = tempfile::TempDir::new().unwrap();
+    assert_success(&run(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "erin",
+            "--password",
+            "pw",
+            "--name",
+            "Erin",
+            "--role",
+            "auditor",
+        ],
+        "",
+    ));
+
+    let roles = run(
+        dir.path(),
+        &[
+            "users",
+            "set-roles",
+            "erin",
+            "--role",
+            "admin",
+            "--role",
+            "support",
+        ],
+        "",
+    );
+    assert_success(&roles);
+    assert_eq!(stdout(&roles).trim(), "roles of erin: admin, support");
+    assert_eq!(listed(dir.path(), "erin").unwrap()[3], "admin,support");
+
+    let none = run(dir.path(), &["users", "set-roles", "erin"], "");
+    assert_success(&none);
+    assert_eq!(listed(dir.path(), "erin").unwrap()[3], "-");
+
+    let claims = run(
+        dir.path(),
+        &[
+            "users",
+            "set-claims",
+            "erin",
+            "--set",
+            "email=erin@example.com",
+            "--set",
+            "email_verified=true",
+            "--unset",
+            "name",
+        ],
+        "",
+    );
+    assert_success(&claims);
+    let text = stdout(&claims);
+    assert!(text.contains(r#""email":"erin@example.com""#), "{text}");
+    assert!(
+        text.contains(r#""email_verified":true"#),
+        "JSON values: {text}"
+    );
+    assert!(!text.contains("Erin"), "name removed: {text}");
+
+    let reserved = run(
+        dir.path(),
+        &["users", "set-claims", "erin", "--set", "sub=x"],
+        "",
+    );
+    assert!(!reserved.status.success());
+    assert!(stderr(&reserved).contains("`sub`"), "{}", stderr(&reserved));
+    let nothing = run(dir.path(), &["users", "set-claims", "erin"], "");
+    assert!(!nothing.status.success());
+    assert!(stderr(&nothing).contains("nothing to change"));
+    let malformed = run(
+        dir.path(),
+        &["users", "set-claims", "erin", "--set", "email"],
+        "",
+    );
+    assert!(stderr(&malformed).contains("expected NAME=VALUE"));
+    let unknown = run(
+        dir.path(),
+        &["users", "set-roles", "nobody", "--role", "x"],
+        "",
+    );
+    assert!(stderr(&unknown).contains("no user with the username `nobody`"));
+}

@@ -231,10 +231,21 @@ impl ClientAuthenticator {
                 None => unverified_issuer(assertion).ok_or_else(OAuthError::invalid_client)?,
             },
         };
-        let client = self.ctx.stores.clients.find_client(&client_id).await?;
-        let Some(client) = client.filter(|c| c.enabled) else {
-            tracing::info!(%client_id, "unknown or disabled client");
-            return Err(OAuthError::invalid_client());
+        let client = match self.ctx.stores.clients.find_client(&client_id).await? {
+            Some(client) if client.enabled => client,
+            Some(client) => {
+                tracing::info!(client_id = %client.client_id, "disabled client");
+                return Err(OAuthError::invalid_client());
+            }
+            None => {
+                // A caller who swapped id and secret would put the secret in the log: an
+                // unknown id is logged only as a short hash, enough to correlate attempts.
+                tracing::info!(
+                    client_id_sha256 = %log_fingerprint(&client_id),
+                    "unknown client"
+                );
+                return Err(OAuthError::invalid_client());
+            }
         };
         let now = self.ctx.clock.now();
         let authenticated = match credentials {
@@ -252,6 +263,8 @@ impl ClientAuthenticator {
             tracing::info!(client_id = %client.client_id, "client authentication failed");
             return Err(OAuthError::invalid_client());
         }
+        // The server's request span declares `client_id`: the access line names the client.
+        tracing::Span::current().record("client_id", client.client_id.as_str());
         Ok(client)
     }
 
@@ -375,6 +388,15 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
     claims.get("iss")?.as_str().map(str::to_owned)
 }
 
+/// The first 8 bytes of the SHA-256 of `value`, hex: identifies a presented value across log
+/// lines without revealing it.
+fn log_fingerprint(value: &str) -> String {
+    sha256(value)[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +467,60 @@ mod tests {
             secret: "hunter2".into(),
         };
         assert!(!format!("{creds:?}").contains("hunter2"));
+    }
+
+    /// Collects what a `fmt` subscriber writes, to look at the log lines a call produced.
+    #[derive(Clone, Default)]
+    struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for CapturedLog {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_unknown_client_id_is_logged_as_a_hash_never_as_presented() {
+        use crate::clock::ManualClock;
+        use crate::options::IdentityServerOptions;
+        use crate::services::IdentityServer;
+        use crate::store::{MemoryStore, Stores};
+
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let server = IdentityServer::new(
+            IdentityServerOptions::new("https://idp.test").unwrap(),
+            Stores::from_backend(Arc::new(MemoryStore::default())),
+            Arc::new(ManualClock::starting_now()),
+        );
+
+        // A caller who swapped the fields: the "id" is really a secret.
+        let swapped = ClientCredentials::Post {
+            client_id: "s3cret-value-swapped-in".into(),
+            secret: "m2m".into(),
+        };
+        let error = server
+            .client_auth
+            .authenticate_client(&swapped, "/connect/token")
+            .await
+            .unwrap_err();
+
+        assert_eq!(error.code, ErrorCode::InvalidClient);
+        let lines = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(lines.contains("unknown client"), "{lines}");
+        assert!(
+            lines.contains(&log_fingerprint("s3cret-value-swapped-in")),
+            "{lines}"
+        );
+        assert!(!lines.contains("s3cret-value-swapped-in"), "{lines}");
     }
 }

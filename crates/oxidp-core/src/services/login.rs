@@ -188,12 +188,18 @@ impl LoginService {
                 .options
                 .waits(live.as_ref(), self.options.free_failures_per_address, now)
             {
-                tracing::warn!(client_ip = ?client_ip, "sign-in throttled for the address");
+                tracing::warn!(
+                    client_ip = client_ip.map(tracing::field::display),
+                    "sign-in throttled for the address"
+                );
                 return Err(LoginError::Throttled);
             }
         }
         if !self.reserve_attempt(&keys.pair, now).await? {
-            tracing::warn!(client_ip = ?client_ip, "sign-in throttled for the user and address");
+            tracing::warn!(
+                client_ip = client_ip.map(tracing::field::display),
+                "sign-in throttled for the user and address"
+            );
             return Err(LoginError::Throttled);
         }
         let Some(user) = self.users.validate_credentials(username, password).await? else {

@@ -145,7 +145,7 @@ impl OutboxDeliveryService {
                 tracing::warn!(message_id = %message.id, kind, client_id = %message.client_id, attempts, "outbox delivery given up");
                 (DeliveryStatus::Failed, now)
             } else {
-                tracing::info!(message_id = %message.id, kind, client_id = %message.client_id, attempts, error = ?error, "outbox delivery failed; will retry");
+                tracing::info!(message_id = %message.id, kind, client_id = %message.client_id, attempts, error = error.as_deref(), "outbox delivery failed; will retry");
                 (DeliveryStatus::Pending, next)
             }
         };

@@ -137,3 +137,52 @@ async fn count_of(app: &TestApp, label: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_clients_own_is_not_believed() {
+    let app = TestApp::spawn().await;
+    let first = app.get("/healthz").await;
+    let second = app.get("/healthz").await;
+    let id = |response: &reqwest::Response| {
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(id(&first).len(), 36, "a UUID");
+    assert_ne!(id(&first), id(&second), "one id per request");
+
+    // 127.0.0.1 is no trusted proxy here: its header is replaced, not echoed.
+    let plain = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .header("x-request-id", "proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        id(&plain),
+        "proxy-42",
+        "only a trusted proxy names requests"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_request_id_is_kept_when_well_formed() {
+    let app = TestApp::spawn_with(None, |config| {
+        config.server.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let with = |value: &'static str| {
+        reqwest::Client::new()
+            .get(app.url("/healthz"))
+            .header("x-request-id", value)
+            .send()
+    };
+    let kept = with("edge-7f3a:42").await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "edge-7f3a:42");
+    let too_odd = with("two words").await.unwrap();
+    assert_ne!(too_odd.headers()["x-request-id"], "two words");
+    let too_long: &'static str = Box::leak("a".repeat(129).into_boxed_str());
+    let replaced = with(too_long).await.unwrap();
+    assert_eq!(replaced.headers()["x-request-id"].len(), 36);
+}
