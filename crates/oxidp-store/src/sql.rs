@@ -61,6 +61,8 @@ pub(crate) const LIST_DATA_PROTECTION_KEYS: &str = "SELECT id, created, activate
 pub(crate) const INSERT_DATA_PROTECTION_KEY: &str = "INSERT INTO data_protection_keys \
      (id, created, activates, expires, material) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (id) DO NOTHING";
+pub(crate) const SEAL_DATA_PROTECTION_KEY: &str =
+    "UPDATE data_protection_keys SET material = $1 WHERE id = $2 AND material = $3";
 
 pub(crate) const FIND_USER_BY_SUBJECT: &str = "SELECT subject_id, username, password_hash, \
      profile, enabled, created FROM users WHERE subject_id = $1";

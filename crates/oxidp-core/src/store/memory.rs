@@ -218,6 +218,21 @@ impl KeyStore for MemoryStore {
         inner.data_protection_keys.insert(key.id, key.clone());
         Ok(())
     }
+    async fn seal_data_protection_key(
+        &self,
+        id: Uuid,
+        unsealed: &[u8],
+        sealed: &[u8],
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner.data_protection_keys.get_mut(&id) {
+            Some(key) if key.material == unsealed => {
+                key.material = sealed.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 }
 
 #[async_trait]
