@@ -54,6 +54,8 @@ pub trait ClientStore: Send + Sync {
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     /// Deletes a client; returns whether it existed.
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    /// Every client, enabled or not, ordered by client id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
 }
 
 /// API resources.

@@ -44,7 +44,7 @@ mod users;
 
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
-    clients_round_trip_every_field,
+    clients_are_listed_in_client_id_order, clients_round_trip_every_field,
 };
 pub use dpop_proofs::{
     concurrent_dpop_proof_records_have_one_winner, dpop_proofs_are_recorded_once,
@@ -145,6 +145,7 @@ where
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
     client_delete_reports_whether_it_existed(store).await;
+    clients_are_listed_in_client_id_order(store).await;
 
     api_resources_round_trip_every_field(store).await;
     api_resource_upsert_replaces(store).await;

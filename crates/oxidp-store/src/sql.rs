@@ -21,6 +21,7 @@ pub(crate) const UPSERT_CLIENT: &str = "INSERT INTO clients (client_id, data, cr
      VALUES ($1, $2, $3, $3) \
      ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, updated = excluded.updated";
 pub(crate) const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
+pub(crate) const LIST_CLIENTS: &str = "SELECT data FROM clients ORDER BY client_id";
 
 pub(crate) const FIND_API_RESOURCE: &str = "SELECT data FROM api_resources WHERE name = $1";
 pub(crate) const UPSERT_API_RESOURCE: &str = "INSERT INTO api_resources (name, data, created, updated) \

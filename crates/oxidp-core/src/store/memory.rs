@@ -57,6 +57,11 @@ impl ClientStore for MemoryStore {
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         Ok(self.lock().clients.remove(client_id).is_some())
     }
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let mut clients: Vec<Client> = self.lock().clients.values().cloned().collect();
+        clients.sort_by(|a, b| a.client_id.as_bytes().cmp(b.client_id.as_bytes()));
+        Ok(clients)
+    }
 }
 
 #[async_trait]
