@@ -190,6 +190,20 @@ impl IdentityServer {
             .map(|_| ())
     }
 
+    /// Whether this instance can serve: the database answers and a signing key is at hand
+    /// (from the cache or the database), so tokens can be issued. The reason when not.
+    pub async fn readiness_check(&self) -> Result<(), String> {
+        self.health_check()
+            .await
+            .map_err(|error| format!("database: {error}"))?;
+        self.context
+            .keys
+            .default_signing_key()
+            .await
+            .map(|_| ())
+            .map_err(|error| format!("signing keys: {error}"))
+    }
+
     /// Removes up to `batch` expired grants (used codes and refresh tokens are kept until
     /// they expire, for replay detection); returns how many went.
     pub async fn remove_expired_grants(&self, batch: u32) -> Result<u64, crate::store::StoreError> {

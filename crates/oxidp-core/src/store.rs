@@ -54,6 +54,8 @@ pub trait ClientStore: Send + Sync {
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     /// Deletes a client; returns whether it existed.
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    /// Every client, enabled or not, ordered by client id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
 }
 
 /// API resources.
@@ -120,6 +122,15 @@ pub trait KeyStore: Send + Sync {
     async fn list_data_protection_keys(&self) -> StoreResult<Vec<DataProtectionKeyRecord>>;
     /// Adds a data-protection key; [`StoreError::Conflict`] if its id exists.
     async fn insert_data_protection_key(&self, key: &DataProtectionKeyRecord) -> StoreResult<()>;
+    /// Replaces the stored material of key `id` with `sealed`, only while it still is
+    /// `unsealed` (so two instances sealing at once cannot overwrite each other); returns
+    /// whether it was replaced.
+    async fn seal_data_protection_key(
+        &self,
+        id: Uuid,
+        unsealed: &[u8],
+        sealed: &[u8],
+    ) -> StoreResult<bool>;
 }
 
 /// Local user accounts.

@@ -44,7 +44,7 @@ mod users;
 
 pub use clients::{
     client_delete_reports_whether_it_existed, client_upsert_replaces,
-    clients_round_trip_every_field,
+    clients_are_listed_in_client_id_order, clients_round_trip_every_field,
 };
 pub use dpop_proofs::{
     concurrent_dpop_proof_records_have_one_winner, dpop_proofs_are_recorded_once,
@@ -70,6 +70,7 @@ pub use grants::{
 pub use keys::{
     data_protection_keys_are_ordered_by_activation_then_id, data_protection_keys_round_trip,
     duplicate_data_protection_key_is_a_conflict, duplicate_signing_key_is_a_conflict,
+    sealing_a_data_protection_key_replaces_only_the_unsealed_material,
     signing_key_delete_reports_whether_it_existed, signing_keys_are_ordered_by_activation_then_id,
     signing_keys_round_trip,
 };
@@ -144,6 +145,7 @@ where
     clients_round_trip_every_field(store).await;
     client_upsert_replaces(store).await;
     client_delete_reports_whether_it_existed(store).await;
+    clients_are_listed_in_client_id_order(store).await;
 
     api_resources_round_trip_every_field(store).await;
     api_resource_upsert_replaces(store).await;
@@ -175,6 +177,7 @@ where
     data_protection_keys_round_trip(store).await;
     data_protection_keys_are_ordered_by_activation_then_id(store).await;
     duplicate_data_protection_key_is_a_conflict(store).await;
+    sealing_a_data_protection_key_replaces_only_the_unsealed_material(store).await;
 
     users_round_trip_every_field(store).await;
     duplicate_user_subject_is_a_conflict(store).await;

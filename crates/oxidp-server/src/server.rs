@@ -76,6 +76,7 @@ impl Server {
                 .await
                 .context("cannot seed clients")?;
         }
+        check_key_retention(&idp, config.keys.retention_period).await?;
         idp.keys()
             .maintain()
             .await
@@ -162,6 +163,28 @@ impl Server {
     }
 }
 
+/// A retired signing key stays published for `retention`: an access token living longer would
+/// outlive the key that verifies it. The configuration file's clients are checked when it is
+/// loaded; this covers every client in the store, however it got there.
+async fn check_key_retention(idp: &IdentityServer, retention: Duration) -> anyhow::Result<()> {
+    let clients = idp
+        .clients
+        .list()
+        .await
+        .context("cannot list the clients")?;
+    if let Some(client) = clients
+        .iter()
+        .find(|client| client.enabled && client.access_token_lifetime > retention)
+    {
+        anyhow::bail!(
+            "invalid value for key `keys.retention_period`: shorter than the access-token lifetime of client `{}` in the store; \
+             tokens would outlive the key that verifies them (raise keys.retention_period, or shorten or disable that client)",
+            client.client_id
+        );
+    }
+    Ok(())
+}
+
 /// How often the SQLite WAL is checkpointed in full and truncated.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -200,24 +223,35 @@ pub async fn open_database(url: &str, max_connections: u32) -> anyhow::Result<Sq
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+///
+/// The handlers are installed when this is called, not when the future is first polled: call
+/// it before start-up, so that a signal arriving while the server starts (an orchestrator
+/// stopping a fresh instance) is a graceful shutdown rather than the default kill. Must be
+/// called within a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |stream: Option<tokio::signal::unix::Signal>| async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate) => {},
+                () = wait(interrupt) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -72,6 +72,31 @@ fn register_session_metrics() {
         metrics::describe_counter!(name, help);
         metrics::counter!(name).increment(0);
     }
+    metrics::describe_gauge!("oxidp_build_info", "Always 1; the labels name the build.");
+    metrics::gauge!("oxidp_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    metrics::describe_counter!(
+        "oxidp_sign_in_failures_total",
+        "Password sign-ins refused, by reason (invalid_credentials, throttled)."
+    );
+    for reason in ["invalid_credentials", "throttled"] {
+        metrics::counter!("oxidp_sign_in_failures_total", "reason" => reason).increment(0);
+    }
+    metrics::describe_gauge!(
+        "process_resident_memory_bytes",
+        metrics::Unit::Bytes,
+        "Resident memory of the process."
+    );
+    metrics::describe_gauge!(
+        "process_cpu_seconds_total",
+        metrics::Unit::Seconds,
+        "User and system CPU time of the process (a gauge: the recorder's counters are whole numbers)."
+    );
+    metrics::describe_gauge!("process_open_fds", "Open file descriptors of the process.");
+    metrics::describe_gauge!(
+        "process_start_time_seconds",
+        metrics::Unit::Seconds,
+        "Start time of the process, in seconds since the Unix epoch."
+    );
     metrics::describe_gauge!(
         "oxidp_sessions_active",
         "Server-side sessions not expired, as of the last cleanup run."
@@ -182,6 +207,8 @@ const ROUTES: &[&str] = &[
     "/admin/sessions/revoke",
     "/api/admin/sessions",
     "/api/admin/openapi.json",
+    "/health/live",
+    "/health/ready",
     "/healthz",
     "/metrics",
 ];
@@ -225,4 +252,46 @@ fn status_label(status: u16) -> &'static str {
         503 => "503",
         _ => "other",
     }
+}
+
+/// Updates the standard `process_*` metrics from `/proc/self` (Linux; elsewhere they stay
+/// absent). Read at each scrape, so they cost nothing between scrapes.
+pub fn record_process_metrics() {
+    #[cfg(target_os = "linux")]
+    {
+        // Both are 100 and 4096 on every Linux oxidp runs on; reading them would need libc.
+        const TICKS_PER_SECOND: f64 = 100.0;
+        const PAGE_SIZE: f64 = 4096.0;
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+            && let Some((_, after_name)) = stat.rsplit_once(") ")
+        {
+            // Fields after the command name, counted from `state` (field 3) as index 0.
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            let number = |index: usize| fields.get(index).and_then(|f| f.parse::<f64>().ok());
+            if let (Some(user), Some(system)) = (number(11), number(12)) {
+                metrics::gauge!("process_cpu_seconds_total")
+                    .set((user + system) / TICKS_PER_SECOND);
+            }
+            if let Some(pages) = number(21) {
+                metrics::gauge!("process_resident_memory_bytes").set(pages * PAGE_SIZE);
+            }
+            if let (Some(start_ticks), Some(boot)) = (number(19), boot_time()) {
+                metrics::gauge!("process_start_time_seconds")
+                    .set(boot + start_ticks / TICKS_PER_SECOND);
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+            metrics::gauge!("process_open_fds").set(entries.count() as f64);
+        }
+    }
+}
+
+/// The machine's boot time (`btime` of `/proc/stat`), in seconds since the Unix epoch.
+#[cfg(target_os = "linux")]
+fn boot_time() -> Option<f64> {
+    std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("btime "))
+        .and_then(|value| value.trim().parse().ok())
 }

@@ -21,6 +21,7 @@ pub(crate) const UPSERT_CLIENT: &str = "INSERT INTO clients (client_id, data, cr
      VALUES ($1, $2, $3, $3) \
      ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, updated = excluded.updated";
 pub(crate) const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
+pub(crate) const LIST_CLIENTS: &str = "SELECT data FROM clients ORDER BY client_id";
 
 pub(crate) const FIND_API_RESOURCE: &str = "SELECT data FROM api_resources WHERE name = $1";
 pub(crate) const UPSERT_API_RESOURCE: &str = "INSERT INTO api_resources (name, data, created, updated) \
@@ -61,6 +62,8 @@ pub(crate) const LIST_DATA_PROTECTION_KEYS: &str = "SELECT id, created, activate
 pub(crate) const INSERT_DATA_PROTECTION_KEY: &str = "INSERT INTO data_protection_keys \
      (id, created, activates, expires, material) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (id) DO NOTHING";
+pub(crate) const SEAL_DATA_PROTECTION_KEY: &str =
+    "UPDATE data_protection_keys SET material = $1 WHERE id = $2 AND material = $3";
 
 pub(crate) const FIND_USER_BY_SUBJECT: &str = "SELECT subject_id, username, password_hash, \
      profile, enabled, created FROM users WHERE subject_id = $1";

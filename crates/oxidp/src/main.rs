@@ -8,6 +8,7 @@ use oxidp_server::{Server, redact_url, shutdown_signal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod clients;
 mod keys;
 mod sessions;
 mod users;
@@ -59,6 +60,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// List, show, enable and disable clients.
+    Clients {
+        #[command(subcommand)]
+        command: clients::ClientsCommand,
     },
     /// Manage local users.
     Users {
@@ -116,12 +122,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
+            let stop = shutdown_signal();
             let config = args.load()?;
             VERBOSE.store(true, std::sync::atomic::Ordering::Relaxed);
             init_logging(&config);
             let server = Server::build(config).await?;
             tracing::info!(address = %server.address(), issuer = %server.issuer(), "oxidp is listening");
-            server.run_until_stopped(shutdown_signal()).await?;
+            server.run_until_stopped(stop).await?;
             tracing::info!("stopped");
             Ok(())
         }
@@ -154,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
+        Command::Clients { command } => clients::run(command).await,
         Command::Sessions { command } => sessions::run(command).await,
     }
 }

@@ -112,6 +112,38 @@ impl DataProtector {
         }
     }
 
+    /// With a master key configured, seals the keys that were stored unsealed (created before
+    /// the master key was), so a copy of the database alone no longer reveals them. Each key
+    /// is replaced only while still unsealed: instances starting together seal it once.
+    async fn seal_unsealed(
+        &self,
+        records: &mut [DataProtectionKeyRecord],
+    ) -> Result<(), StoreError> {
+        use oxidp_jose::data_protection::master;
+        let Some(master_key) = &self.master_key else {
+            return Ok(());
+        };
+        for record in records.iter_mut() {
+            if master::is_sealed(&record.material) {
+                continue;
+            }
+            let Ok(material) = <[u8; 32]>::try_from(record.material.as_slice()) else {
+                continue;
+            };
+            let sealed = master::seal(master_key, record.id, &material);
+            if self
+                .store
+                .seal_data_protection_key(record.id, &record.material, &sealed)
+                .await?
+            {
+                tracing::info!(key_id = %record.id, "data-protection key sealed with the master key");
+            }
+            // Sealed here or by another instance meanwhile: either way it opens with the key.
+            record.material = sealed;
+        }
+        Ok(())
+    }
+
     fn open_material(&self, record: &DataProtectionKeyRecord) -> Option<[u8; 32]> {
         use oxidp_jose::data_protection::master;
         if !master::is_sealed(&record.material) {
@@ -216,6 +248,7 @@ impl DataProtector {
             tracing::info!(key_id = %record.id, "created data-protection key");
             records.push(record);
         }
+        self.seal_unsealed(&mut records).await?;
         let current = current_key(&records, now)
             .map(|r| r.id)
             .unwrap_or(Uuid::nil());
@@ -274,6 +307,40 @@ mod tests {
         );
         let no_master = protector(store.clone(), clock.clone());
         assert!(no_master.unprotect("p", &sealed).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn keys_created_before_a_master_key_are_sealed_when_it_appears() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::starting_now());
+        let before = protector(store.clone(), clock.clone());
+        let data = before.protect("p", b"from before").await.unwrap();
+        let old = store.list_data_protection_keys().await.unwrap();
+        assert!(!oxidp_jose::data_protection::master::is_sealed(
+            &old[0].material
+        ));
+
+        let with_master = protector(store.clone(), clock.clone()).with_master_key(Some([7u8; 32]));
+        assert_eq!(
+            with_master.unprotect("p", &data).await.unwrap(),
+            b"from before",
+            "old data still opens"
+        );
+        let now_stored = store.list_data_protection_keys().await.unwrap();
+        assert_eq!(now_stored.len(), old.len());
+        assert!(
+            now_stored
+                .iter()
+                .all(|k| oxidp_jose::data_protection::master::is_sealed(&k.material)),
+            "every key is sealed at rest now"
+        );
+        assert!(
+            protector(store.clone(), clock.clone())
+                .unprotect("p", &data)
+                .await
+                .is_err(),
+            "without the master key the copy reveals nothing"
+        );
     }
 
     #[tokio::test]

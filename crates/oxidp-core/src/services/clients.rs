@@ -50,4 +50,26 @@ impl ClientRegistry {
     pub async fn find(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         self.ctx.stores.clients.find_client(client_id).await
     }
+
+    /// Every client, enabled or not, ordered by client id.
+    pub async fn list(&self) -> Result<Vec<Client>, StoreError> {
+        self.ctx.stores.clients.list_clients().await
+    }
+
+    /// Enables or disables a client (a disabled client cannot authenticate, so it gets no
+    /// new tokens; tokens it holds stay valid until they expire or are revoked). `None` when
+    /// there is no such client.
+    pub async fn set_enabled(
+        &self,
+        client_id: &str,
+        enabled: bool,
+    ) -> Result<Option<Client>, RegistrationError> {
+        let Some(mut client) = self.find(client_id).await? else {
+            return Ok(None);
+        };
+        client.enabled = enabled;
+        self.register(&client).await?;
+        tracing::info!(%client_id, enabled, "client status changed");
+        Ok(Some(client))
+    }
 }

@@ -192,6 +192,8 @@ impl LoginService {
                     client_ip = client_ip.map(tracing::field::display),
                     "sign-in throttled for the address"
                 );
+                metrics::counter!("oxidp_sign_in_failures_total", "reason" => "throttled")
+                    .increment(1);
                 return Err(LoginError::Throttled);
             }
         }
@@ -200,6 +202,7 @@ impl LoginService {
                 client_ip = client_ip.map(tracing::field::display),
                 "sign-in throttled for the user and address"
             );
+            metrics::counter!("oxidp_sign_in_failures_total", "reason" => "throttled").increment(1);
             return Err(LoginError::Throttled);
         }
         let Some(user) = self.users.validate_credentials(username, password).await? else {
@@ -208,6 +211,8 @@ impl LoginService {
                     .add_sign_in_failure(address, now, now + self.options.forget_after)
                     .await?;
             }
+            metrics::counter!("oxidp_sign_in_failures_total", "reason" => "invalid_credentials")
+                .increment(1);
             return Err(LoginError::InvalidCredentials);
         };
         self.failures.clear_sign_in_failures(&keys.pair).await?;

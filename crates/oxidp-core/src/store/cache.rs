@@ -133,6 +133,10 @@ impl ClientStore for CachedClientStore {
         self.entries.clear();
         Ok(existed)
     }
+    // Listing is for operators and start-up checks, never a request path: not cached.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.inner.list_clients().await
+    }
 }
 
 /// A [`ResourceStore`] that remembers the list of resources for a while.

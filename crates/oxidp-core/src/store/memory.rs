@@ -57,6 +57,11 @@ impl ClientStore for MemoryStore {
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         Ok(self.lock().clients.remove(client_id).is_some())
     }
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let mut clients: Vec<Client> = self.lock().clients.values().cloned().collect();
+        clients.sort_by(|a, b| a.client_id.as_bytes().cmp(b.client_id.as_bytes()));
+        Ok(clients)
+    }
 }
 
 #[async_trait]
@@ -217,6 +222,21 @@ impl KeyStore for MemoryStore {
         }
         inner.data_protection_keys.insert(key.id, key.clone());
         Ok(())
+    }
+    async fn seal_data_protection_key(
+        &self,
+        id: Uuid,
+        unsealed: &[u8],
+        sealed: &[u8],
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock();
+        match inner.data_protection_keys.get_mut(&id) {
+            Some(key) if key.material == unsealed => {
+                key.material = sealed.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

@@ -140,3 +140,29 @@ pub async fn client_delete_reports_whether_it_existed<S: ClientStore + ?Sized>(s
         "deleting one client removed another"
     );
 }
+
+/// Listing returns every client, disabled ones too, ordered by client id in byte order.
+pub async fn clients_are_listed_in_client_id_order<S: ClientStore + ?Sized>(store: &S) {
+    let prefix = format!("kit-list-{}-", unique());
+    for suffix in ["b", "B", "a"] {
+        let mut client = Client::new(format!("{prefix}{suffix}"));
+        client.enabled = suffix != "B";
+        store.upsert_client(&client).await.expect("upsert_client");
+    }
+    let listed: Vec<String> = store
+        .list_clients()
+        .await
+        .expect("list_clients")
+        .into_iter()
+        .map(|client| client.client_id)
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            format!("{prefix}B"),
+            format!("{prefix}a"),
+            format!("{prefix}b")
+        ]
+    );
+}

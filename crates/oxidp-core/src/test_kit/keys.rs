@@ -276,3 +276,52 @@ pub async fn duplicate_data_protection_key_is_a_conflict<S: KeyStore + ?Sized>(s
         &original,
     );
 }
+
+/// Sealing replaces the material only while it is the unsealed one given: a second sealer (or
+/// a stale one) changes nothing, and an unknown id is `false`.
+pub async fn sealing_a_data_protection_key_replaces_only_the_unsealed_material<
+    S: KeyStore + ?Sized,
+>(
+    store: &S,
+) {
+    let key = data_protection_key(Uuid::new_v4(), now());
+    store
+        .insert_data_protection_key(&key)
+        .await
+        .expect("insert_data_protection_key");
+    let sealed = b"sealed-material".to_vec();
+    assert!(
+        store
+            .seal_data_protection_key(key.id, &key.material, &sealed)
+            .await
+            .expect("seal_data_protection_key"),
+        "the first seal replaces the material"
+    );
+    assert_eq!(
+        find_data_protection_key(store, key.id)
+            .await
+            .expect("the key")
+            .material,
+        sealed
+    );
+    assert!(
+        !store
+            .seal_data_protection_key(key.id, &key.material, b"other")
+            .await
+            .expect("seal_data_protection_key"),
+        "the material is no longer the unsealed one"
+    );
+    assert_eq!(
+        find_data_protection_key(store, key.id)
+            .await
+            .expect("the key")
+            .material,
+        sealed
+    );
+    assert!(
+        !store
+            .seal_data_protection_key(Uuid::new_v4(), &key.material, &sealed)
+            .await
+            .expect("seal_data_protection_key")
+    );
+}

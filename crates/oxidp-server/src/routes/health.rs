@@ -1,4 +1,5 @@
-//! `/healthz`, `/metrics`, and the answer given when a handler panics.
+//! Health (`/health/live`, `/health/ready`, and `/healthz`, the readiness check under its
+//! older name), `/metrics`, and the answer given when a handler panics.
 
 use super::AppState;
 use axum::Json;
@@ -7,15 +8,23 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// 200 when the database answers, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.idp.health_check().await {
-        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "health check failed");
+/// Liveness: the process answers HTTP. Depends on nothing else, so an orchestrator does not
+/// restart instances because their database is down (readiness says that).
+pub async fn live() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// Readiness: 200 when the database answers and a signing key is at hand, 503 (with the
+/// failing part, never its details) otherwise.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.idp.readiness_check().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "readiness check failed");
+            let part = reason.split(':').next().unwrap_or("unknown").to_owned();
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
+                Json(json!({ "status": "unavailable", "failing": part })),
             )
                 .into_response()
         }
@@ -23,6 +32,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::telemetry::record_process_metrics();
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

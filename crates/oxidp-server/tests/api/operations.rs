@@ -3,14 +3,17 @@
 use crate::helpers::*;
 
 #[tokio::test]
-async fn healthz_answers_ok() {
+async fn liveness_readiness_and_healthz_answer_ok() {
     let app = TestApp::spawn().await;
-    let response = app.get("/healthz").await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.unwrap()["status"],
-        "ok"
-    );
+    for path in ["/health/live", "/health/ready", "/healthz"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap()["status"],
+            "ok",
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -27,6 +30,25 @@ async fn metrics_are_exposed_in_prometheus_text_format() {
     );
     let text = response.text().await.unwrap();
     assert!(text.contains("oxidp_http_requests_total"), "{text}");
+    assert!(text.contains("oxidp_build_info{version=\""), "{text}");
+    for process in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        let value: f64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{process} ")))
+            .unwrap_or_else(|| panic!("{process} missing: {text}"))
+            .parse()
+            .unwrap();
+        assert!(value > 0.0, "{process} = {value}");
+    }
+    assert!(
+        text.contains("oxidp_sign_in_failures_total{reason=\"invalid_credentials\"}"),
+        "{text}"
+    );
     assert!(text.contains("oxidp_tokens_issued_total"), "{text}");
     assert!(
         text.contains("# TYPE oxidp_http_request_duration_seconds histogram"),

@@ -109,3 +109,26 @@ async fn userinfo_answers_503_with_retry_after_and_a_body() {
         .unwrap();
     assert_eq!(response.status(), 200, "back once the store is");
 }
+
+#[tokio::test]
+async fn readiness_fails_with_the_database_while_liveness_holds() {
+    let (app, down) = spawn().await;
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+    down.store(true, Ordering::SeqCst);
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["failing"], "database", "{body}");
+    assert!(
+        !body.to_string().contains("injected"),
+        "no internals: {body}"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 503, "the older name");
+    assert_eq!(
+        app.get("/health/live").await.status(),
+        200,
+        "a live process is not restarted for its database"
+    );
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(app.get("/health/ready").await.status(), 200);
+}

@@ -46,6 +46,17 @@ macro_rules! client_stores {
                     .map_err(store_error)?;
                 Ok(done.rows_affected() > 0)
             }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+                let rows = sqlx::query(sql::LIST_CLIENTS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                rows.iter()
+                    .map(|row| sql::from_json("client", &sql::data_column(row)?))
+                    .collect()
+            }
         }
 
         #[async_trait]

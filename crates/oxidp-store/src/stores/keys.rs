@@ -6,6 +6,7 @@ use crate::{PostgresStore, SqliteStore, sql};
 use async_trait::async_trait;
 use oxidp_core::model::{DataProtectionKeyRecord, SigningKeyRecord};
 use oxidp_core::store::{KeyStore, StoreError, StoreResult};
+use uuid::Uuid;
 
 /// Implements [`KeyStore`] for one backend's store type.
 macro_rules! key_store {
@@ -76,6 +77,23 @@ macro_rules! key_store {
                     0 => Err(StoreError::Conflict),
                     _ => Ok(()),
                 }
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(key_id = %id))]
+            async fn seal_data_protection_key(
+                &self,
+                id: Uuid,
+                unsealed: &[u8],
+                sealed: &[u8],
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(sql::SEAL_DATA_PROTECTION_KEY)
+                    .bind(sealed)
+                    .bind(id.hyphenated().to_string())
+                    .bind(unsealed)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(done.rows_affected() > 0)
             }
         }
     };
