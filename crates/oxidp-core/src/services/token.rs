@@ -1,6 +1,7 @@
 //! The token endpoint: grant dispatch, and issuance of access tokens (RFC 9068 JWTs or
 //! reference tokens), ID tokens and refresh tokens.
 
+mod binding;
 pub(crate) mod code;
 mod refresh;
 
@@ -220,17 +221,31 @@ impl TokenService {
         Self { ctx, client_auth }
     }
 
-    /// Serves a token request: authenticates the client, then handles its grant.
+    /// Serves a token request: authenticates the client, then handles its grant, binding
+    /// the tokens to the client's certificate when the client is registered for it.
     pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<TokenResponse, OAuthError> {
         let client = self.client_auth.authenticate_request(request).await?;
-        self.handle(&client, &request.params).await
+        let binding = binding::certificate_binding(&client, &request.peer)?;
+        self.handle_bound(&client, &request.params, binding.as_ref())
+            .await
     }
 
-    /// Handles a token request from an authenticated client.
+    /// Handles a token request from an authenticated client, issuing unbound tokens.
     pub async fn handle(
         &self,
         client: &Client,
         params: &Parameters,
+    ) -> Result<TokenResponse, OAuthError> {
+        self.handle_bound(client, params, None).await
+    }
+
+    /// Handles a token request from an authenticated client; the access tokens carry
+    /// `binding` as their `cnf`.
+    pub async fn handle_bound(
+        &self,
+        client: &Client,
+        params: &Parameters,
+        binding: Option<&Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         let grant_type = params.require("grant_type")?;
         let Some(grant_type) = GrantType::parse(grant_type) else {
@@ -246,9 +261,9 @@ impl TokenService {
             ));
         }
         match grant_type {
-            GrantType::ClientCredentials => self.client_credentials(client, params).await,
-            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params).await,
-            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params).await,
+            GrantType::ClientCredentials => self.client_credentials(client, params, binding).await,
+            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params, binding).await,
+            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params, binding).await,
         }
     }
 
@@ -256,6 +271,7 @@ impl TokenService {
         &self,
         client: &Client,
         params: &Parameters,
+        binding: Option<&Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -270,8 +286,15 @@ impl TokenService {
             ScopeContext::Machine,
         )
         .await?;
-        let (access_token, claims) =
-            issue_access_token(&self.ctx, client, &client.client_id, &granted, None).await?;
+        let (access_token, claims) = issue_access_token(
+            &self.ctx,
+            client,
+            &client.client_id,
+            &granted,
+            None,
+            binding,
+        )
+        .await?;
         Ok(TokenResponse {
             access_token,
             token_type: claims.token_type(),
@@ -295,8 +318,9 @@ pub(crate) async fn issue_access_token(
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
+    binding: Option<&Confirmation>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
-    let minted = mint_access_token(ctx, client, subject, granted, session).await?;
+    let minted = mint_access_token(ctx, client, subject, granted, session, binding).await?;
     if let Some(grant) = &minted.grant {
         ctx.stores.grants.store_grant(grant).await?;
     }
@@ -314,13 +338,15 @@ pub(crate) struct MintedAccessToken {
     pub(crate) grant: Option<PersistedGrant>,
 }
 
-/// Makes an access token for `subject` without storing anything.
+/// Makes an access token for `subject`, bound to `binding` when given, without storing
+/// anything.
 pub(crate) async fn mint_access_token(
     ctx: &Context,
     client: &Client,
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
+    binding: Option<&Confirmation>,
 ) -> Result<MintedAccessToken, OAuthError> {
     let now = ctx.clock.now();
     let expires = crate::clock::later(now, client.access_token_lifetime);
@@ -343,7 +369,7 @@ pub(crate) async fn mint_access_token(
         auth_time: session.map(|s| s.auth_time),
         amr: session.map(|s| s.amr.clone()),
         idp: session.map(|s| s.idp.clone()),
-        cnf: None,
+        cnf: binding.cloned(),
     };
     // A token that opens the admin API is always a reference token, so that revoking it (or
     // the session it came from) takes effect at once rather than when a JWT would expire.

@@ -1,12 +1,12 @@
 //! The UserInfo endpoint (OIDC Core §5.3): the claims of the token's user that its scopes release.
 
 use super::Context;
-use super::access_token::validate_access_token;
+use super::access_token::{certificate_confirmed, validate_access_token};
 use super::identity::{OPENID, claims_for};
 use super::server_side_sessions::ServerSideTicketStore;
 use crate::error::{Challenge, ChallengeScheme, ErrorCode, OAuthError};
 use crate::model::SessionFilter;
-use crate::request::ProtocolRequest;
+use crate::request::{PeerInfo, ProtocolRequest};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -66,14 +66,29 @@ impl UserInfoService {
         request: &ProtocolRequest,
     ) -> Result<Map<String, Value>, OAuthError> {
         let token = request.bearer_token()?;
-        self.userinfo(&token).await
+        self.userinfo_over(&token, &request.peer).await
     }
 
-    /// The user's claims for `token`.
+    /// The user's claims for `token`, presented without a client certificate (a
+    /// certificate-bound token is then refused).
     pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, OAuthError> {
+        self.userinfo_over(token, &PeerInfo::default()).await
+    }
+
+    /// The user's claims for `token` presented over the connection `peer`: a token bound to a
+    /// certificate the connection did not present is `invalid_token` (RFC 8705 §3).
+    pub async fn userinfo_over(
+        &self,
+        token: &str,
+        peer: &PeerInfo,
+    ) -> Result<Map<String, Value>, OAuthError> {
         let claims = validate_access_token(&self.ctx, token)
             .await?
             .ok_or_else(invalid_token)?;
+        if !certificate_confirmed(&claims, peer) {
+            tracing::info!(client_id = %claims.client_id, "certificate-bound token without its certificate");
+            return Err(invalid_token());
+        }
         if !claims.scopes().any(|s| s == OPENID) || claims.sid.is_none() {
             return Err(insufficient_scope());
         }

@@ -9,7 +9,8 @@ use super::super::identity::{OFFLINE_ACCESS, OPENID};
 use super::super::scopes::narrow_scopes;
 use super::refresh::{RefreshTokenData, issue_refresh_token};
 use super::{
-    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, revoke_family,
+    Confirmation, SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token,
+    revoke_family,
 };
 use crate::error::{ErrorCode, OAuthError};
 use crate::model::{Client, grant_types};
@@ -41,6 +42,7 @@ pub(super) async fn redeem(
     ctx: &Context,
     client: &Client,
     params: &Parameters,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
@@ -84,8 +86,15 @@ pub(super) async fn redeem(
     };
 
     let granted = narrow_scopes(ctx, &data.scopes, None, &user).await?;
-    let (access_token, claims) =
-        issue_access_token(ctx, client, &data.subject_id, &granted, Some(&data.session)).await?;
+    let (access_token, claims) = issue_access_token(
+        ctx,
+        client,
+        &data.subject_id,
+        &granted,
+        Some(&data.session),
+        binding,
+    )
+    .await?;
     let id_token = if granted.contains(OPENID) {
         Some(
             issue_id_token(
@@ -102,13 +111,18 @@ pub(super) async fn redeem(
         None
     };
     let refresh_token = if granted.contains(OFFLINE_ACCESS) && client.allow_offline_access {
-        let family = RefreshTokenData::new_family(
+        let mut family = RefreshTokenData::new_family(
             client,
             &data.subject_id,
             &data.session,
             &granted.scopes,
             now,
         );
+        // RFC 8705 §4: a public client's refresh tokens are bound to its certificate (a
+        // confidential client's are already bound to its authentication).
+        if client.is_public() {
+            family.cnf = binding.filter(|b| b.x5t_s256.is_some()).cloned();
+        }
         Some(issue_refresh_token(ctx, client, &family, now).await?)
     } else {
         None

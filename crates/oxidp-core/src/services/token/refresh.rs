@@ -21,8 +21,8 @@ use super::super::Context;
 use super::super::identity::OPENID;
 use super::super::scopes::{GrantedScopes, narrow_scopes};
 use super::{
-    SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token, mint_access_token,
-    revoke_family,
+    Confirmation, SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token,
+    mint_access_token, revoke_family,
 };
 use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
@@ -56,6 +56,10 @@ pub struct RefreshTokenData {
     /// presenting them again revokes the family, as it always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
+    /// A public client's family is bound to the certificate (`x5t#S256`) it was issued over
+    /// (RFC 8705 §4): every refresh must present that certificate again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl RefreshTokenData {
@@ -73,6 +77,7 @@ impl RefreshTokenData {
             family_created: now,
             absolute_expiry: later(now, client.absolute_refresh_token_lifetime),
             successor: None,
+            cnf: None,
         }
     }
 
@@ -144,6 +149,7 @@ pub(super) async fn redeem(
     ctx: &Context,
     client: &Client,
     params: &Parameters,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     let handle = params.require("refresh_token")?;
     let Some(grant) = ctx.stores.grants.get_grant(&refresh_key(handle)).await? else {
@@ -155,16 +161,18 @@ pub(super) async fn redeem(
     let family: RefreshTokenData = serde_json::from_str(&grant.data)
         .map_err(|_| invalid_grant("the refresh token is invalid"))?;
     if client.refresh_token_usage == RefreshTokenUsage::ReUse {
-        return reuse(ctx, client, params, handle, grant, &family).await;
+        return reuse(ctx, client, params, handle, grant, &family, binding).await;
     }
     let rotated = match grant.consumed {
         None => {
             let now = ctx.clock.now();
-            let granted = check(ctx, client, params, &grant, &family, now).await?;
+            let granted = check(ctx, client, params, &grant, &family, now, binding).await?;
             let step = RotationStep::FirstUse { at: now };
-            rotate(ctx, client, grant, &family, granted, step).await?
+            rotate(ctx, client, grant, &family, granted, step, binding).await?
         }
-        Some(consumed) => presented_again(ctx, client, params, grant, &family, consumed).await?,
+        Some(consumed) => {
+            presented_again(ctx, client, params, grant, &family, consumed, binding).await?
+        }
     };
     rotated.ok_or_else(|| {
         // Another request rotated the token between our read and our rotation: the same
@@ -183,6 +191,7 @@ async fn presented_again(
     grant: PersistedGrant,
     family: &RefreshTokenData,
     consumed: OffsetDateTime,
+    binding: Option<&Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let grace = reuse_grace(ctx, client);
@@ -193,11 +202,11 @@ async fn presented_again(
     {
         let stored = ctx.stores.grants.get_grant(successor).await?;
         if stored.is_some_and(|s| s.consumed.is_none() && s.client_id == client.client_id) {
-            let granted = check(ctx, client, params, &grant, family, now).await?;
+            let granted = check(ctx, client, params, &grant, family, now, binding).await?;
             let step = RotationStep::Retry {
                 successor: successor.clone(),
             };
-            let rotated = rotate(ctx, client, grant, family, granted, step).await?;
+            let rotated = rotate(ctx, client, grant, family, granted, step, binding).await?;
             if rotated.is_some() {
                 tracing::info!(client_id = %client.client_id, sid = %session_id, "rotated refresh token presented again within the grace; its unused successor was replaced");
             }
@@ -212,7 +221,8 @@ async fn presented_again(
 
 /// What must hold for `grant` to be honoured now, whatever its usage: not expired, the user
 /// still active, the requested scope within the family's, the user session still there (for
-/// a coordinated client, which extends it). Returns the scopes to grant.
+/// a coordinated client, which extends it), and the certificate the family is bound to
+/// presented again. Returns the scopes to grant.
 async fn check(
     ctx: &Context,
     client: &Client,
@@ -220,9 +230,18 @@ async fn check(
     grant: &PersistedGrant,
     family: &RefreshTokenData,
     now: OffsetDateTime,
+    binding: Option<&Confirmation>,
 ) -> Result<GrantedScopes, OAuthError> {
     if grant.is_expired(now) {
         return Err(invalid_grant("the refresh token has expired"));
+    }
+    if let Some(bound) = family.cnf.as_ref().and_then(|c| c.x5t_s256.as_deref())
+        && binding.and_then(|b| b.x5t_s256.as_deref()) != Some(bound)
+    {
+        tracing::info!(client_id = %client.client_id, "refresh token presented without its certificate");
+        return Err(invalid_grant(
+            "the refresh token is bound to another client certificate",
+        ));
     }
     let user = ctx
         .stores
@@ -255,6 +274,7 @@ async fn rotate(
     family: &RefreshTokenData,
     granted: GrantedScopes,
     step: RotationStep,
+    binding: Option<&Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let (handle, successor) = refresh_grant(client, family, now)?;
@@ -264,6 +284,7 @@ async fn rotate(
         &family.subject_id,
         &granted,
         Some(&family.session),
+        binding,
     )
     .await?;
     let data = RefreshTokenData {
@@ -300,13 +321,14 @@ async fn reuse(
     handle: &str,
     grant: PersistedGrant,
     family: &RefreshTokenData,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     if grant.consumed.is_some() {
         // Rotated while the client was one-time; a reusable client does not revive it.
         return Err(invalid_grant("the refresh token has already been used"));
     }
     let now = ctx.clock.now();
-    let granted = check(ctx, client, params, &grant, family, now).await?;
+    let granted = check(ctx, client, params, &grant, family, now, binding).await?;
     if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
         let slid = PersistedGrant {
             expires: Some(family.expiry(client, now)),
@@ -320,6 +342,7 @@ async fn reuse(
         &family.subject_id,
         &granted,
         Some(&family.session),
+        binding,
     )
     .await?;
     respond(
