@@ -13,8 +13,9 @@
 //!   endpoint, authenticating as the API resource, and caches the answer briefly; with
 //!   [`ValidatorOptions::introspect_jwts`], a JWT that passed the local checks is introspected
 //!   too;
-//! * checks the required scopes, then any [`ConfirmationCheck`]s (the place for DPoP or mTLS
-//!   certificate binding).
+//! * checks the required scopes, then any [`ConfirmationCheck`]s: DPoP, or RFC 8705
+//!   certificate binding with [`CertificateBinding`] (the certificate from the API's own TLS
+//!   listener, [`ClientCertificate`], or from a trusted proxy's header).
 //!
 //! Failures are [`AuthError`]s that render as RFC 6750 responses (`401` with
 //! `WWW-Authenticate: Bearer ... error="invalid_token"`, `403 insufficient_scope`, `400
@@ -113,6 +114,7 @@ mod http_client;
 mod introspection;
 mod jwt;
 mod keys;
+mod mtls;
 mod options;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -123,5 +125,6 @@ pub use bearer::{PresentedToken, RequestInfo};
 pub use checks::ConfirmationCheck;
 pub use claims::{Claims, TokenKind, ValidatedToken};
 pub use error::{AuthError, ErrorKind, InvalidToken};
+pub use mtls::{CertificateBinding, ClientCertificate, certificate_thumbprint};
 pub use options::{ConfigError, ValidatorOptions};
 pub use validator::Validator;

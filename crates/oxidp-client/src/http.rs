@@ -124,6 +124,8 @@ impl OAuthClient {
                 form.push(("client_id", &inner.client_id));
                 form.push(("client_secret", inner.secret.secret()));
             }
+            // The certificate goes in the TLS handshake; the form names the client.
+            ClientAuthMethod::TlsClientAuth => form.push(("client_id", &inner.client_id)),
         }
         let response = request
             .form(&form)

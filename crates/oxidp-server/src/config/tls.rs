@@ -105,3 +105,53 @@ impl Config {
         Ok(options)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(toml: &str) -> String {
+        format!("{:#}", Config::from_toml(toml).expect_err("refused"))
+    }
+
+    #[test]
+    fn inconsistent_tls_settings_are_refused_by_key() {
+        let message = refused("[server.mtls]\nlisten = \"127.0.0.1:0\"\n");
+        assert!(message.contains("server.mtls.listen"), "{message}");
+        let message = refused("[server]\nclient_certificate_header = \"X-SSL-Client-Cert\"\n");
+        assert!(message.contains("server.trusted_proxies"), "{message}");
+        let message = refused(
+            "[server]\ntrusted_proxies = [\"10.0.0.1\"]\nclient_certificate_header = \"bad header\"\n",
+        );
+        assert!(message.contains("not a header name"), "{message}");
+        let message = refused("[server.mtls]\nendpoint_base = \"http://mtls.example\"\n");
+        assert!(message.contains("server.mtls.endpoint_base"), "{message}");
+        let message = refused("[server.tls]\ncertificate_file = \"a.pem\"\n");
+        assert!(message.contains("private_key_file"), "{message}");
+    }
+
+    #[test]
+    fn the_mtls_options_read_the_ca_bundle_and_derive_the_aliases() {
+        let config = Config::from_toml("[server.mtls]\nclient_ca_file = \"/nonexistent/ca.pem\"\n")
+            .expect("valid");
+        let message = format!(
+            "{:#}",
+            config
+                .mtls_options("https://id.example", None)
+                .expect_err("unreadable")
+        );
+        assert!(message.contains("server.mtls.client_ca_file"), "{message}");
+        let config = Config::default();
+        let options = config
+            .mtls_options(
+                "https://id.example/tenant",
+                Some(([127, 0, 0, 1], 8443).into()),
+            )
+            .expect("options");
+        assert_eq!(
+            options.endpoint_alias_base.as_deref(),
+            Some("https://id.example:8443/tenant")
+        );
+        assert!(options.client_certificate_authorities.is_empty());
+    }
+}

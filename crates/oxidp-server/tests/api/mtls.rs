@@ -35,6 +35,17 @@ name = "orders-api"
 scopes = ["orders.read"]
 secrets = [{{ value = "orders-api-secret" }}]
 
+[[api_resources]]
+name = "oxidp-admin"
+scopes = ["oxidp.admin"]
+
+[[clients]]
+client_id = "bound-admin"
+tls_client_auth_subject_dn = "CN=bound-admin,O=oxidp tests"
+allowed_grant_types = ["client_credentials"]
+allowed_scopes = ["oxidp.admin"]
+tls_client_certificate_bound_access_tokens = true
+
 [[clients]]
 client_id = "by-dn"
 tls_client_auth_subject_dn = "CN=by-dn,O=oxidp tests"
@@ -86,6 +97,15 @@ client_id = "secret-bound"
 secrets = [{{ value = "secret-bound-secret" }}]
 allowed_grant_types = ["client_credentials"]
 allowed_scopes = ["orders.read"]
+tls_client_certificate_bound_access_tokens = true
+
+[[clients]]
+client_id = "bound-native"
+require_client_secret = false
+allowed_grant_types = ["authorization_code"]
+allowed_scopes = ["openid", "offline_access"]
+allow_offline_access = true
+redirect_uris = ["{WEB_REDIRECT}"]
 tls_client_certificate_bound_access_tokens = true
 
 [[clients]]
@@ -280,6 +300,18 @@ async fn introspection_returns_the_thumbprint_of_a_bound_reference_token() {
 /// alice signs in through `bound-web` over TLS; the code is redeemed presenting
 /// `certificate`.
 async fn bound_user_token(server: &TlsServer, certificate: &Issued) -> String {
+    let body = user_tokens(server, certificate, "bound-web", "openid profile").await;
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// alice signs in through `client_id` (`bound-web` with its secret, or a public client)
+/// over TLS; the code is redeemed presenting `certificate`. Returns the token response.
+async fn user_tokens(
+    server: &TlsServer,
+    certificate: &Issued,
+    client_id: &str,
+    scope: &str,
+) -> Value {
     let browser = Browser {
         http: reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(server.pki.ca_pem.as_bytes()).unwrap()])
@@ -291,20 +323,19 @@ async fn bound_user_token(server: &TlsServer, certificate: &Issued) -> String {
     };
     let (verifier, challenge) = pkce();
     let callback = browser
-        .code_flow_callback(
-            "bound-web",
-            "openid profile",
-            &challenge,
-            ("alice", "alice-password"),
-        )
+        .code_flow_callback(client_id, scope, &challenge, ("alice", "alice-password"))
         .await;
     let code = query(&callback)["code"].clone();
-    let response = server
+    let mut request = server
         .client(Some(certificate))
-        .post(server.url("/connect/token"))
-        .basic_auth("bound-web", Some("bound-web-secret"))
+        .post(server.url("/connect/token"));
+    if client_id == "bound-web" {
+        request = request.basic_auth("bound-web", Some("bound-web-secret"));
+    }
+    let response = request
         .form(&[
             ("grant_type", "authorization_code"),
+            ("client_id", client_id),
             ("code", code.as_str()),
             ("redirect_uri", WEB_REDIRECT),
             ("code_verifier", verifier.as_str()),
@@ -312,8 +343,46 @@ async fn bound_user_token(server: &TlsServer, certificate: &Issued) -> String {
         .send()
         .await
         .unwrap();
-    let body = token_of(response).await;
-    body["access_token"].as_str().unwrap().to_owned()
+    token_of(response).await
+}
+
+#[tokio::test]
+async fn a_public_clients_refresh_token_is_bound_to_its_certificate() {
+    let (server, _) = server().await;
+    let certificate = self_signed_client("native-instance");
+    let body = user_tokens(
+        &server,
+        &certificate,
+        "bound-native",
+        "openid offline_access",
+    )
+    .await;
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |identity: Option<Issued>, token: String| {
+        let request = server
+            .client(identity.as_ref())
+            .post(server.url("/connect/token"));
+        async move {
+            request
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "bound-native"),
+                    ("refresh_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Another certificate cannot use it (and using it that way does not burn it).
+    let response = refresh(Some(self_signed_client("thief")), refresh_token.clone()).await;
+    assert_oauth_error(response, 400, "invalid_grant").await;
+    let response = refresh(None, refresh_token.clone()).await;
+    assert_oauth_error(response, 400, "invalid_request").await;
+    // The certificate it was issued over can, and the new access token is bound to it.
+    let body = token_of(refresh(Some(certificate.clone()), refresh_token).await).await;
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["x5t#S256"], certificate.x5t());
 }
 
 #[tokio::test]
@@ -418,4 +487,41 @@ async fn a_separate_mtls_host_is_advertised_and_the_main_host_asks_for_no_certif
     let body = token_of(response).await;
     let claims = jwt_payload(body["access_token"].as_str().unwrap());
     assert_eq!(claims["cnf"]["x5t#S256"], certificate.x5t());
+}
+
+#[tokio::test]
+async fn the_admin_api_refuses_a_bound_token_without_its_certificate() {
+    let toml = mtls_toml(&self_signed_client("self-signed"));
+    // The session API answers only when sessions are kept server-side.
+    let server = TlsServer::start(Pki::new("mtls test CA"), &toml, |config| {
+        config.server_side_sessions.enabled = true;
+    })
+    .await;
+    let certificate = server.pki.client("bound-admin", Vec::new());
+    let response = server
+        .client(Some(&certificate))
+        .post(server.url("/connect/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "bound-admin"),
+            ("scope", "oxidp.admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let token = token_of(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sessions = |identity: Option<&Issued>| {
+        server
+            .client(identity)
+            .get(server.url("/api/admin/sessions"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(sessions(Some(&certificate)).await.unwrap().status(), 200);
+    assert_eq!(sessions(None).await.unwrap().status(), 401);
+    let other = server.pki.client("bound-admin", Vec::new());
+    assert_eq!(sessions(Some(&other)).await.unwrap().status(), 401);
 }

@@ -1,6 +1,7 @@
 //! The HTTPS listener: ALPN, protocol versions, start-up errors for bad certificate files,
 //! and the certificate reload that keeps the old certificate when the new file is bad.
 
+use crate::helpers::wait_until;
 use crate::tls_support::*;
 use oxidp_core::clock::SystemClock;
 use oxidp_core::store::{MemoryStore, Stores};
@@ -8,6 +9,7 @@ use oxidp_server::Server;
 use oxidp_server::config::{Config, TlsConfig};
 use rustls::pki_types::pem::PemObject as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 const TOML: &str = "[server]\nlisten = \"127.0.0.1:0\"\n";
 
@@ -140,24 +142,52 @@ async fn bad_certificate_files_stop_start_up_with_a_clear_error() {
     }
 }
 
+/// The leaf certificate a new connection to `server` is served.
+async fn served(server: &TlsServer) -> Vec<u8> {
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(server.pki.ca_pem.as_bytes()).unwrap()])
+        .tls_info(true)
+        .build()
+        .unwrap();
+    let response = client.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let info = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .unwrap();
+    info.peer_certificate().unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate() {
+    // A handler of the test's own first: from then on SIGHUP never ends the test process,
+    // whenever the server's handler is installed.
+    let _ours = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).unwrap();
+    let server = TlsServer::start(Pki::new("tls test CA"), TOML, |_| {}).await;
+    let renewed = server.pki.server();
+    write(&server.dir, "server.pem", &renewed.cert_pem);
+    write(&server.dir, "server.key", &renewed.key_pem);
+    let pid = std::process::id().to_string();
+    wait_until(
+        "the renewed certificate after SIGHUP",
+        Duration::from_secs(10),
+        || async {
+            let sent = std::process::Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            (served(&server).await == renewed.der).then_some(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_certificate_is_reloaded_and_a_bad_file_keeps_the_current_one() {
     let server = TlsServer::start(Pki::new("tls test CA"), TOML, |_| {}).await;
     let certificate = server.certificate.clone().expect("TLS");
-    let served = || async {
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(server.pki.ca_pem.as_bytes()).unwrap()])
-            .tls_info(true)
-            .build()
-            .unwrap();
-        let response = client.get(server.url("/healthz")).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        let info = response
-            .extensions()
-            .get::<reqwest::tls::TlsInfo>()
-            .unwrap();
-        info.peer_certificate().unwrap().to_vec()
-    };
+    let served = || served(&server);
     let kept_alive = server.client(None);
     assert_eq!(
         kept_alive
