@@ -525,3 +525,25 @@ async fn the_admin_api_refuses_a_bound_token_without_its_certificate() {
     let other = server.pki.client("bound-admin", Vec::new());
     assert_eq!(sessions(Some(&other)).await.unwrap().status(), 401);
 }
+
+#[tokio::test]
+async fn a_50_certificate_chain_fails_the_handshake_and_the_server_carries_on() {
+    let (server, _) = server().await;
+    let leaf = server.pki.client("by-dn", Vec::new());
+    let long = Issued {
+        cert_pem: format!("{}{}", leaf.cert_pem, server.pki.ca_pem.repeat(49)),
+        ..leaf.clone()
+    };
+    let refused = server
+        .client(Some(&long))
+        .post(server.url("/connect/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", "by-dn")])
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "the handshake is refused, no response at all"
+    );
+    let response = server.client_credentials(Some(&leaf), "by-dn").await;
+    assert_eq!(response.status(), 200);
+}
