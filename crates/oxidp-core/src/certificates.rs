@@ -16,7 +16,9 @@ pub use header::{MAX_CERTIFICATE_HEADER_BYTES, parse_certificate_header};
 use oxidp_jose::{b64url_encode, sha256};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -40,10 +42,20 @@ pub fn parse_pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
+/// How long a verified chain is remembered: a client on a kept-alive connection presents the
+/// same chain on every request, and its verification (a signature per certificate) would
+/// otherwise cost more than issuing the token. Never past a certificate's `notAfter`.
+const VERIFIED_CHAIN_TTL: time::Duration = time::Duration::seconds(60);
+
+/// Chains remembered at most; the memory is cleared when it is full.
+const VERIFIED_CHAIN_CAPACITY: usize = 10_000;
+
 /// The certificate authorities whose (chains of) certificates `tls_client_auth` accepts.
 #[derive(Clone, Default)]
 pub struct CertificateAuthorities {
     anchors: Vec<TrustAnchor<'static>>,
+    /// Hash of a verified chain → until when the verification holds.
+    verified: Arc<Mutex<HashMap<[u8; 32], OffsetDateTime>>>,
 }
 
 impl std::fmt::Debug for CertificateAuthorities {
@@ -65,7 +77,7 @@ impl CertificateAuthorities {
 
     /// Trust anchors from DER-encoded CA certificates.
     pub fn from_der(certificates: &[Vec<u8>]) -> Result<Self, String> {
-        let anchors = certificates
+        let anchors: Vec<TrustAnchor<'static>> = certificates
             .iter()
             .enumerate()
             .map(|(index, der)| {
@@ -75,7 +87,10 @@ impl CertificateAuthorities {
                     .map_err(|e| format!("certificate {} is not a usable CA: {e}", index + 1))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { anchors })
+        Ok(Self {
+            anchors,
+            verified: Arc::default(),
+        })
     }
 
     /// Whether no authority is configured (`tls_client_auth` then authenticates nobody).
@@ -92,7 +107,38 @@ impl CertificateAuthorities {
         if self.anchors.is_empty() || chain.len() > MAX_CHAIN_LENGTH {
             return false;
         }
-        let leaf = CertificateDer::from(leaf.as_slice());
+        let key = chain_key(chain);
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.get(&key).is_some_and(|until| now < *until) {
+            return true;
+        }
+        drop(verified);
+        if !self.verify(leaf, intermediates, now) {
+            return false;
+        }
+        let not_after = chain
+            .iter()
+            .filter_map(|der| CertificateSubject::parse(der)?.not_after)
+            .min();
+        let until = not_after.map_or(now + VERIFIED_CHAIN_TTL, |end| {
+            end.min(now + VERIFIED_CHAIN_TTL)
+        });
+        verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= VERIFIED_CHAIN_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(key, until);
+        true
+    }
+
+    fn verify(&self, leaf: &[u8], intermediates: &[Vec<u8>], now: OffsetDateTime) -> bool {
+        let leaf = CertificateDer::from(leaf);
         let Ok(end_entity) = webpki::EndEntityCert::try_from(&leaf) else {
             return false;
         };
@@ -116,6 +162,16 @@ impl CertificateAuthorities {
         }
         result.is_ok()
     }
+}
+
+/// A chain's identity: the SHA-256 over each certificate's length and DER.
+fn chain_key(chain: &[Vec<u8>]) -> [u8; 32] {
+    let mut bytes = Vec::with_capacity(chain.iter().map(|c| c.len() + 8).sum());
+    for der in chain {
+        bytes.extend_from_slice(&(der.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(der);
+    }
+    sha256(bytes)
 }
 
 /// What `tls_client_auth` can match in a certificate (RFC 8705 §2.1.2).
@@ -219,8 +275,11 @@ mod tests {
         let foreign = leaf(&other_ca, &other_key);
         assert!(!authorities.verifies(&[foreign.der().to_vec()], now));
         assert!(!authorities.verifies(&[], now));
+        // A verified chain is remembered, but never past the certificates' validity.
         let far_future = now + time::Duration::days(365 * 4000);
         assert!(!authorities.verifies(&[cert.der().to_vec()], far_future));
+        let fresh = CertificateAuthorities::from_pem(ca_cert.pem().as_bytes()).expect("ca");
+        assert!(!fresh.verifies(&[cert.der().to_vec()], far_future));
         let long = vec![cert.der().to_vec(); MAX_CHAIN_LENGTH + 1];
         assert!(!authorities.verifies(&long, now));
         assert!(CertificateAuthorities::from_pem(b"no pem here").is_err());
