@@ -30,6 +30,7 @@ impl IssuerClient {
         let http = reqwest::Client::builder()
             .timeout(options.http_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge(options.extra_root_certificates.iter().cloned())
             .build()
             .map_err(ConfigError::HttpClient)?;
         Ok(Self {

@@ -14,8 +14,10 @@
 //!   [`ValidatorOptions::introspect_jwts`], a JWT that passed the local checks is introspected
 //!   too;
 //! * runs its [`ConfirmationCheck`]s (proof of possession: [`DpopCheck`] for DPoP, RFC 9449;
-//!   an mTLS certificate check is another), and refuses a token bound (`cnf`) in a way no check
-//!   confirms, so a sender-constrained token never passes as a bearer token;
+//!   [`CertificateBinding`] for RFC 8705 certificate-bound tokens, with the certificate from the
+//!   API's own TLS listener, [`ClientCertificate`], or from a trusted proxy's header), and
+//!   refuses a token bound (`cnf`) in a way no check confirms, so a sender-constrained token
+//!   never passes as a bearer token;
 //! * checks the required scopes.
 //!
 //! # DPoP
@@ -130,6 +132,7 @@ mod http_client;
 mod introspection;
 mod jwt;
 mod keys;
+mod mtls;
 mod options;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -141,5 +144,6 @@ pub use checks::ConfirmationCheck;
 pub use claims::{Claims, TokenKind, ValidatedToken};
 pub use dpop::{DpopCheck, MemoryReplayCache, ReplayCache, ReplayCacheError};
 pub use error::{AuthError, ErrorKind, InvalidToken};
+pub use mtls::{CertificateBinding, ClientCertificate, certificate_thumbprint};
 pub use options::{ConfigError, ValidatorOptions};
 pub use validator::Validator;

@@ -31,6 +31,7 @@ pub struct ValidatorOptions {
     pub(crate) introspect_jwts: bool,
     pub(crate) http_timeout: Duration,
     pub(crate) realm: Option<String>,
+    pub(crate) extra_root_certificates: Vec<reqwest::Certificate>,
 }
 
 /// The API resource's own credentials at the introspection endpoint.
@@ -62,6 +63,10 @@ impl fmt::Debug for ValidatorOptions {
             .field("introspect_jwts", &self.introspect_jwts)
             .field("http_timeout", &self.http_timeout)
             .field("realm", &self.realm)
+            .field(
+                "extra_root_certificates",
+                &self.extra_root_certificates.len(),
+            )
             .finish()
     }
 }
@@ -87,6 +92,12 @@ pub enum ConfigError {
     /// or `https` URL without query and fragment.
     #[error("the API's external URL must be an absolute http(s) URL without query")]
     InvalidApiUrl,
+    /// The client-certificate header name is not a header name.
+    #[error("the client certificate header is not a valid header name")]
+    InvalidCertificateHeader,
+    /// A trusted proxy is neither an IP address nor a CIDR block.
+    #[error("a trusted proxy must be an IP address or a CIDR block")]
+    InvalidTrustedProxy,
 }
 
 impl ValidatorOptions {
@@ -126,7 +137,25 @@ impl ValidatorOptions {
             introspect_jwts: false,
             http_timeout: Duration::from_secs(5),
             realm: None,
+            extra_root_certificates: Vec::new(),
         }
+    }
+
+    /// Trusts `certificate` (a CA) for the issuer's HTTPS, besides the system's roots: for an
+    /// issuer whose certificate comes from a private CA.
+    ///
+    /// ```
+    /// # let key = rcgen::KeyPair::generate().unwrap();
+    /// # let pem = rcgen::CertificateParams::new(vec!["ca".to_owned()]).unwrap().self_signed(&key).unwrap().pem();
+    /// let ca = reqwest::Certificate::from_pem(pem.as_bytes())?;
+    /// let options = oxidp_api_auth::ValidatorOptions::new("https://idp.internal", "orders-api")
+    ///     .trust_root_certificate(ca);
+    /// assert!(oxidp_api_auth::Validator::new(options).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trust_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.extra_root_certificates.push(certificate);
+        self
     }
 
     /// The issuer the tokens must come from.

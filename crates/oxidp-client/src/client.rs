@@ -27,6 +27,10 @@ pub enum ClientAuthMethod {
     /// `none`: a public client (a native or browser app, RFC 6749 §2.1), which sends only its
     /// `client_id` in the form body. Made by [`OAuthClient::public`].
     None,
+    /// `tls_client_auth` or `self_signed_tls_client_auth` (RFC 8705 §2): the client
+    /// certificate in the TLS handshake, only `client_id` in the form body. Set by
+    /// [`OAuthClient::builder_with_certificate`].
+    TlsClientAuth,
 }
 
 /// A confidential client of one authorization server.
@@ -101,6 +105,35 @@ impl OAuthClient {
             http: None,
             clock: None,
             dpop: None,
+            identity: None,
+        }
+    }
+
+    /// Starts building a client that authenticates with a TLS client certificate
+    /// (`tls_client_auth` or `self_signed_tls_client_auth`, RFC 8705): `identity` is its
+    /// certificate and private key, presented in every handshake with the server, which also
+    /// binds the tokens to it when the client is registered for bound tokens. Discovery then
+    /// prefers the server's `mtls_endpoint_aliases`.
+    ///
+    /// ```
+    /// # let key = rcgen::KeyPair::generate().unwrap();
+    /// # let cert = rcgen::CertificateParams::new(vec!["m2m".to_owned()]).unwrap().self_signed(&key).unwrap();
+    /// # let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    /// let identity = reqwest::Identity::from_pem(pem.as_bytes())?;
+    /// let client = oxidp_client::OAuthClient::builder_with_certificate("m2m", identity)
+    ///     .token_endpoint("https://mtls.idp.example/connect/token")
+    ///     .build()?;
+    /// assert_eq!(client.client_id(), "m2m");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_with_certificate(
+        client_id: impl Into<String>,
+        identity: reqwest::Identity,
+    ) -> OAuthClientBuilder {
+        OAuthClientBuilder {
+            auth_method: ClientAuthMethod::TlsClientAuth,
+            identity: Some(identity),
+            ..Self::builder(client_id, "")
         }
     }
 
@@ -211,6 +244,7 @@ pub struct OAuthClientBuilder {
     http: Option<reqwest::Client>,
     clock: Option<Arc<dyn Clock>>,
     dpop: Option<DpopKey>,
+    identity: Option<reqwest::Identity>,
 }
 
 impl fmt::Debug for OAuthClientBuilder {
@@ -412,8 +446,19 @@ impl OAuthClientBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn discover(self, issuer: &str) -> Result<OAuthClient, Error> {
-        let http = self.http.clone().unwrap_or_else(default_http_client);
-        let document = discovery_document(&http, issuer).await?;
+        let http = match self.http.clone() {
+            Some(http) => http,
+            None => http_client(self.identity.clone())?,
+        };
+        let mut document = discovery_document(&http, issuer).await?;
+        // RFC 8705 §5: a client presenting a certificate uses the mTLS host's endpoints.
+        if self.auth_method == ClientAuthMethod::TlsClientAuth
+            && let Some(aliases) = document.mtls_endpoint_aliases.take()
+        {
+            document.token_endpoint = aliases.token_endpoint.or(document.token_endpoint);
+            document.revocation_endpoint =
+                aliases.revocation_endpoint.or(document.revocation_endpoint);
+        }
         let token_endpoint = self
             .token_endpoint
             .clone()
@@ -442,6 +487,10 @@ impl OAuthClientBuilder {
             .map(|url| parse_url("revocation endpoint", url))
             .transpose()?;
         let basic_header = basic_header(&self.client_id, &self.secret)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => http_client(self.identity)?,
+        };
         Ok(OAuthClient {
             inner: Arc::new(Inner {
                 client_id: self.client_id,
@@ -450,7 +499,7 @@ impl OAuthClientBuilder {
                 basic_header,
                 token_endpoint,
                 revocation_endpoint,
-                http: self.http.unwrap_or_else(default_http_client),
+                http,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 dpop: self.dpop,
                 nonces: Nonces::default(),
@@ -462,6 +511,14 @@ impl OAuthClientBuilder {
 #[derive(Deserialize)]
 struct DiscoveryDocument {
     issuer: String,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+    #[serde(default)]
+    mtls_endpoint_aliases: Option<MtlsEndpointAliases>,
+}
+
+#[derive(Deserialize)]
+struct MtlsEndpointAliases {
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
 }
@@ -523,11 +580,17 @@ fn basic_header(client_id: &str, secret: &ClientSecret) -> Result<HeaderValue, E
     Ok(value)
 }
 
-fn default_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The HTTP client used unless the application gives its own: no redirects, bounded waits,
+/// and the client certificate when there is one.
+fn http_client(identity: Option<reqwest::Identity>) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    if let Some(identity) = identity {
+        builder = builder.identity(identity);
+    }
+    builder
         .build()
-        .unwrap_or_default()
+        .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))
 }

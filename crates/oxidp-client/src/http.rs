@@ -148,6 +148,8 @@ impl OAuthClient {
                 form.push(("client_secret", inner.secret.secret()));
             }
             ClientAuthMethod::None => form.push(("client_id", &inner.client_id)),
+            // The certificate goes in the TLS handshake; the form names the client.
+            ClientAuthMethod::TlsClientAuth => form.push(("client_id", &inner.client_id)),
         }
         if let Some(key) = inner.dpop.as_ref().filter(|_| proof) {
             let nonce = inner.nonces.get(endpoint);

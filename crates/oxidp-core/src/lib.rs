@@ -4,6 +4,7 @@
 //! ([`services`]) and renders their [`error::OAuthError`]s; the store crate implements the
 //! traits of [`store`]. Time comes from an injected [`clock::Clock`].
 
+pub mod certificates;
 pub mod clock;
 pub mod error;
 pub mod keys;

@@ -67,6 +67,8 @@ pub struct IdentityServerOptions {
     pub trusted_proxies: crate::request::TrustedProxies,
     /// DPoP proofs (RFC 9449): their time window and server nonces.
     pub dpop: DpopOptions,
+    /// Mutual TLS (RFC 8705): the CAs of `tls_client_auth` and the mTLS endpoint aliases.
+    pub mtls: MtlsOptions,
 }
 
 /// How DPoP proofs (RFC 9449) are checked.
@@ -93,6 +95,21 @@ impl Default for DpopOptions {
             nonce_lifetime: Duration::from_secs(5 * 60),
         }
     }
+}
+
+/// Mutual-TLS settings of the core (the TLS listener itself is the server's).
+#[derive(Debug, Clone, Default)]
+pub struct MtlsOptions {
+    /// The certificate authorities whose client certificates `tls_client_auth` accepts; empty:
+    /// `tls_client_auth` authenticates nobody (`self_signed_tls_client_auth` still works).
+    pub client_certificate_authorities: crate::certificates::CertificateAuthorities,
+    /// The base URL (`https://mtls.id.example`) of a separate host that asks for client
+    /// certificates; discovery then advertises the token, introspection, revocation and
+    /// userinfo endpoints there as `mtls_endpoint_aliases` (RFC 8705 §5).
+    pub endpoint_alias_base: Option<String>,
+    /// The request header in which a trusted reverse proxy forwards the client certificate
+    /// it verified (read by the web edge, only from `trusted_proxies`).
+    pub client_certificate_header: Option<String>,
 }
 
 /// Server-wide defaults of token issuance; a client's own setting, when it has one, wins.
@@ -237,6 +254,7 @@ impl IdentityServerOptions {
             sign_in_throttle: crate::services::ThrottleOptions::default(),
             trusted_proxies: crate::request::TrustedProxies::default(),
             dpop: DpopOptions::default(),
+            mtls: MtlsOptions::default(),
         })
     }
 

@@ -9,10 +9,12 @@
 mod dpop;
 mod durations;
 mod seed;
+mod tls;
 mod users;
 
 pub use dpop::DpopConfig;
 pub use seed::{ApiResourceConfig, ClientConfig, SecretConfig};
+pub use tls::{MtlsConfig, TlsConfig};
 pub use users::{PasswordHashingConfig, UserConfig};
 
 use anyhow::{Context as _, bail};
@@ -122,6 +124,13 @@ pub struct ServerConfig {
     /// Reverse proxies (IP addresses or CIDR blocks) whose `X-Forwarded-For` / `Forwarded`
     /// headers name the client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// HTTPS (absent: plain HTTP).
+    pub tls: Option<TlsConfig>,
+    /// Client certificates: CA bundle, separate mTLS listener.
+    pub mtls: MtlsConfig,
+    /// The header in which a trusted proxy forwards the client certificate it verified
+    /// (e.g. `X-SSL-Client-Cert`); believed only from `trusted_proxies`.
+    pub client_certificate_header: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -137,6 +146,9 @@ impl Default for ServerConfig {
             max_connections: 1024,
             templates_dir: None,
             trusted_proxies: Vec::new(),
+            tls: None,
+            mtls: MtlsConfig::default(),
+            client_certificate_header: None,
         }
     }
 }
@@ -518,6 +530,7 @@ impl Config {
         }
         TrustedProxies::parse(&self.server.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("invalid value for key `server.trusted_proxies`: {e}"))?;
+        self.validate_tls()?;
         if let Some(issuer) = &self.server.issuer {
             IdentityServerOptions::new(issuer)
                 .map_err(|e| anyhow::anyhow!("invalid value for key `server.issuer`: {e}"))?;
@@ -568,11 +581,14 @@ impl Config {
         &self,
         bound: SocketAddr,
     ) -> anyhow::Result<IdentityServerOptions> {
-        let issuer = self
-            .server
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+        let issuer = self.server.issuer.clone().unwrap_or_else(|| {
+            let scheme = if self.server.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{bound}")
+        });
         let mut options = IdentityServerOptions::new(&issuer).map_err(|e| anyhow::anyhow!(e))?;
         options.keys = KeyManagementOptions {
             algorithms: self.keys.algorithms.clone(),

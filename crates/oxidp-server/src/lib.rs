@@ -16,6 +16,7 @@ mod routes;
 mod server;
 mod session_cleanup;
 mod telemetry;
+pub mod tls;
 
 pub use request::ConnectedPeer;
 pub use routes::{AppState, HttpLimits, router};

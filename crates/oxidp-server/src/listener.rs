@@ -8,9 +8,11 @@
 //!   long is closed (HTTP/2 included). It is longer than `server.request_timeout`, so a request
 //!   being processed is answered (or timed out with 503) before its connection could be.
 //!
-//! The connection's [`PeerInfo`] is handed to every request as `ConnectInfo<ConnectedPeer>`,
-//! as the extractors expect. Shutdown is graceful: accepting stops, open connections finish
-//! their requests.
+//! With TLS (`server.tls`), each connection first completes its handshake within
+//! `server.header_read_timeout`; the client certificate chain it presented (if any) joins the
+//! connection's [`PeerInfo`], which is handed to every request as
+//! `ConnectInfo<ConnectedPeer>`, as the extractors expect. Shutdown is graceful: accepting
+//! stops, open connections finish their requests.
 
 use crate::request::ConnectedPeer;
 use axum::Router;
@@ -19,7 +21,7 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use oxidp_core::request::PeerInfo;
 use std::future::Future;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// Limits on connections, from `[server]`.
@@ -44,12 +47,14 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and waits
-/// for open connections to finish (the caller bounds that wait).
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
+/// then stops accepting and waits for open connections to finish (the caller bounds that
+/// wait).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -83,27 +88,65 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let peer = ConnectedPeer(PeerInfo::from_addr(remote_addr));
-        let service = router
-            .clone()
-            .map_request(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer.clone()));
-                request.map(Body::new)
+        let io = IdleTimeout::new(stream, limits.idle_timeout);
+        let router = router.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let peer = PeerInfo::from_addr(remote_addr);
+        let Some(acceptor) = tls.clone() else {
+            tokio::spawn(async move {
+                serve_connection(io, peer, router, &builder, watcher).await;
+                drop(permit);
             });
-        let io = TokioIo::new(IdleTimeout::new(stream, limits.idle_timeout));
-        let connection = builder
-            .serve_connection_with_upgrades(io, TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+            continue;
+        };
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+            let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(io)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, %remote_addr, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote_addr, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let mut peer = peer;
+            if let Some(chain) = stream.get_ref().1.peer_certificates() {
+                peer.client_certificates = chain.iter().map(|der| der.to_vec()).collect();
             }
+            serve_connection(stream, peer, router, &builder, watcher).await;
             drop(permit);
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Serves one connection (plain or TLS) with `peer` on every request, until it closes or the
+/// graceful shutdown ends it.
+async fn serve_connection<I>(
+    io: I,
+    peer: PeerInfo,
+    router: Router,
+    builder: &Builder<TokioExecutor>,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = ConnectedPeer(peer);
+    let service = router.map_request(move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer.clone()));
+        request.map(Body::new)
+    });
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
+        .into_owned();
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%error, "connection ended with an error");
+    }
 }
 
 /// A stream that fails with `TimedOut` once nothing has been read or written for `limit`.

@@ -2,17 +2,20 @@
 //! [`ProtocolRequest`], and the listener's part of it, [`PeerInfo`].
 //!
 //! The listener fills the peer: [`ConnectedPeer`] is the connect-info type the server serves
-//! with (plain TCP today; a TLS listener adds the client certificate chain). When the TCP peer
-//! is one of the configured trusted proxies ([`Forwarding`]), [`peer_info`] replaces its
-//! address with the client's, by the core's rule ([`oxidp_core::request::client_address`]).
+//! with (the address, and over TLS the client certificate chain). When the TCP peer is one of
+//! the configured trusted proxies ([`Forwarding`]), [`peer_info`] replaces its address with
+//! the client's, by the core's rule ([`oxidp_core::request::client_address`]), and — when
+//! `server.client_certificate_header` is set ([`CertificateHeader`]) — its certificate chain
+//! with the one the proxy forwards. From anyone else that header is never read.
 //! Rejections are protocol errors in the endpoint's format, never axum's plain text.
 
 use crate::error::{PageError, ProtocolError};
 use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::serve::IncomingStream;
+use oxidp_core::certificates::parse_certificate_header;
 use oxidp_core::error::OAuthError;
 use oxidp_core::params::Parameters;
 use oxidp_core::request::{
@@ -41,18 +44,69 @@ impl Connected<IncomingStream<'_, TcpListener>> for ConnectedPeer {
 #[derive(Debug, Clone, Default)]
 pub struct Forwarding(pub Arc<TrustedProxies>);
 
+/// The header a trusted proxy forwards the client certificate in, shared through request
+/// extensions by the router (`server.client_certificate_header`).
+#[derive(Debug, Clone)]
+pub struct CertificateHeader(pub HeaderName);
+
+/// The peer of a request, for uses that only need its address: like [`checked_peer_info`],
+/// but a forwarded certificate header that cannot be read leaves no certificate instead of
+/// failing.
+pub fn peer_info(parts: &Parts) -> PeerInfo {
+    checked_peer_info(parts).unwrap_or_else(|_| {
+        let mut peer = connected_peer(parts);
+        peer.client_certificates.clear();
+        forward_address(parts, &mut peer);
+        peer
+    })
+}
+
 /// The peer of a request: from [`ConnectedPeer`], or from a plain `SocketAddr` connect info
 /// when the routes are served by an embedding application; unknown otherwise. Behind a
-/// trusted proxy, the address is the client's as the forwarding headers report it.
-pub fn peer_info(parts: &Parts) -> PeerInfo {
-    let mut peer = if let Some(ConnectInfo(ConnectedPeer(peer))) = parts.extensions.get() {
+/// trusted proxy, the address is the client's as the forwarding headers report it, and the
+/// certificate chain the one in the configured certificate header (none when it is absent).
+/// A repeated, non-text or unreadable certificate header is `invalid_request`.
+pub fn checked_peer_info(parts: &Parts) -> Result<PeerInfo, OAuthError> {
+    let mut peer = connected_peer(parts);
+    if let (Some(address), Some(Forwarding(trusted)), Some(CertificateHeader(name))) = (
+        peer.remote_addr,
+        parts.extensions.get::<Forwarding>(),
+        parts.extensions.get::<CertificateHeader>(),
+    ) && trusted.contains(address.ip())
+    {
+        let mut values = parts.headers.get_all(name).iter();
+        let chain = match (values.next(), values.next()) {
+            (None, _) => Vec::new(),
+            (Some(value), None) => {
+                let text = value.to_str().map_err(|_| {
+                    OAuthError::invalid_request("the client certificate header is not valid text")
+                })?;
+                parse_certificate_header(text)?
+            }
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "the client certificate header is repeated",
+                ));
+            }
+        };
+        peer.client_certificates = chain;
+    }
+    forward_address(parts, &mut peer);
+    Ok(peer)
+}
+
+fn connected_peer(parts: &Parts) -> PeerInfo {
+    if let Some(ConnectInfo(ConnectedPeer(peer))) = parts.extensions.get() {
         peer.clone()
     } else {
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(address)) => PeerInfo::from_addr(*address),
             None => PeerInfo::default(),
         }
-    };
+    }
+}
+
+fn forward_address(parts: &Parts, peer: &mut PeerInfo) {
     if let (Some(address), Some(Forwarding(trusted))) =
         (peer.remote_addr, parts.extensions.get::<Forwarding>())
         && trusted.contains(address.ip())
@@ -74,7 +128,6 @@ pub fn peer_info(parts: &Parts) -> PeerInfo {
             trusted,
         ));
     }
-    peer
 }
 
 /// A protocol POST with a form body (token, introspection, revocation): the content type
@@ -194,7 +247,7 @@ async fn protocol_request(request: Request) -> Result<ProtocolRequest, OAuthErro
         params,
         authorization,
         dpop,
-        peer: peer_info(&parts),
+        peer: checked_peer_info(&parts)?,
     })
 }
 

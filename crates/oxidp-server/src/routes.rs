@@ -12,7 +12,7 @@ mod token;
 mod userinfo;
 
 use crate::pages::Pages;
-use crate::request::{BodyLimit, Forwarding};
+use crate::request::{BodyLimit, CertificateHeader, Forwarding};
 use crate::telemetry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,13 +51,21 @@ pub struct HttpLimits {
 pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Router {
     let secure_cookies = idp.options().is_https();
     let forwarding = Forwarding(Arc::new(idp.options().trusted_proxies.clone()));
+    // Validated by the configuration; an embedding application's bad name reads no header.
+    let certificate_header = idp
+        .options()
+        .mtls
+        .client_certificate_header
+        .as_deref()
+        .and_then(|name| axum::http::HeaderName::from_bytes(name.as_bytes()).ok())
+        .map(CertificateHeader);
     let state = AppState {
         idp: Arc::new(idp),
         metrics: telemetry::prometheus(),
         pages,
         secure_cookies,
     };
-    Router::new()
+    let router = Router::new()
         .route(
             paths::AUTHORIZE,
             get(authorize::authorize).post(authorize::authorize),
@@ -107,5 +115,9 @@ pub fn router(idp: IdentityServer, limits: HttpLimits, pages: Arc<Pages>) -> Rou
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(health::panic_response))
-        .with_state(state)
+        .with_state(state);
+    match certificate_header {
+        Some(header) => router.layer(axum::Extension(header)),
+        None => router,
+    }
 }

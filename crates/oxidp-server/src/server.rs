@@ -1,11 +1,13 @@
-//! The server as a function of (configuration, listener, shutdown): `Server::build` binds,
-//! connects the store, runs migrations, seeds configured clients and resources, makes sure
-//! keys exist; `run_until_stopped` serves until the shutdown future completes and then lets
-//! in-flight requests finish.
+//! The server as a function of (configuration, listener, shutdown): `Server::build` binds
+//! (and loads the TLS certificate), connects the store, runs migrations, seeds configured
+//! clients and resources, makes sure keys exist; `run_until_stopped` serves (the main listener
+//! and, when configured, the mTLS listener) until the shutdown future completes and then lets
+//! in-flight requests finish. SIGHUP re-reads the TLS certificate.
 
 use crate::config::Config;
 use crate::pages::Pages;
 use crate::routes::{HttpLimits, router};
+use crate::tls::{ServerCertificate, server_config};
 use anyhow::Context as _;
 use axum::Router;
 use oxidp_core::clock::{Clock, SystemClock};
@@ -17,11 +19,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// A bound, ready-to-run identity server.
 pub struct Server {
     listener: TcpListener,
     address: SocketAddr,
+    /// The main listener's TLS, when `server.tls` is set.
+    tls: Option<TlsAcceptor>,
+    /// The separate mTLS listener (`server.mtls.listen`), its address and TLS.
+    mtls: Option<(TcpListener, SocketAddr, TlsAcceptor)>,
+    certificate: Option<Arc<ServerCertificate>>,
     router: Router,
     idp: IdentityServer,
     shutdown_timeout: Duration,
@@ -67,7 +75,43 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let address = listener.local_addr()?;
-        let options = config.identity_server_options(address)?;
+        let certificate = match &config.server.tls {
+            Some(tls) => Some(Arc::new(
+                ServerCertificate::load(&tls.certificate_file, &tls.private_key_file)
+                    .context("invalid value for key `server.tls`")?,
+            )),
+            None => None,
+        };
+        let mtls_listener = match config.server.mtls.listen {
+            Some(listen) => Some(
+                TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen} (server.mtls.listen)"))?,
+            ),
+            None => None,
+        };
+        let mtls_address = mtls_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        let mut options = config.identity_server_options(address)?;
+        options.mtls = config.mtls_options(&options.issuer, mtls_address)?;
+        // With an mTLS host of its own, the main host never asks for a certificate.
+        let tls = match &certificate {
+            Some(certificate) => Some(TlsAcceptor::from(Arc::new(server_config(
+                certificate.clone(),
+                mtls_listener.is_none(),
+            )?))),
+            None => None,
+        };
+        let mtls = match (mtls_listener, mtls_address, &certificate) {
+            (Some(listener), Some(address), Some(certificate)) => {
+                let acceptor =
+                    TlsAcceptor::from(Arc::new(server_config(certificate.clone(), true)?));
+                Some((listener, address, acceptor))
+            }
+            _ => None,
+        };
         seed(&config, &stores).await?;
         let idp = IdentityServer::new(options, stores, clock);
         for client in &config.clients {
@@ -89,6 +133,9 @@ impl Server {
         Ok(Self {
             listener,
             address,
+            tls,
+            mtls,
+            certificate,
             router: router(idp.clone(), limits, pages),
             idp,
             shutdown_timeout: config.server.shutdown_timeout,
@@ -104,6 +151,17 @@ impl Server {
     /// The bound address (useful with port 0).
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The address of the separate mTLS listener, when configured.
+    pub fn mtls_address(&self) -> Option<SocketAddr> {
+        self.mtls.as_ref().map(|(_, address, _)| *address)
+    }
+
+    /// The TLS server certificate, when the server speaks HTTPS; its `reload` is what SIGHUP
+    /// does.
+    pub fn tls_certificate(&self) -> Option<Arc<ServerCertificate>> {
+        self.certificate.clone()
     }
 
     /// The issuer this server signs as.
@@ -133,12 +191,42 @@ impl Server {
             }
             _ => None,
         };
+        let reload = self
+            .certificate
+            .clone()
+            .map(|c| tokio::spawn(reload_on_hangup(c)));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = crate::listener::serve(self.listener, self.router, self.limits, async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(());
+        let (stop_mtls, mut mtls_stopping) = tokio::sync::watch::channel(false);
+        let mtls = self.mtls.map(|(listener, _, acceptor)| {
+            let serve = crate::listener::serve(
+                listener,
+                self.router.clone(),
+                self.limits,
+                Some(acceptor),
+                async move {
+                    let _ = mtls_stopping.wait_for(|stopping| *stopping).await;
+                },
+            );
+            tokio::spawn(serve)
         });
+        let serve = crate::listener::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.tls,
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stop_mtls.send(true);
+                let _ = stopping_tx.send(());
+            },
+        );
+        let serve = async move {
+            serve.await;
+            if let Some(mtls) = mtls {
+                let _ = mtls.await;
+            }
+        };
         let timeout = self.shutdown_timeout;
         let result = tokio::select! {
             () = serve => Ok(()),
@@ -158,6 +246,9 @@ impl Server {
         }
         if let Some(database) = self.database {
             database.close().await;
+        }
+        if let Some(reload) = reload {
+            reload.abort();
         }
         result
     }
@@ -204,6 +295,25 @@ async fn checkpoint_forever(store: oxidp_store::SqliteStore) {
             Err(error) => tracing::warn!(%error, "SQLite checkpoint failed"),
         }
     }
+}
+
+/// Re-reads the TLS certificate on every SIGHUP; a bad new file keeps the current one.
+async fn reload_on_hangup(certificate: Arc<ServerCertificate>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; the TLS certificate will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if let Err(error) = certificate.reload() {
+                tracing::error!(error = %format!("{error:#}"), "TLS certificate reload failed; the current certificate stays");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(certificate);
 }
 
 /// Opens the database at `url` (running its migrations) and returns the stores on it.

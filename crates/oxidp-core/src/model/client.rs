@@ -234,6 +234,26 @@ pub struct Client {
     /// inherits `dpop.require_nonce`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_dpop_nonce: Option<bool>,
+    /// `tls_client_auth` (RFC 8705 §2.1): the subject DN, in RFC 4514 form, that the client's
+    /// CA-issued certificate must carry. At most one `tls_client_auth_*` value is registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`: a `dNSName` SAN the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth`: a `uniformResourceIdentifier` SAN the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth`: an `iPAddress` SAN (IPv4 or IPv6) the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth`: an `rfc822Name` SAN the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// Whether the client's access tokens (and a public client's refresh tokens) are bound to
+    /// the TLS client certificate it presents (RFC 8705 §3).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 fn yes() -> bool {
@@ -293,6 +313,12 @@ impl Client {
             id_token_signed_response_alg: None,
             require_dpop: false,
             require_dpop_nonce: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 
@@ -322,6 +348,28 @@ impl Client {
     pub fn allows_grant(&self, grant_type: GrantType) -> bool {
         self.allowed_grant_types.contains(&grant_type)
             || (grant_type == GrantType::RefreshToken && self.allow_offline_access)
+    }
+
+    /// Whether the client is registered for `tls_client_auth` (a subject DN or a SAN that its
+    /// CA-issued certificate must carry).
+    pub fn uses_tls_client_auth(&self) -> bool {
+        self.tls_client_auth_attributes().next().is_some()
+    }
+
+    /// The registered `tls_client_auth_*` values, by metadata name.
+    pub fn tls_client_auth_attributes(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            (
+                "tls_client_auth_subject_dn",
+                &self.tls_client_auth_subject_dn,
+            ),
+            ("tls_client_auth_san_dns", &self.tls_client_auth_san_dns),
+            ("tls_client_auth_san_uri", &self.tls_client_auth_san_uri),
+            ("tls_client_auth_san_ip", &self.tls_client_auth_san_ip),
+            ("tls_client_auth_san_email", &self.tls_client_auth_san_email),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
     }
 
     /// Whether the client is registered with a key set for `private_key_jwt`.

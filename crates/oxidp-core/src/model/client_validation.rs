@@ -40,7 +40,7 @@ pub enum ClientError {
     MissingRedirectUris,
     /// A confidential client has no way to authenticate.
     #[error(
-        "a confidential client needs `secrets` or `jwks` (or `require_client_secret = false` for a public client)"
+        "a confidential client needs `secrets`, `jwks` or a `tls_client_auth_*` value (or `require_client_secret = false` for a public client)"
     )]
     MissingCredentials,
     /// A public client has secrets, or asks for client credentials.
@@ -51,6 +51,15 @@ pub enum ClientError {
     /// `jwks` is not a JWK set.
     #[error("`jwks` must be a JWK set: {{\"keys\": [...]}}")]
     InvalidJwks,
+    /// More than one `tls_client_auth_*` value (RFC 8705 §2.1.2: exactly one is used).
+    #[error(
+        "register at most one of `tls_client_auth_subject_dn` and the `tls_client_auth_san_*` values"
+    )]
+    SeveralTlsClientAuthValues,
+    /// A `tls_client_auth_*` value cannot be matched (a DN not in RFC 4514 form, an IP
+    /// address that is not one, an empty value).
+    #[error("`{0}` is not valid: {1}")]
+    InvalidTlsClientAuthValue(&'static str, String),
 }
 
 impl Client {
@@ -116,9 +125,11 @@ impl Client {
         {
             return Err(ClientError::InvalidJwks);
         }
+        self.validate_tls_client_auth()?;
         if self.require_client_secret
             && self.secrets.is_empty()
             && self.jwks.is_none()
+            && !self.uses_tls_client_auth()
             && !self.allowed_grant_types.is_empty()
         {
             return Err(ClientError::MissingCredentials);
@@ -130,6 +141,31 @@ impl Client {
                     .contains(&GrantType::ClientCredentials))
         {
             return Err(ClientError::PublicClientWithSecrets);
+        }
+        Ok(())
+    }
+
+    fn validate_tls_client_auth(&self) -> Result<(), ClientError> {
+        if self.tls_client_auth_attributes().count() > 1 {
+            return Err(ClientError::SeveralTlsClientAuthValues);
+        }
+        for (name, value) in self.tls_client_auth_attributes() {
+            let invalid = |why: &str| ClientError::InvalidTlsClientAuthValue(name, why.to_owned());
+            if value.trim().is_empty() {
+                return Err(invalid("it is empty"));
+            }
+            match name {
+                "tls_client_auth_subject_dn" => {
+                    crate::certificates::DistinguishedName::parse(value)
+                        .map_err(|e| invalid(&e.to_string()))?;
+                }
+                "tls_client_auth_san_ip" => {
+                    value
+                        .parse::<std::net::IpAddr>()
+                        .map_err(|_| invalid("it is not an IP address"))?;
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -202,5 +238,28 @@ mod tests {
             case(|c| c.jwks = Some(serde_json::json!({"kty": "EC"}))),
             ClientError::InvalidJwks
         );
+        assert_eq!(
+            case(|c| {
+                c.tls_client_auth_san_dns = Some("a.example".into());
+                c.tls_client_auth_san_uri = Some("https://a.example".into());
+            }),
+            ClientError::SeveralTlsClientAuthValues
+        );
+        assert!(matches!(
+            case(|c| c.tls_client_auth_subject_dn = Some("client".into())),
+            ClientError::InvalidTlsClientAuthValue("tls_client_auth_subject_dn", _)
+        ));
+        assert!(matches!(
+            case(|c| c.tls_client_auth_san_ip = Some("10.0.0.300".into())),
+            ClientError::InvalidTlsClientAuthValue("tls_client_auth_san_ip", _)
+        ));
+    }
+
+    #[test]
+    fn a_tls_client_auth_value_is_a_credential() {
+        let mut client = web();
+        client.secrets.clear();
+        client.tls_client_auth_subject_dn = Some("CN=web,O=Example".into());
+        assert_eq!(client.validate(), Ok(()));
     }
 }

@@ -3,8 +3,10 @@
 
 use super::Context;
 use super::token::{AccessTokenClaims, reference_token_key};
+use crate::certificates::thumbprint;
 use crate::error::OAuthError;
 use crate::model::grant_types;
+use crate::request::PeerInfo;
 use serde_json::Value;
 
 /// The claims of `token` if it is one of our access tokens, valid now and not revoked; `None`
@@ -83,6 +85,18 @@ fn is_current(ctx: &Context, claims: &AccessTokenClaims) -> bool {
     let now = ctx.clock.now().unix_timestamp();
     let skew = ctx.options.clock_skew.as_secs() as i64;
     claims.iss == ctx.options.issuer && now < claims.exp && claims.nbf - skew <= now
+}
+
+/// RFC 8705 §3: whether the connection `peer` may use a token with these claims. A token bound
+/// to a certificate (`cnf["x5t#S256"]`) is honoured only over a connection that presented
+/// that certificate (directly, or through a trusted proxy); an unbound token anywhere.
+pub(crate) fn certificate_confirmed(claims: &AccessTokenClaims, peer: &PeerInfo) -> bool {
+    let Some(bound) = claims.cnf.as_ref().and_then(|c| c.x5t_s256.as_deref()) else {
+        return true;
+    };
+    peer.client_certificate().is_some_and(|leaf| {
+        oxidp_jose::constant_time_eq(thumbprint(leaf).as_bytes(), bound.as_bytes())
+    })
 }
 
 /// Whether `token` has the shape of a compact JWS.

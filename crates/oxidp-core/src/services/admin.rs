@@ -6,10 +6,11 @@
 //! no free-form actor string an unauthenticated path could pass.
 
 use super::Context;
-use super::access_token::validate_access_token;
+use super::access_token::{certificate_confirmed, validate_access_token};
 use crate::model::{
     AuditEntry, AuthenticationTicket, DeliveryAttempt, DeliveryStatus, OutboxMessage,
 };
+use crate::request::PeerInfo;
 use crate::store::{StoreError, StoreResult};
 use std::sync::Arc;
 
@@ -105,12 +106,24 @@ impl AdminService {
     /// [`ADMIN_ROLE`] now, so an interactive client allowed the scope cannot make any user an
     /// administrator.
     pub async fn for_access_token(&self, token: &str) -> Result<AdminContext, AdminTokenError> {
+        self.for_access_token_over(token, &PeerInfo::default())
+            .await
+    }
+
+    /// [`for_access_token`](Self::for_access_token) for a token presented over the connection
+    /// `peer`: a certificate-bound token needs that certificate (RFC 8705 §3).
+    pub async fn for_access_token_over(
+        &self,
+        token: &str,
+        peer: &PeerInfo,
+    ) -> Result<AdminContext, AdminTokenError> {
         let claims = validate_access_token(&self.ctx, token)
             .await
             .map_err(|error| {
                 tracing::error!(error = %error.code.as_str(), "admin API: token validation failed");
                 AdminTokenError::Unavailable
             })?
+            .filter(|claims| certificate_confirmed(claims, peer))
             .ok_or(AdminTokenError::InvalidToken)?;
         // The admin API takes Bearer tokens and checks no DPoP proof: a DPoP-bound token
         // presented there is a token without its proof, which never passes.

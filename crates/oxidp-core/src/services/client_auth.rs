@@ -1,6 +1,9 @@
 //! Client authentication at the token, introspection and revocation endpoints:
-//! `client_secret_basic`, `client_secret_post` and `private_key_jwt` (RFC 7523), plus API
-//! resources authenticating with their own secret to introspect.
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523),
+//! `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705, in [`certificate`]), plus
+//! API resources authenticating with their own secret to introspect.
+
+mod certificate;
 
 use super::Context;
 use crate::error::{ErrorCode, OAuthError};
@@ -20,10 +23,12 @@ pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
 
 /// The client authentication methods of confidential clients, as discovery advertises them
 /// for the token, introspection and revocation endpoints.
-pub const CLIENT_AUTH_METHODS: [&str; 3] = [
+pub const CLIENT_AUTH_METHODS: [&str; 5] = [
     "client_secret_basic",
     "client_secret_post",
     "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
 ];
 
 /// Credentials as presented, before any check.
@@ -55,6 +60,14 @@ pub enum ClientCredentials {
         /// The client id.
         client_id: String,
     },
+    /// A `client_id` over a connection with a TLS client certificate: `tls_client_auth` or
+    /// `self_signed_tls_client_auth` (RFC 8705 §2), or a public client that has a certificate.
+    Certificate {
+        /// The client id.
+        client_id: String,
+        /// The certificate chain, leaf first, DER.
+        chain: Vec<Vec<u8>>,
+    },
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -64,6 +77,9 @@ impl fmt::Debug for ClientCredentials {
             Self::Post { client_id, .. } => write!(f, "Post({client_id}, [redacted])"),
             Self::Assertion { client_id, .. } => write!(f, "Assertion({client_id:?}, [redacted])"),
             Self::None { client_id } => write!(f, "None({client_id})"),
+            Self::Certificate { client_id, chain } => {
+                write!(f, "Certificate({client_id}, {} certificates)", chain.len())
+            }
         }
     }
 }
@@ -133,6 +149,19 @@ impl ClientCredentials {
         }
     }
 
+    /// RFC 8705 §2: a request that names only its `client_id` authenticates with the
+    /// connection's client certificate, when there is one.
+    #[must_use]
+    pub fn with_certificate(self, chain: &[Vec<u8>]) -> Self {
+        match self {
+            Self::None { client_id } if !chain.is_empty() => Self::Certificate {
+                client_id,
+                chain: chain.to_vec(),
+            },
+            other => other,
+        }
+    }
+
     /// Whether the client tried HTTP Basic; a failure must then answer with a Basic challenge.
     pub fn used_basic(&self) -> bool {
         matches!(self, Self::Basic { .. })
@@ -196,7 +225,9 @@ impl ClientAuthenticator {
         &self,
         request: &ProtocolRequest,
     ) -> Result<Client, OAuthError> {
-        let credentials = request.client_credentials()?;
+        let credentials = request
+            .client_credentials()?
+            .with_certificate(&request.peer.client_certificates);
         self.authenticate_client(&credentials, &request.path)
             .await
             .map_err(|e| e.with_basic_challenge_if(credentials.used_basic()))
@@ -207,7 +238,9 @@ impl ClientAuthenticator {
         &self,
         request: &ProtocolRequest,
     ) -> Result<Introspector, OAuthError> {
-        let credentials = request.client_credentials()?;
+        let credentials = request
+            .client_credentials()?
+            .with_certificate(&request.peer.client_certificates);
         self.authenticate_introspector(&credentials, &request.path)
             .await
             .map_err(|e| e.with_basic_challenge_if(credentials.used_basic()))
@@ -222,7 +255,8 @@ impl ClientAuthenticator {
         let client_id = match credentials {
             ClientCredentials::Basic { client_id, .. }
             | ClientCredentials::Post { client_id, .. }
-            | ClientCredentials::None { client_id } => client_id.clone(),
+            | ClientCredentials::None { client_id }
+            | ClientCredentials::Certificate { client_id, .. } => client_id.clone(),
             ClientCredentials::Assertion {
                 client_id,
                 assertion,
@@ -258,6 +292,10 @@ impl ClientAuthenticator {
             }
             // A public client has nothing to prove; PKCE protects its codes instead.
             ClientCredentials::None { .. } => client.is_public(),
+            // A public client's certificate binds its tokens but proves nothing about it.
+            ClientCredentials::Certificate { chain, .. } => {
+                client.is_public() || certificate::authenticates(&self.ctx, &client, chain)
+            }
         };
         if !authenticated {
             tracing::info!(client_id = %client.client_id, "client authentication failed");

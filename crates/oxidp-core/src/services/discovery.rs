@@ -76,7 +76,7 @@ fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
     let mut token_auth_methods = CLIENT_AUTH_METHODS.to_vec();
     // Public clients authenticate with nothing at the token endpoint (PKCE protects them).
     token_auth_methods.push("none");
-    json!({
+    let mut document = json!({
         "issuer": options.issuer,
         "jwks_uri": options.endpoint(paths::JWKS),
         "authorization_endpoint": options.endpoint(paths::AUTHORIZE),
@@ -106,5 +106,18 @@ fn discovery_document(ctx: &Context, api_scopes: Vec<String>) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
-    })
+        "tls_client_certificate_bound_access_tokens": true,
+    });
+    // RFC 8705 §5: the endpoints where client certificates are asked for, when that is a
+    // host of its own (so browsers on the main host never see a certificate prompt).
+    if let Some(base) = &options.mtls.endpoint_alias_base {
+        let base = base.trim_end_matches('/');
+        document["mtls_endpoint_aliases"] = json!({
+            "token_endpoint": format!("{base}{}", paths::TOKEN),
+            "introspection_endpoint": format!("{base}{}", paths::INTROSPECTION),
+            "revocation_endpoint": format!("{base}{}", paths::REVOCATION),
+            "userinfo_endpoint": format!("{base}{}", paths::USERINFO),
+        });
+    }
+    document
 }

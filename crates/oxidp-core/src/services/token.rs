@@ -1,6 +1,7 @@
 //! The token endpoint: grant dispatch, and issuance of access tokens (RFC 9068 JWTs or
 //! reference tokens), ID tokens and refresh tokens.
 
+mod binding;
 pub(crate) mod code;
 mod refresh;
 
@@ -213,11 +214,19 @@ pub(crate) fn reference_token_key(handle: &str) -> String {
     handle_key(handle, grant_types::REFERENCE_TOKEN)
 }
 
-/// The binding of tokens issued for a DPoP proof of the key with thumbprint `jkt`.
-pub(crate) fn dpop_confirmation(jkt: Option<&str>) -> Option<Confirmation> {
-    jkt.map(|jkt| Confirmation {
-        jkt: Some(jkt.to_owned()),
-        x5t_s256: None,
+/// The `cnf` of tokens issued for a DPoP proof of the key with thumbprint `jkt` and/or over
+/// the client certificate of `certificate` (RFC 8705); `None` when neither binds them.
+pub(crate) fn confirmation(
+    jkt: Option<&str>,
+    certificate: Option<&Confirmation>,
+) -> Option<Confirmation> {
+    let x5t_s256 = certificate.and_then(|c| c.x5t_s256.clone());
+    if jkt.is_none() && x5t_s256.is_none() {
+        return None;
+    }
+    Some(Confirmation {
+        jkt: jkt.map(str::to_owned),
+        x5t_s256,
     })
 }
 
@@ -243,34 +252,42 @@ impl TokenService {
     }
 
     /// Serves a token request: authenticates the client, checks its DPoP proof if it sent
-    /// one (RFC 9449 §5), then handles its grant; tokens are bound to the proof's key.
+    /// one (RFC 9449 §5), then handles its grant; the access tokens are bound to the proof's
+    /// key and, when the client is registered for it, to its TLS client certificate
+    /// (RFC 8705 §3).
     pub async fn endpoint(&self, request: &ProtocolRequest) -> Result<TokenResponse, OAuthError> {
         let client = self.client_auth.authenticate_request(request).await?;
+        let certificate = binding::certificate_binding(&client, &request.peer)?;
         let dpop = self
             .dpop
             .check(request, Site::TokenEndpoint, Some(&client), None)
             .await?;
-        let mut response = self.grant(&client, &request.params, dpop.jkt()).await?;
+        let cnf = confirmation(dpop.jkt(), certificate.as_ref());
+        let mut response = self
+            .grant(&client, &request.params, dpop.jkt(), cnf.as_ref())
+            .await?;
         response.dpop_nonce = dpop.nonce;
         Ok(response)
     }
 
-    /// Handles a token request without a DPoP proof from an authenticated client.
+    /// Handles a token request without a DPoP proof or a client certificate from an
+    /// authenticated client.
     pub async fn handle(
         &self,
         client: &Client,
         params: &Parameters,
     ) -> Result<TokenResponse, OAuthError> {
-        self.grant(client, params, None).await
+        self.grant(client, params, None, None).await
     }
 
     /// Handles a token request; `jkt` is the thumbprint of the key of its verified DPoP
-    /// proof, if it had one.
+    /// proof, if it had one, and `binding` the `cnf` its access tokens carry.
     async fn grant(
         &self,
         client: &Client,
         params: &Parameters,
         jkt: Option<&str>,
+        binding: Option<&Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         if client.require_dpop && jkt.is_none() {
             return Err(OAuthError::invalid_request(
@@ -291,9 +308,13 @@ impl TokenService {
             ));
         }
         match grant_type {
-            GrantType::ClientCredentials => self.client_credentials(client, params, jkt).await,
-            GrantType::AuthorizationCode => code::redeem(&self.ctx, client, params, jkt).await,
-            GrantType::RefreshToken => refresh::redeem(&self.ctx, client, params, jkt).await,
+            GrantType::ClientCredentials => self.client_credentials(client, params, binding).await,
+            GrantType::AuthorizationCode => {
+                code::redeem(&self.ctx, client, params, jkt, binding).await
+            }
+            GrantType::RefreshToken => {
+                refresh::redeem(&self.ctx, client, params, jkt, binding).await
+            }
         }
     }
 
@@ -301,7 +322,7 @@ impl TokenService {
         &self,
         client: &Client,
         params: &Parameters,
-        jkt: Option<&str>,
+        binding: Option<&Confirmation>,
     ) -> Result<TokenResponse, OAuthError> {
         if client.is_public() {
             return Err(OAuthError::new(
@@ -322,7 +343,7 @@ impl TokenService {
             &client.client_id,
             &granted,
             None,
-            dpop_confirmation(jkt),
+            binding,
         )
         .await?;
         Ok(TokenResponse {
@@ -349,9 +370,9 @@ pub(crate) async fn issue_access_token(
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
-    cnf: Option<Confirmation>,
+    binding: Option<&Confirmation>,
 ) -> Result<(String, AccessTokenClaims), OAuthError> {
-    let minted = mint_access_token(ctx, client, subject, granted, session, cnf).await?;
+    let minted = mint_access_token(ctx, client, subject, granted, session, binding).await?;
     if let Some(grant) = &minted.grant {
         ctx.stores.grants.store_grant(grant).await?;
     }
@@ -369,15 +390,15 @@ pub(crate) struct MintedAccessToken {
     pub(crate) grant: Option<PersistedGrant>,
 }
 
-/// Makes an access token for `subject`, bound as `cnf` says, without storing anything. A
-/// reference token keeps `cnf` in its stored claims, so introspection returns it.
+/// Makes an access token for `subject`, bound to `binding` when given, without storing
+/// anything.
 pub(crate) async fn mint_access_token(
     ctx: &Context,
     client: &Client,
     subject: &str,
     granted: &GrantedScopes,
     session: Option<&SessionInfo>,
-    cnf: Option<Confirmation>,
+    binding: Option<&Confirmation>,
 ) -> Result<MintedAccessToken, OAuthError> {
     let now = ctx.clock.now();
     let expires = crate::clock::later(now, client.access_token_lifetime);
@@ -400,7 +421,7 @@ pub(crate) async fn mint_access_token(
         auth_time: session.map(|s| s.auth_time),
         amr: session.map(|s| s.amr.clone()),
         idp: session.map(|s| s.idp.clone()),
-        cnf,
+        cnf: binding.cloned(),
     };
     // A token that opens the admin API is always a reference token, so that revoking it (or
     // the session it came from) takes effect at once rather than when a JWT would expire.

@@ -5,7 +5,7 @@
 //! unbound token presented with the `DPoP` scheme.
 
 use super::Context;
-use super::access_token::validate_access_token;
+use super::access_token::{certificate_confirmed, validate_access_token};
 use super::dpop::{DpopService, Site, dpop_challenge, dpop_error};
 use super::identity::{OPENID, claims_for};
 use super::server_side_sessions::ServerSideTicketStore;
@@ -105,6 +105,10 @@ impl UserInfoService {
         let claims = validate_access_token(&self.ctx, &presented.token)
             .await?
             .ok_or_else(|| invalid_token(presented.scheme))?;
+        if !certificate_confirmed(&claims, &request.peer) {
+            tracing::info!(client_id = %claims.client_id, "certificate-bound token without its certificate");
+            return Err(invalid_token(presented.scheme));
+        }
         let client = self
             .ctx
             .stores

@@ -60,6 +60,12 @@ fn full_client(client_id: &str) -> Client {
         coordinate_lifetime_with_user_session: Some(true),
         require_dpop: true,
         require_dpop_nonce: Some(false),
+        tls_client_auth_subject_dn: Some("CN=kit,O=Kit ✓".to_owned()),
+        tls_client_auth_san_dns: None,
+        tls_client_auth_san_uri: None,
+        tls_client_auth_san_ip: None,
+        tls_client_auth_san_email: None,
+        tls_client_certificate_bound_access_tokens: true,
         id_token_signed_response_alg: Some(oxidp_jose::SigningAlgorithm::PS256),
     }
 }

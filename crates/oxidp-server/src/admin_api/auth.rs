@@ -71,7 +71,8 @@ impl FromRequestParts<AppState> for AdminCaller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        match state.idp.admin.for_access_token(token).await {
+        let peer = crate::request::peer_info(parts);
+        match state.idp.admin.for_access_token_over(token, &peer).await {
             Ok(admin) => Ok(Self { admin }),
             Err(AdminTokenError::InvalidToken) => {
                 Err(unauthorized("the access token is invalid or expired", true))

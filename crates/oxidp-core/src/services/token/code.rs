@@ -9,7 +9,7 @@ use super::super::identity::{OFFLINE_ACCESS, OPENID};
 use super::super::scopes::narrow_scopes;
 use super::refresh::{RefreshTokenData, issue_refresh_token};
 use super::{
-    SessionInfo, TokenResponse, dpop_confirmation, handle_key, issue_access_token, issue_id_token,
+    Confirmation, SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token,
     revoke_family,
 };
 use crate::error::{ErrorCode, OAuthError};
@@ -49,6 +49,7 @@ pub(super) async fn redeem(
     client: &Client,
     params: &Parameters,
     jkt: Option<&str>,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
@@ -108,7 +109,7 @@ pub(super) async fn redeem(
         &data.subject_id,
         &granted,
         Some(&data.session),
-        dpop_confirmation(jkt),
+        binding,
     )
     .await?;
     let id_token = if granted.contains(OPENID) {
@@ -127,7 +128,7 @@ pub(super) async fn redeem(
         None
     };
     let refresh_token = if granted.contains(OFFLINE_ACCESS) && client.allow_offline_access {
-        let family = RefreshTokenData::new_family(
+        let mut family = RefreshTokenData::new_family(
             client,
             &data.subject_id,
             &data.session,
@@ -135,6 +136,16 @@ pub(super) async fn redeem(
             now,
             jkt,
         );
+        // RFC 8705 §4: a public client's refresh tokens are bound to its certificate (a
+        // confidential client's are already bound to its authentication).
+        if client.is_public() {
+            family.cnf = binding
+                .and_then(|b| b.x5t_s256.clone())
+                .map(|x5t_s256| Confirmation {
+                    jkt: None,
+                    x5t_s256: Some(x5t_s256),
+                });
+        }
         Some(issue_refresh_token(ctx, client, &family, now).await?)
     } else {
         None

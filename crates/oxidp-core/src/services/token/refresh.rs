@@ -27,8 +27,8 @@ use super::super::Context;
 use super::super::identity::OPENID;
 use super::super::scopes::{GrantedScopes, narrow_scopes};
 use super::{
-    Confirmation, SessionInfo, TokenResponse, dpop_confirmation, handle_key, issue_access_token,
-    issue_id_token, mint_access_token, revoke_family,
+    Confirmation, SessionInfo, TokenResponse, handle_key, issue_access_token, issue_id_token,
+    mint_access_token, revoke_family,
 };
 use crate::clock::later;
 use crate::error::{ErrorCode, OAuthError};
@@ -66,6 +66,10 @@ pub struct RefreshTokenData {
     /// proof); every use needs a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// A public client's family is bound to the certificate (`x5t#S256`) it was issued over
+    /// (RFC 8705 §4): every refresh must present that certificate again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl RefreshTokenData {
@@ -88,6 +92,7 @@ impl RefreshTokenData {
             family_created: now,
             absolute_expiry: later(now, client.absolute_refresh_token_lifetime),
             successor: None,
+            cnf: None,
         }
     }
 
@@ -161,6 +166,7 @@ pub(super) async fn redeem(
     client: &Client,
     params: &Parameters,
     jkt: Option<&str>,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     let handle = params.require("refresh_token")?;
     let Some(grant) = ctx.stores.grants.get_grant(&refresh_key(handle)).await? else {
@@ -179,19 +185,18 @@ pub(super) async fn redeem(
             "the refresh token is bound to a DPoP key; a proof with that key is required",
         ));
     }
-    let cnf = dpop_confirmation(jkt);
     if client.refresh_token_usage == RefreshTokenUsage::ReUse {
-        return reuse(ctx, client, params, handle, grant, &family, cnf).await;
+        return reuse(ctx, client, params, handle, grant, &family, binding).await;
     }
     let rotated = match grant.consumed {
         None => {
             let now = ctx.clock.now();
-            let granted = check(ctx, client, params, &grant, &family, now).await?;
+            let granted = check(ctx, client, params, &grant, &family, now, binding).await?;
             let step = RotationStep::FirstUse { at: now };
-            rotate(ctx, client, grant, &family, granted, step, cnf).await?
+            rotate(ctx, client, grant, &family, granted, step, binding).await?
         }
         Some(consumed) => {
-            presented_again(ctx, client, params, grant, &family, consumed, cnf).await?
+            presented_again(ctx, client, params, grant, &family, consumed, binding).await?
         }
     };
     rotated.ok_or_else(|| {
@@ -211,7 +216,7 @@ async fn presented_again(
     grant: PersistedGrant,
     family: &RefreshTokenData,
     consumed: OffsetDateTime,
-    cnf: Option<Confirmation>,
+    binding: Option<&Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let grace = reuse_grace(ctx, client);
@@ -222,11 +227,11 @@ async fn presented_again(
     {
         let stored = ctx.stores.grants.get_grant(successor).await?;
         if stored.is_some_and(|s| s.consumed.is_none() && s.client_id == client.client_id) {
-            let granted = check(ctx, client, params, &grant, family, now).await?;
+            let granted = check(ctx, client, params, &grant, family, now, binding).await?;
             let step = RotationStep::Retry {
                 successor: successor.clone(),
             };
-            let rotated = rotate(ctx, client, grant, family, granted, step, cnf).await?;
+            let rotated = rotate(ctx, client, grant, family, granted, step, binding).await?;
             if rotated.is_some() {
                 tracing::info!(client_id = %client.client_id, sid = %session_id, "rotated refresh token presented again within the grace; its unused successor was replaced");
             }
@@ -241,7 +246,8 @@ async fn presented_again(
 
 /// What must hold for `grant` to be honoured now, whatever its usage: not expired, the user
 /// still active, the requested scope within the family's, the user session still there (for
-/// a coordinated client, which extends it). Returns the scopes to grant.
+/// a coordinated client, which extends it), and the certificate the family is bound to
+/// presented again. Returns the scopes to grant.
 async fn check(
     ctx: &Context,
     client: &Client,
@@ -249,9 +255,18 @@ async fn check(
     grant: &PersistedGrant,
     family: &RefreshTokenData,
     now: OffsetDateTime,
+    binding: Option<&Confirmation>,
 ) -> Result<GrantedScopes, OAuthError> {
     if grant.is_expired(now) {
         return Err(invalid_grant("the refresh token has expired"));
+    }
+    if let Some(bound) = family.cnf.as_ref().and_then(|c| c.x5t_s256.as_deref())
+        && binding.and_then(|b| b.x5t_s256.as_deref()) != Some(bound)
+    {
+        tracing::info!(client_id = %client.client_id, "refresh token presented without its certificate");
+        return Err(invalid_grant(
+            "the refresh token is bound to another client certificate",
+        ));
     }
     let user = ctx
         .stores
@@ -284,7 +299,7 @@ async fn rotate(
     family: &RefreshTokenData,
     granted: GrantedScopes,
     step: RotationStep,
-    cnf: Option<Confirmation>,
+    binding: Option<&Confirmation>,
 ) -> Result<Option<TokenResponse>, OAuthError> {
     let now = ctx.clock.now();
     let (handle, successor) = refresh_grant(client, family, now)?;
@@ -294,7 +309,7 @@ async fn rotate(
         &family.subject_id,
         &granted,
         Some(&family.session),
-        cnf,
+        binding,
     )
     .await?;
     let data = RefreshTokenData {
@@ -331,14 +346,14 @@ async fn reuse(
     handle: &str,
     grant: PersistedGrant,
     family: &RefreshTokenData,
-    cnf: Option<Confirmation>,
+    binding: Option<&Confirmation>,
 ) -> Result<TokenResponse, OAuthError> {
     if grant.consumed.is_some() {
         // Rotated while the client was one-time; a reusable client does not revive it.
         return Err(invalid_grant("the refresh token has already been used"));
     }
     let now = ctx.clock.now();
-    let granted = check(ctx, client, params, &grant, family, now).await?;
+    let granted = check(ctx, client, params, &grant, family, now, binding).await?;
     if client.refresh_token_expiration == RefreshTokenExpiration::Sliding {
         let slid = PersistedGrant {
             expires: Some(family.expiry(client, now)),
@@ -352,7 +367,7 @@ async fn reuse(
         &family.subject_id,
         &granted,
         Some(&family.session),
-        cnf,
+        binding,
     )
     .await?;
     respond(
