@@ -9,6 +9,8 @@
 //!   refresh tokens to FILE, one a line.
 //! - `refresh`: N tasks, task i owning line i of a token file and repeatedly redeeming it with
 //!   the `refresh_token` grant, always continuing with the rotated token from the response.
+//! - `dpop-proofs`: signs N DPoP proofs for one request URL with one fresh key, each with its
+//!   own `jti`, one a line, for `bench/dpop/run.sh` to send before they age out.
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use clap::{Args, Parser, Subcommand};
@@ -33,6 +35,24 @@ enum Command {
     Login(LoginArgs),
     /// Refresh-token grants, each task rotating its own token.
     Refresh(RefreshArgs),
+    /// Sign DPoP proofs ahead of a load, so the measured server never shares the CPU with it.
+    DpopProofs(DpopProofArgs),
+}
+
+#[derive(Args)]
+struct DpopProofArgs {
+    /// The `htu`: the URL the proofs are for.
+    #[arg(long)]
+    htu: String,
+    /// The `htm`: the request method.
+    #[arg(long, default_value = "POST")]
+    htm: String,
+    /// How many proofs.
+    #[arg(long)]
+    count: usize,
+    /// Where to write them, one a line.
+    #[arg(long)]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args, Clone)]
@@ -105,7 +125,60 @@ async fn main() -> Result<()> {
             None => login_load(args).await,
         },
         Command::Refresh(args) => refresh_load(args).await,
+        Command::DpopProofs(args) => sign_dpop_proofs(&args),
     }
+}
+
+/// One ES256 key (as a client keeps one), `count` proofs issued now with random `jti`s, signed
+/// on every core.
+fn sign_dpop_proofs(args: &DpopProofArgs) -> Result<()> {
+    use oxidp_jose::dpop::DpopProofBuilder;
+    use oxidp_jose::{SigningAlgorithm, SigningKey};
+    oxidp_jose::install_crypto_provider();
+    let key = SigningKey::generate(SigningAlgorithm::ES256).context("generating the key")?;
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        .try_into()?;
+    let builder = DpopProofBuilder::new(&args.htm, &args.htu, iat);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let per_worker = args.count.div_ceil(workers);
+    let started = Instant::now();
+    let chunks: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let count = per_worker.min(args.count.saturating_sub(worker * per_worker));
+                let (key, builder) = (&key, &builder);
+                scope.spawn(move || -> Result<String> {
+                    let mut lines = String::with_capacity(count * 600);
+                    for _ in 0..count {
+                        lines.push_str(&builder.sign(key).context("signing a proof")?);
+                        lines.push('\n');
+                    }
+                    Ok(lines)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .map_err(|_| anyhow!("a signing thread panicked"))?
+            })
+            .collect::<Result<_>>()
+    })?;
+    std::fs::write(&args.out, chunks.concat())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "oxidp-loadgen: {} DPoP proofs for {} {} in {:.1}s -> {}",
+        args.count,
+        args.htm,
+        args.htu,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// Outcome counters shared by the tasks of one run.
