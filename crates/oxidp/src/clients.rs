@@ -81,9 +81,11 @@ async fn set_enabled(idp: &IdentityServer, client_id: &str, enabled: bool) -> an
     }
 }
 
+/// The columns of `oxidp clients list`.
+const HEADER: [&str; 5] = ["CLIENT_ID", "ENABLED", "GRANT_TYPES", "TOKEN", "NAME"];
+
 /// Prints clients as an aligned table.
 fn print_table(clients: &[Client]) {
-    let header = ["CLIENT_ID", "ENABLED", "GRANT_TYPES", "TOKEN", "NAME"].map(str::to_owned);
     let rows: Vec<[String; 5]> = clients
         .iter()
         .map(|client| {
@@ -105,18 +107,5 @@ fn print_table(clients: &[Client]) {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(widths) {
-            line.push_str(cell);
-            line.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-        }
-        println!("{}", line.trim_end());
-    }
+    crate::table::print(HEADER, &rows);
 }

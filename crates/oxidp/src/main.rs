@@ -11,6 +11,7 @@ use std::process::ExitCode;
 mod clients;
 mod keys;
 mod sessions;
+mod table;
 mod users;
 
 /// oxidp — an OpenID Connect and OAuth 2.0 identity provider.

@@ -277,6 +277,9 @@ fn not_found(error: UserError, username: &str) -> anyhow::Error {
     }
 }
 
+/// The columns of `oxidp users list`.
+const HEADER: [&str; 6] = ["SUBJECT", "USERNAME", "ENABLED", "ROLES", "NAME", "EMAIL"];
+
 /// Prints users as an aligned table.
 fn print_table(users: &[User]) {
     let claim = |user: &User, name: &str| {
@@ -286,7 +289,6 @@ fn print_table(users: &[User]) {
             .unwrap_or("-")
             .to_owned()
     };
-    let header = ["SUBJECT", "USERNAME", "ENABLED", "ROLES", "NAME", "EMAIL"].map(str::to_owned);
     let rows: Vec<[String; 6]> = users
         .iter()
         .map(|user| {
@@ -304,18 +306,5 @@ fn print_table(users: &[User]) {
             ]
         })
         .collect();
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(widths) {
-            line.push_str(cell);
-            line.extend(std::iter::repeat_n(' ', width - cell.chars().count() + 2));
-        }
-        println!("{}", line.trim_end());
-    }
+    crate::table::print(HEADER, &rows);
 }
