@@ -391,11 +391,12 @@ impl Config {
                 ignored_variables.push(name);
             }
         }
+        let env_sections = sections.clone();
         figment = figment.merge(Env::prefixed("OXIDP_").split("__").filter(move |key| {
             let key = key.as_str().to_ascii_lowercase();
-            !key.ends_with("_file") && sections.contains(&section_of(&key))
+            !key.ends_with("_file") && env_sections.contains(&section_of(&key))
         }));
-        for (key, value) in file_variables()? {
+        for (key, value) in file_variables(&sections)? {
             figment = figment.merge(Serialized::global(&key, value));
         }
         let mut config: Config = figment
@@ -664,7 +665,7 @@ impl Config {
 
 /// `OXIDP_A__B_FILE=/path` becomes key `a.b` with the file's content (one trailing newline
 /// dropped, as editors add one).
-fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
+fn file_variables(sections: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     let mut values = Vec::new();
     for (name, path) in std::env::vars() {
         let Some(key) = name
@@ -673,7 +674,7 @@ fn file_variables() -> anyhow::Result<Vec<(String, String)>> {
         else {
             continue;
         };
-        if is_reserved_variable(&name) || !sections().contains(&section_of(key)) {
+        if is_reserved_variable(&name) || !sections.contains(&section_of(key)) {
             continue;
         }
         let key = key.to_lowercase().replace("__", ".");

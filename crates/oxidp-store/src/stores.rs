@@ -11,6 +11,21 @@
 //! from its [`Dialect`](crate::dialect::Dialect), and the SQL text from [`crate::sql`],
 //! [`crate::sessions`], [`crate::outbox`] and [`crate::expiration`].
 
+/// Runs a batched expiry `DELETE` (`$1` = now, `$2` = batch size; the statement differs per
+/// table and dialect) on `$store`'s pool and returns how many rows went. A macro, for the same
+/// reason as the store implementations: the two pools share no usable trait.
+macro_rules! remove_expired {
+    ($store:expr, $statement:expr, $now:expr, $batch:expr) => {
+        sqlx::query($statement)
+            .bind(crate::sql::seconds($now))
+            .bind(i64::from($batch))
+            .execute(&$store.pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(crate::error::store_error)
+    };
+}
+
 mod audit;
 mod clients;
 mod dpop_proofs;

@@ -139,13 +139,7 @@ macro_rules! grant_store {
                 now: OffsetDateTime,
                 batch: u32,
             ) -> StoreResult<u64> {
-                let done = sqlx::query(Self::REMOVE_EXPIRED_GRANTS)
-                    .bind(sql::seconds(now))
-                    .bind(i64::from(batch))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(done.rows_affected())
+                remove_expired!(self, Self::REMOVE_EXPIRED_GRANTS, now, batch)
             }
         }
     };

@@ -58,13 +58,7 @@ macro_rules! revoked_token_store {
                 now: OffsetDateTime,
                 batch: u32,
             ) -> StoreResult<u64> {
-                let done = sqlx::query(<$store as Dialect>::REMOVE_EXPIRED_REVOKED_TOKENS)
-                    .bind(sql::seconds(now))
-                    .bind(i64::from(batch))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(done.rows_affected())
+                remove_expired!(self, <$store as Dialect>::REMOVE_EXPIRED_REVOKED_TOKENS, now, batch)
             }
         }
     };

@@ -119,13 +119,12 @@ macro_rules! sign_in_failure_store {
                 now: OffsetDateTime,
                 batch: u32,
             ) -> StoreResult<u64> {
-                let done = sqlx::query(<$store as Dialect>::REMOVE_EXPIRED_SIGN_IN_FAILURES)
-                    .bind(sql::seconds(now))
-                    .bind(i64::from(batch))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(done.rows_affected())
+                remove_expired!(
+                    self,
+                    <$store as Dialect>::REMOVE_EXPIRED_SIGN_IN_FAILURES,
+                    now,
+                    batch
+                )
             }
         }
     };
